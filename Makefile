@@ -1,0 +1,47 @@
+# The README's two commands: `make run` and `make test`. Both install what is missing first.
+BUILD_DIR      ?= build
+ASAN_BUILD_DIR ?= build-asan
+JOBS           ?= $(shell nproc)
+ARGS           ?=
+
+.PHONY: all deps build build-asan run test test-unit test-asan bench format clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD_DIR)/Makefile: CMakeLists.txt tests/CMakeLists.txt | deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+$(ASAN_BUILD_DIR)/Makefile: CMakeLists.txt tests/CMakeLists.txt | deps
+	cmake -S . -B $(ASAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=Debug -DIPCWATCH_SANITIZE=ON
+
+build: deps $(BUILD_DIR)/Makefile
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+build-asan: deps $(ASAN_BUILD_DIR)/Makefile
+	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS) --target ipcwatch_unit_tests
+
+# Starts the agent with its embedded default configuration (root needed for the BPF probes).
+run: build
+	./$(BUILD_DIR)/ipcwatch $(ARGS)
+
+# Every test: unit and end-to-end tests (e2e needs root and skips without it), then the unit
+# tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: build build-asan
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300
+	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure --timeout 300 -L unit
+
+test-unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h' | grep -v '^bpf/vmlinux.h$$')
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
+
+# What the probes cost other processes (ratios measured in one run; see the README).
+bench: build
+	./scripts/bench-syscall-cost.sh $(BUILD_DIR)

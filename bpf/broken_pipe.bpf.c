@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Broken pipes, counted in the kernel.
+ *
+ * - EPIPE: syscall-exit tracepoints of the write/send family. The failing fd is taken from the
+ *   task's saved user registers (no sys_enter program, no per-call map traffic) and classified
+ *   from its inode and socket.
+ * - SIGPIPE: tp_btf/signal_generate, which fires only when a signal is generated and hands us
+ *   the target task, so its disposition and mask tell what becomes of the signal.
+ * - Deaths: tp_btf/sched_process_exit, the group leader's exit code.
+ * The BTF tracepoints need no tracefs and cost nothing on the syscall path. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "ipcwatch/bpf/broken_pipe.h"
+
+#define EPIPE 32
+#define SIGPIPE 13
+#define S_IFMT 00170000
+#define S_IFIFO 0010000
+#define S_IFSOCK 0140000
+#define PIPEFS_MAGIC 0x50495045
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define SOCK_SEQPACKET 5
+#define SIG_DFL 0
+#define SIG_IGN 1
+/* enum trace_signal_result (include/trace/events/signal.h) */
+#define TRACE_SIGNAL_IGNORED 1
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Sizes are set by the agent before load (bpf_map__set_max_entries). */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct ipcw_comm_key);
+  __type(value, __u64);
+} epipe_counts SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct ipcw_comm_key);
+  __type(value, __u64);
+} sigpipe_counts SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct ipcw_comm_key);
+  __type(value, __u64);
+} sigpipe_deaths SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, IPCW_FALLBACK_SLOTS);
+  __type(key, __u32);
+  __type(value, __u64);
+} fallback_counts SEC(".maps");
+
+/* Adds one to key's per-CPU counter; when the map is full the event lands in a fallback slot
+ * that the agent reports under comm="other", so nothing is lost. */
+static __always_inline void count(void *map, struct ipcw_comm_key *key, __u32 fallback_slot)
+{
+  __u64 *value = bpf_map_lookup_elem(map, key);
+  if (value) {
+    *value += 1;
+    return;
+  }
+  __u64 one = 1;
+  if (bpf_map_update_elem(map, key, &one, BPF_NOEXIST) == 0) {
+    return;
+  }
+  /* Another CPU may have inserted the key meanwhile: our own slot then exists. */
+  value = bpf_map_lookup_elem(map, key);
+  if (value) {
+    *value += 1;
+    return;
+  }
+  value = bpf_map_lookup_elem(&fallback_counts, &fallback_slot);
+  if (value) {
+    *value += 1;
+  }
+}
+
+static __always_inline __u32 classify_socket(struct file *file)
+{
+  struct socket *sock = BPF_CORE_READ(file, private_data);
+  if (!sock) {
+    return IPCW_KIND_OTHER;
+  }
+  short type = BPF_CORE_READ(sock, type);
+  unsigned short family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+  if (family == AF_UNIX) {
+    if (type == SOCK_STREAM) {
+      return IPCW_KIND_UNIX_STREAM;
+    }
+    if (type == SOCK_SEQPACKET) {
+      return IPCW_KIND_UNIX_SEQPACKET;
+    }
+    return IPCW_KIND_OTHER;
+  }
+  if ((family == AF_INET || family == AF_INET6) && type == SOCK_STREAM) {
+    return IPCW_KIND_TCP;
+  }
+  return IPCW_KIND_OTHER;
+}
+
+static __always_inline __u32 classify_fd(struct task_struct *task, long fd)
+{
+  struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+  if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds)) {
+    return IPCW_KIND_OTHER;
+  }
+  struct file **fds = BPF_CORE_READ(fdt, fd);
+  struct file *file = NULL;
+  if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) != 0 || !file) {
+    return IPCW_KIND_OTHER;
+  }
+  umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
+  if ((mode & S_IFMT) == S_IFIFO) {
+    unsigned long magic = BPF_CORE_READ(file, f_inode, i_sb, s_magic);
+    return magic == PIPEFS_MAGIC ? IPCW_KIND_PIPE : IPCW_KIND_FIFO;
+  }
+  if ((mode & S_IFMT) == S_IFSOCK) {
+    return classify_socket(file);
+  }
+  return IPCW_KIND_OTHER;
+}
+
+/* fd_arg is the 1-based position of the file descriptor among the syscall's arguments. */
+static __always_inline int on_write_exit(long ret, int fd_arg)
+{
+  if (ret != -EPIPE) {
+    return 0;
+  }
+  struct task_struct *task = bpf_get_current_task_btf();
+  struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+  long fd = fd_arg == 3 ? PT_REGS_PARM3_CORE_SYSCALL(regs) : PT_REGS_PARM1_CORE_SYSCALL(regs);
+  struct ipcw_comm_key key = {};
+  key.code = classify_fd(task, fd);
+  bpf_get_current_comm(key.comm, sizeof(key.comm));
+  count(&epipe_counts, &key, IPCW_FALLBACK_EPIPE_BASE + key.code);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int epipe_write(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx->ret, 1); }
+
+SEC("tracepoint/syscalls/sys_exit_writev")
+int epipe_writev(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx->ret, 1); }
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int epipe_sendto(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx->ret, 1); }
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int epipe_sendmsg(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx->ret, 1); }
+
+SEC("tracepoint/syscalls/sys_exit_sendmmsg")
+int epipe_sendmmsg(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx->ret, 1); }
+
+/* splice(fd_in, off_in, fd_out, ...): EPIPE comes from the output side. */
+SEC("tracepoint/syscalls/sys_exit_splice")
+int epipe_splice(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx->ret, 3); }
+
+static __always_inline __u32 sigpipe_action(struct task_struct *task, int result)
+{
+  if (result == TRACE_SIGNAL_IGNORED) {
+    return IPCW_SIGPIPE_IGNORED;
+  }
+  unsigned long blocked = BPF_CORE_READ(task, blocked.sig[0]);
+  if (blocked & (1UL << (SIGPIPE - 1))) {
+    return IPCW_SIGPIPE_BLOCKED;
+  }
+  unsigned long handler =
+      (unsigned long)BPF_CORE_READ(task, sighand, action[SIGPIPE - 1].sa.sa_handler);
+  if (handler == SIG_DFL) {
+    return IPCW_SIGPIPE_DEFAULT;
+  }
+  return handler == SIG_IGN ? IPCW_SIGPIPE_IGNORED : IPCW_SIGPIPE_HANDLED;
+}
+
+SEC("tp_btf/signal_generate")
+int BPF_PROG(sigpipe_generate, int sig, struct kernel_siginfo *info, struct task_struct *task,
+             int group, int result)
+{
+  if (sig != SIGPIPE || !task) {
+    return 0;
+  }
+  struct ipcw_comm_key key = {};
+  key.code = sigpipe_action(task, result);
+  bpf_probe_read_kernel_str(key.comm, sizeof(key.comm), task->comm);
+  count(&sigpipe_counts, &key, IPCW_FALLBACK_SIGPIPE_BASE + key.code);
+  return 0;
+}
+
+/* A process killed by a signal exits every thread with that signal as exit code; counting the
+ * group leader counts the process once. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sigpipe_exit, struct task_struct *task)
+{
+  if (!task || BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid)) {
+    return 0;
+  }
+  if ((BPF_CORE_READ(task, exit_code) & 0x7f) != SIGPIPE) {
+    return 0;
+  }
+  struct ipcw_comm_key key = {};
+  bpf_probe_read_kernel_str(key.comm, sizeof(key.comm), task->comm);
+  count(&sigpipe_deaths, &key, IPCW_FALLBACK_DEATH_SLOT);
+  return 0;
+}

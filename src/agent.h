@@ -1,0 +1,38 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "config/config.h"
+#include "http/http_server.h"
+#include "metrics/label_caps.h"
+#include "metrics/scrape_registry.h"
+#include "probes/broken_pipe_probe.h"
+
+namespace ipcwatch {
+
+// The running agent: probes, collectors and the HTTP endpoint built from one Config.
+// Members are declared in start-up order, so teardown stops HTTP first, then drops the
+// collectors and finally detaches the probes.
+class Agent {
+ public:
+  explicit Agent(const Config& config);
+  ~Agent();
+
+  int port() const { return http_->port(); }
+  // Blocks until SIGTERM or SIGINT. The caller must have blocked these signals in every thread.
+  void run();
+
+ private:
+  Config config_;
+  LabelCaps caps_;
+  std::unique_ptr<BrokenPipeProbe> broken_pipe_;
+  ScrapeRegistry registry_;
+  std::unique_ptr<HttpServer> http_;
+};
+
+// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and every thread it creates later),
+// so that Agent::run() can take them with sigwait.
+void blockAgentSignals();
+
+}  // namespace ipcwatch

@@ -1,0 +1,35 @@
+#include "collectors/collector_table.h"
+
+#include "collectors/broken_pipe_collector.h"
+
+namespace ipcwatch {
+
+const std::vector<CollectorSpec>& collectorTable() {
+  static const std::vector<CollectorSpec> table = {
+      {"broken_pipe", true, "ipc_epipe_total from the broken_pipe probe's kernel counters",
+       [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
+         if (deps.broken_pipe == nullptr || !deps.broken_pipe->options().epipe) {
+           return nullptr;
+         }
+         return std::make_unique<BrokenPipeCollector>(*deps.broken_pipe, *deps.caps);
+       }},
+      {"sigpipe", true, "ipc_sigpipe_total and ipc_sigpipe_deaths_total from the sigpipe probe",
+       [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
+         if (deps.broken_pipe == nullptr || !deps.broken_pipe->options().sigpipe) {
+           return nullptr;
+         }
+         return std::make_unique<SigpipeCollector>(*deps.broken_pipe, *deps.caps);
+       }},
+  };
+  return table;
+}
+
+std::vector<std::string> collectorNames() {
+  std::vector<std::string> names;
+  for (const auto& spec : collectorTable()) {
+    names.push_back(spec.name);
+  }
+  return names;
+}
+
+}  // namespace ipcwatch

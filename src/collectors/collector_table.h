@@ -1,0 +1,34 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "metrics/collector.h"
+#include "metrics/label_caps.h"
+
+namespace ipcwatch {
+
+class BrokenPipeProbe;
+
+// What a collector factory may use. A probe pointer is null when its probe family is switched
+// off in the configuration; collectors that read it are then not created.
+struct CollectorDeps {
+  const BrokenPipeProbe* broken_pipe = nullptr;
+  LabelCaps* caps = nullptr;
+};
+
+// One row of the explicit collector table (no static self-registration).
+struct CollectorSpec {
+  std::string name;
+  bool enabled_by_default;
+  std::string help;
+  // Returns null when the collector's inputs are switched off.
+  std::function<std::unique_ptr<Collector>(const CollectorDeps&)> factory;
+};
+
+const std::vector<CollectorSpec>& collectorTable();
+std::vector<std::string> collectorNames();
+
+}  // namespace ipcwatch

@@ -1,0 +1,66 @@
+#include "collectors/self_collector.h"
+
+#include <sys/utsname.h>
+
+#include <bpf/libbpf.h>
+
+#include "metrics/family.h"
+
+#ifndef IPCWATCH_VERSION
+#error "IPCWATCH_VERSION must be defined by the build"
+#endif
+#ifndef IPCWATCH_REVISION
+#error "IPCWATCH_REVISION must be defined by the build"
+#endif
+
+namespace ipcwatch {
+
+BuildInfo currentBuildInfo() {
+  BuildInfo info;
+  info.version = IPCWATCH_VERSION;
+  info.revision = IPCWATCH_REVISION;
+  info.libbpf_version =
+      std::to_string(libbpf_major_version()) + "." + std::to_string(libbpf_minor_version());
+  utsname uts{};
+  info.kernel_release = uname(&uts) == 0 ? uts.release : "unknown";
+  return info;
+}
+
+void SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+  FamilyBuilder build("ipcwatch_build_info",
+                      "A metric with a constant '1' value labelled by the agent's version, "
+                      "revision, libbpf version and the kernel release it runs on.",
+                      prometheus::MetricType::Gauge);
+  build.set({{"kernel_release", build_.kernel_release},
+             {"libbpf_version", build_.libbpf_version},
+             {"revision", build_.revision},
+             {"version", build_.version}},
+            1);
+  out.push_back(build.build());
+
+  FamilyBuilder attached("ipcwatch_probe_attached",
+                         "Whether each BPF program the configuration enables is attached (1) or "
+                         "degraded (0).",
+                         prometheus::MetricType::Gauge);
+  for (const Probe* probe : probes_) {
+    for (const auto& program : probe->programs()) {
+      attached.set({{"probe", program.name}}, program.attached ? 1 : 0);
+    }
+  }
+  if (!attached.empty()) {
+    out.push_back(attached.build());
+  }
+
+  FamilyBuilder overflow("ipcwatch_label_overflow_total",
+                         "Distinct label values folded into \"other\" because the metric reached "
+                         "its configured label cap.",
+                         prometheus::MetricType::Counter);
+  for (const auto& [metric, folds] : caps_.folds()) {
+    overflow.set({{"metric", metric}}, static_cast<double>(folds));
+  }
+  if (!overflow.empty()) {
+    out.push_back(overflow.build());
+  }
+}
+
+}  // namespace ipcwatch

@@ -1,0 +1,377 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "http/listen_address.h"
+
+namespace ipcwatch {
+namespace {
+
+constexpr std::string_view kDefaultConfig = R"(# ipcwatch embedded default configuration
+log:
+  level: info            # trace|debug|info|warn|error|critical|off
+  format: text           # text|json
+web:
+  listen_address: ":9863"
+labels:
+  comm: 1000             # distinct comm values per metric before folding into "other"
+  folded_values_remembered: 65536
+probes:
+  broken_pipe:           # EPIPE from syscall-exit tracepoints
+    enabled: true
+    syscalls: [write, writev, sendto, sendmsg, sendmmsg, splice]
+  sigpipe:               # signal_generate + sched_process_exit (BTF tracepoints)
+    enabled: true
+collectors:
+  broken_pipe: true
+  sigpipe: true
+)";
+
+std::vector<std::string>& knownCollectors() {
+  static std::vector<std::string> names;
+  return names;
+}
+
+std::size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string didYouMean(std::string_view key, const std::vector<std::string>& known) {
+  std::string best;
+  std::size_t best_distance = 3;
+  for (const auto& candidate : known) {
+    const std::size_t d = editDistance(key, candidate);
+    if (d < best_distance) {
+      best = candidate;
+      best_distance = d;
+    }
+  }
+  return best.empty() ? "" : "; did you mean '" + best + "'?";
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    out += (out.empty() ? "" : ", ") + item;
+  }
+  return out;
+}
+
+// Walks the YAML tree, collecting every problem with its location.
+class Validator {
+ public:
+  explicit Validator(std::string_view source) : source_(source) {}
+
+  void error(const YAML::Node& node, const std::string& key, const std::string& message) {
+    const YAML::Mark mark = node.Mark();
+    std::ostringstream out;
+    out << source_ << ":" << mark.line + 1 << ":" << mark.column + 1 << ": " << key << ": "
+        << message;
+    errors_.push_back(out.str());
+  }
+
+  void errorAtMark(const YAML::Mark& mark, const std::string& message) {
+    std::ostringstream out;
+    out << source_ << ":" << mark.line + 1 << ":" << mark.column + 1 << ": " << message;
+    errors_.push_back(out.str());
+  }
+
+  const std::vector<std::string>& errors() const { return errors_; }
+
+  // Calls handlers[key] for each entry of the mapping `node`; reports unknown keys (at the key's
+  // own position) and a node that is not a mapping.
+  void mapping(const YAML::Node& node, const std::string& path,
+               const std::map<std::string, std::function<void(const YAML::Node&,
+                                                              const std::string&)>>& handlers) {
+    if (node.IsNull()) {
+      return;  // "section:" with nothing under it means all defaults
+    }
+    if (!node.IsMap()) {
+      error(node, path, "expected a mapping");
+      return;
+    }
+    std::vector<std::string> known;
+    for (const auto& [name, handler] : handlers) {
+      known.push_back(name);
+    }
+    for (const auto& entry : node) {
+      const std::string key = entry.first.Scalar();
+      const std::string child = path.empty() ? key : path + "." + key;
+      const auto it = handlers.find(key);
+      if (it == handlers.end()) {
+        error(entry.first, child,
+              "unknown key (known: " + joined(known) + ")" + didYouMean(key, known));
+        continue;
+      }
+      it->second(entry.second, child);
+    }
+  }
+
+  bool scalar(const YAML::Node& node, const std::string& path, const std::string& expected) {
+    if (!node.IsScalar()) {
+      error(node, path, "expected " + expected);
+      return false;
+    }
+    return true;
+  }
+
+  void boolean(const YAML::Node& node, const std::string& path, bool& out) {
+    if (!scalar(node, path, "true or false")) {
+      return;
+    }
+    const std::string& text = node.Scalar();
+    if (text == "true") {
+      out = true;
+    } else if (text == "false") {
+      out = false;
+    } else {
+      error(node, path, "expected true or false, got '" + text + "'");
+    }
+  }
+
+  void integer(const YAML::Node& node, const std::string& path, std::uint32_t min,
+               std::uint32_t max, std::uint32_t& out) {
+    const std::string range = "an integer from " + std::to_string(min) + " to " +
+                              std::to_string(max);
+    if (!scalar(node, path, range)) {
+      return;
+    }
+    const std::string& text = node.Scalar();
+    std::uint64_t value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+      error(node, path, "expected " + range + ", got '" + text + "'");
+      return;
+    }
+    if (value < min || value > max) {
+      error(node, path, "out of range: " + text + " (expected " + range + ")");
+      return;
+    }
+    out = static_cast<std::uint32_t>(value);
+  }
+
+  void oneOf(const YAML::Node& node, const std::string& path,
+             const std::vector<std::string>& allowed, std::string& out) {
+    if (!scalar(node, path, "one of " + joined(allowed))) {
+      return;
+    }
+    const std::string& text = node.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), text) == allowed.end()) {
+      error(node, path, "'" + text + "' is not one of " + joined(allowed) + didYouMean(text, allowed));
+      return;
+    }
+    out = text;
+  }
+
+ private:
+  std::string source_;
+  std::vector<std::string> errors_;
+};
+
+using Handler = std::function<void(const YAML::Node&, const std::string&)>;
+
+void parseSyscalls(Validator& v, const YAML::Node& node, const std::string& path,
+                   std::vector<std::string>& out) {
+  if (!node.IsSequence()) {
+    v.error(node, path, "expected a list of syscall names");
+    return;
+  }
+  std::vector<std::string> syscalls;
+  std::set<std::string> seen;
+  for (const auto& item : node) {
+    if (!item.IsScalar()) {
+      v.error(item, path, "expected a syscall name");
+      continue;
+    }
+    const std::string& name = item.Scalar();
+    if (!isKnownSyscall(name)) {
+      v.error(item, path,
+              "unknown syscall '" + name + "' (known: " + joined(knownBrokenPipeSyscalls()) +
+                  ")" + didYouMean(name, knownBrokenPipeSyscalls()));
+    } else if (!seen.insert(name).second) {
+      v.error(item, path, "duplicate syscall '" + name + "'");
+    } else {
+      syscalls.push_back(name);
+    }
+  }
+  out = std::move(syscalls);
+}
+
+void parseProbes(Validator& v, const YAML::Node& node, const std::string& path, Config& config) {
+  auto& bp = config.probes.broken_pipe;
+  v.mapping(node, path, {
+      {"broken_pipe", [&](const YAML::Node& n, const std::string& p) {
+         v.mapping(n, p, {
+             {"enabled", [&](const YAML::Node& m, const std::string& q) {
+                v.boolean(m, q, bp.enabled);
+              }},
+             {"syscalls", [&](const YAML::Node& m, const std::string& q) {
+                parseSyscalls(v, m, q, bp.syscalls);
+                if (bp.syscalls.empty() && m.IsSequence() && m.size() == 0) {
+                  v.error(m, q, "empty list: set probes.broken_pipe.enabled: false instead");
+                }
+              }},
+         });
+       }},
+      {"sigpipe", [&](const YAML::Node& n, const std::string& p) {
+         v.mapping(n, p, {
+             {"enabled", [&](const YAML::Node& m, const std::string& q) {
+                v.boolean(m, q, config.probes.sigpipe.enabled);
+              }},
+         });
+       }},
+  });
+}
+
+void parseCollectors(Validator& v, const YAML::Node& node, const std::string& path,
+                     Config& config) {
+  if (node.IsNull()) {
+    return;
+  }
+  if (!node.IsMap()) {
+    v.error(node, path, "expected a mapping of collector names to true/false");
+    return;
+  }
+  const auto& known = knownCollectors();
+  for (const auto& entry : node) {
+    const std::string name = entry.first.Scalar();
+    const std::string child = path + "." + name;
+    if (!known.empty() && std::find(known.begin(), known.end(), name) == known.end()) {
+      v.error(entry.first, child,
+              "unknown collector (known: " + joined(known) + ")" + didYouMean(name, known));
+      continue;
+    }
+    bool enabled = true;
+    v.boolean(entry.second, child, enabled);
+    config.collectors[name] = enabled;
+  }
+}
+
+void parseTop(Validator& v, const YAML::Node& root, Config& config) {
+  v.mapping(root, "", {
+      {"log", [&](const YAML::Node& n, const std::string& p) {
+         v.mapping(n, p, {
+             {"level", [&](const YAML::Node& m, const std::string& q) {
+                v.oneOf(m, q, {"trace", "debug", "info", "warn", "error", "critical", "off"},
+                        config.log.level);
+              }},
+             {"format", [&](const YAML::Node& m, const std::string& q) {
+                std::string format = "text";
+                v.oneOf(m, q, {"text", "json"}, format);
+                config.log.format = format == "json" ? LogFormat::kJson : LogFormat::kText;
+              }},
+         });
+       }},
+      {"web", [&](const YAML::Node& n, const std::string& p) {
+         v.mapping(n, p, {
+             {"listen_address", [&](const YAML::Node& m, const std::string& q) {
+                if (!v.scalar(m, q, "HOST:PORT, :PORT or [IPv6]:PORT")) {
+                  return;
+                }
+                if (!parseListenAddress(m.Scalar())) {
+                  v.error(m, q, "'" + m.Scalar() +
+                                    "' is not HOST:PORT, :PORT or [IPv6]:PORT with PORT 0-65535");
+                  return;
+                }
+                config.web.listen_address = m.Scalar();
+              }},
+         });
+       }},
+      {"labels", [&](const YAML::Node& n, const std::string& p) {
+         v.mapping(n, p, {
+             {"comm", [&](const YAML::Node& m, const std::string& q) {
+                v.integer(m, q, 1, 100000, config.labels.comm);
+              }},
+             {"folded_values_remembered", [&](const YAML::Node& m, const std::string& q) {
+                v.integer(m, q, 0, 10000000, config.labels.folded_values_remembered);
+              }},
+         });
+       }},
+      {"probes", [&](const YAML::Node& n, const std::string& p) { parseProbes(v, n, p, config); }},
+      {"collectors",
+       [&](const YAML::Node& n, const std::string& p) { parseCollectors(v, n, p, config); }},
+  });
+}
+
+}  // namespace
+
+const std::vector<std::string>& knownBrokenPipeSyscalls() {
+  static const std::vector<std::string> names = {"write",   "writev",   "sendto",
+                                                 "sendmsg", "sendmmsg", "splice"};
+  return names;
+}
+
+bool isKnownSyscall(std::string_view name) {
+  const auto& names = knownBrokenPipeSyscalls();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+void setKnownCollectors(std::vector<std::string> names) { knownCollectors() = std::move(names); }
+
+std::string_view embeddedDefaultConfig() { return kDefaultConfig; }
+
+Config parseConfig(std::string_view yaml, std::string_view source) {
+  Config config;
+  config.source = std::string(source);
+  Validator v(source);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    v.errorAtMark(e.mark, "YAML syntax error: " + e.msg);
+    throw ConfigError(v.errors().front());
+  }
+  if (root.IsDefined() && !root.IsNull()) {
+    if (!root.IsMap()) {
+      v.error(root, "(top level)", "expected a mapping of sections (log, web, labels, probes, "
+                                   "collectors)");
+    } else {
+      parseTop(v, root, config);
+    }
+  }
+  if (!v.errors().empty()) {
+    std::string all;
+    for (const auto& e : v.errors()) {
+      all += (all.empty() ? "" : "\n") + e;
+    }
+    throw ConfigError(all);
+  }
+  return config;
+}
+
+Config loadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+  }
+  return parseConfig(text.str(), path);
+}
+
+}  // namespace ipcwatch

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ipcwatch {
+
+enum class LogFormat { kText, kJson };
+
+struct LogConfig {
+  std::string level = "info";  // trace|debug|info|warn|error|critical|off
+  LogFormat format = LogFormat::kText;
+};
+
+struct WebConfig {
+  std::string listen_address = ":9863";  // HOST:PORT, :PORT or [IPv6]:PORT; port 0 = any free
+};
+
+struct LabelLimits {
+  std::uint32_t comm = 1000;  // distinct comm values per metric before folding into "other"
+  std::uint32_t folded_values_remembered = 65536;
+};
+
+struct BrokenPipeProbeConfig {
+  bool enabled = true;
+  std::vector<std::string> syscalls = {"write", "writev", "sendto", "sendmsg", "sendmmsg",
+                                       "splice"};
+};
+
+struct SigpipeProbeConfig {
+  bool enabled = true;
+};
+
+struct ProbesConfig {
+  BrokenPipeProbeConfig broken_pipe;
+  SigpipeProbeConfig sigpipe;
+};
+
+struct Config {
+  LogConfig log;
+  WebConfig web;
+  LabelLimits labels;
+  ProbesConfig probes;
+  std::map<std::string, bool> collectors;  // only the names the file sets explicitly
+  std::string source = "<embedded default>";
+};
+
+// Every problem found in a configuration, one per line, each "SOURCE:LINE:COL: KEY: message".
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Parses and validates YAML text; `source` names it in errors. Throws ConfigError listing all
+// problems: the agent never starts half-configured.
+Config parseConfig(std::string_view yaml, std::string_view source);
+Config loadConfigFile(const std::string& path);
+std::string_view embeddedDefaultConfig();
+
+// The syscalls the broken_pipe probe can watch.
+const std::vector<std::string>& knownBrokenPipeSyscalls();
+bool isKnownSyscall(std::string_view name);
+
+// The collector names `collectors:` may use (set once at start-up from the collector table).
+// While empty, any name is accepted.
+void setKnownCollectors(std::vector<std::string> names);
+
+}  // namespace ipcwatch

@@ -1,0 +1,112 @@
+#include "log/logging.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <memory>
+
+#include <bpf/libbpf.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace ipcwatch {
+namespace {
+
+// %* : the log message, escaped for a JSON string.
+class JsonMessageFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string escaped =
+        jsonEscape(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(escaped.data(), escaped.data() + escaped.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessageFlag>();
+  }
+};
+
+int libbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
+  char buf[1024];
+  const int n = std::vsnprintf(buf, sizeof(buf), format, args);
+  if (n <= 0) {
+    return n;
+  }
+  std::string_view text(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof(buf) - 1));
+  while (!text.empty() && text.back() == '\n') {
+    text.remove_suffix(1);
+  }
+  switch (level) {
+    case LIBBPF_WARN:
+      spdlog::warn("libbpf: {}", text);
+      break;
+    case LIBBPF_INFO:
+      // libbpf's info messages are routine detail (feature probes, relocations).
+      spdlog::debug("libbpf: {}", text);
+      break;
+    default:
+      spdlog::trace("libbpf: {}", text);
+      break;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::optional<spdlog::level::level_enum> parseLogLevel(std::string_view name) {
+  static constexpr std::pair<std::string_view, spdlog::level::level_enum> kLevels[] = {
+      {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug},
+      {"info", spdlog::level::info},   {"warn", spdlog::level::warn},
+      {"error", spdlog::level::err},   {"critical", spdlog::level::critical},
+      {"off", spdlog::level::off},
+  };
+  for (const auto& [text, level] : kLevels) {
+    if (text == name) {
+      return level;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string jsonEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (b < 0x20 || b == 0x7f) {
+          char esc[8];
+          std::snprintf(esc, sizeof(esc), "\\u%04x", b);
+          out += esc;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+void setupLogging(spdlog::level::level_enum level, bool json) {
+  auto logger = std::make_shared<spdlog::logger>(
+      "ipcwatch", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  if (json) {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<JsonMessageFlag>('*').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%*"})");
+    logger->set_formatter(std::move(formatter));
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  }
+  logger->set_level(level);
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(std::move(logger));
+  libbpf_set_print(libbpfPrint);
+}
+
+}  // namespace ipcwatch

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <spdlog/common.h>
+
+namespace ipcwatch {
+
+// Parses trace|debug|info|warn|error|critical|off.
+std::optional<spdlog::level::level_enum> parseLogLevel(std::string_view name);
+
+// Configures the default spdlog logger on stderr: human text, or one JSON object per line
+// (message and logger fields JSON-escaped). Routes libbpf's own messages through it.
+void setupLogging(spdlog::level::level_enum level, bool json);
+
+// JSON string escaping used by the JSON log format (exposed for tests).
+std::string jsonEscape(std::string_view text);
+
+}  // namespace ipcwatch

@@ -1,0 +1,107 @@
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <variant>
+
+#include <spdlog/spdlog.h>
+
+#include "agent.h"
+#include "cli/args.h"
+#include "collectors/collector_table.h"
+#include "collectors/self_collector.h"
+#include "config/config.h"
+#include "log/logging.h"
+
+namespace {
+
+using namespace ipcwatch;
+
+// Exit codes: 0 success, 1 invalid configuration or start-up failure, 2 usage error.
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+Config loadConfig(const Args& args) {
+  Config config = args.config_path ? loadConfigFile(*args.config_path)
+                                   : parseConfig(embeddedDefaultConfig(), "<embedded default>");
+  if (args.listen_address) {
+    if (!parseListenAddress(*args.listen_address)) {
+      throw ConfigError("--web.listen-address: '" + *args.listen_address +
+                        "' is not HOST:PORT, :PORT or [IPv6]:PORT");
+    }
+    config.web.listen_address = *args.listen_address;
+  }
+  if (args.log_level) {
+    if (!parseLogLevel(*args.log_level)) {
+      throw ConfigError("--log.level: '" + *args.log_level +
+                        "' is not one of trace, debug, info, warn, error, critical, off");
+    }
+    config.log.level = *args.log_level;
+  }
+  if (args.log_format) {
+    if (*args.log_format != "text" && *args.log_format != "json") {
+      throw ConfigError("--log.format: '" + *args.log_format + "' is not one of text, json");
+    }
+    config.log.format = *args.log_format == "json" ? LogFormat::kJson : LogFormat::kText;
+  }
+  return config;
+}
+
+int runAgent(const Config& config) {
+  setupLogging(*parseLogLevel(config.log.level), config.log.format == LogFormat::kJson);
+  if (geteuid() != 0) {
+    spdlog::warn("not running as root: BPF probes will not load and will be reported as "
+                 "ipcwatch_probe_attached 0");
+  }
+  const BuildInfo build = currentBuildInfo();
+  spdlog::info("ipcwatch {} (revision {}, libbpf {}, kernel {}) starting with {}", build.version,
+               build.revision, build.libbpf_version, build.kernel_release, config.source);
+  blockAgentSignals();
+  try {
+    Agent agent(config);
+    agent.run();
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return kExitFailure;
+  }
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto parsed = parseArgs(std::vector<std::string>(argv + 1, argv + argc));
+  if (const auto* error = std::get_if<ArgsError>(&parsed)) {
+    std::cerr << "ipcwatch: " << error->message << "\n\n" << usage();
+    return kExitUsage;
+  }
+  const Args& args = std::get<Args>(parsed);
+  switch (args.command) {
+    case Command::kHelp:
+      std::cout << usage();
+      return 0;
+    case Command::kVersion: {
+      const BuildInfo build = currentBuildInfo();
+      std::cout << "ipcwatch " << build.version << " (revision " << build.revision
+                << ", libbpf " << build.libbpf_version << ")\n";
+      return 0;
+    }
+    default:
+      break;
+  }
+  setKnownCollectors(collectorNames());
+  Config config;
+  try {
+    config = loadConfig(args);
+  } catch (const ConfigError& e) {
+    std::cerr << "ipcwatch: invalid configuration:\n" << e.what() << "\n";
+    return kExitFailure;
+  }
+  if (args.command == Command::kCheckConfig) {
+    std::cout << *args.config_path << ": configuration is valid\n";
+    return 0;
+  }
+  return runAgent(config);
+}

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "metrics/label_cap.h"
+
+namespace ipcwatch {
+
+// The LabelCap of every (metric, label) pair fed by the outside world, created at start-up so
+// that ipcwatch_label_overflow_total lists every capped metric from the first scrape.
+class LabelCaps {
+ public:
+  LabelCaps(std::uint32_t comm_cap, std::uint32_t remembered)
+      : comm_cap_(comm_cap), remembered_(remembered) {}
+
+  // The cap on the comm label of `metric`, created on first use.
+  LabelCap& comm(const std::string& metric);
+
+  // metric name -> folds so far.
+  std::vector<std::pair<std::string, std::uint64_t>> folds() const;
+
+ private:
+  const std::uint32_t comm_cap_;
+  const std::uint32_t remembered_;
+  std::map<std::string, std::unique_ptr<LabelCap>> caps_;
+};
+
+}  // namespace ipcwatch

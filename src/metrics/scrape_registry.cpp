@@ -1,0 +1,64 @@
+#include "metrics/scrape_registry.h"
+
+#include <chrono>
+#include <exception>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "metrics/family.h"
+
+namespace ipcwatch {
+
+void ScrapeRegistry::add(std::unique_ptr<Collector> collector) {
+  std::lock_guard lock(mutex_);
+  collectors_.push_back(std::move(collector));
+}
+
+std::vector<std::string> ScrapeRegistry::collectorNames() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> names;
+  for (const auto& collector : collectors_) {
+    names.emplace_back(collector->name());
+  }
+  return names;
+}
+
+std::vector<prometheus::MetricFamily> ScrapeRegistry::Collect() const {
+  std::lock_guard lock(mutex_);
+  std::vector<prometheus::MetricFamily> out;
+  FamilyBuilder duration("ipcwatch_collector_duration_seconds",
+                         "Time the collector took during the last scrape.",
+                         prometheus::MetricType::Gauge);
+  FamilyBuilder success("ipcwatch_collector_success",
+                        "Whether the collector succeeded during the last scrape (1) or not (0).",
+                        prometheus::MetricType::Gauge);
+  for (const auto& collector : collectors_) {
+    const std::string name(collector->name());
+    std::vector<prometheus::MetricFamily> families;
+    bool ok = true;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      collector->collect(families);
+    } catch (const std::exception& e) {
+      ok = false;
+      spdlog::error("collector {} failed: {}", name, e.what());
+    } catch (...) {
+      ok = false;
+      spdlog::error("collector {} failed with a non-standard exception", name);
+    }
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    duration.set({{"collector", name}}, took.count());
+    success.set({{"collector", name}}, ok ? 1 : 0);
+    if (ok) {
+      for (auto& family : families) {
+        out.push_back(std::move(family));
+      }
+    }
+  }
+  out.push_back(duration.build());
+  out.push_back(success.build());
+  return out;
+}
+
+}  // namespace ipcwatch

@@ -1,0 +1,232 @@
+#include "agent_process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#ifndef IPCWATCH_BINARY
+#error "IPCWATCH_BINARY must name the agent binary"
+#endif
+
+namespace ipcwatch::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string makeTempDir() {
+  char tmpl[] = "/tmp/ipcwatch-e2e-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) {
+    throw std::runtime_error("mkdtemp failed");
+  }
+  return tmpl;
+}
+
+std::optional<int> waitFor(pid_t pid, std::chrono::milliseconds deadline) {
+  const auto end = Clock::now() + deadline;
+  for (;;) {
+    int status = 0;
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      return status;
+    }
+    if (r < 0 || Clock::now() >= end) {
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling interval, not a sync
+  }
+}
+
+}  // namespace
+
+AgentProcess::AgentProcess(const std::string& config_yaml,
+                           const std::vector<std::string>& extra_args,
+                           const std::function<int()>& before_exec)
+    : dir_(makeTempDir()) {
+  const std::string config_path = dir_ + "/config.yaml";
+  log_path_ = dir_ + "/agent.log";
+  std::ofstream(config_path) << config_yaml;
+  pid_ = fork();
+  if (pid_ < 0) {
+    throw std::runtime_error("fork failed");
+  }
+  if (pid_ == 0) {
+    const int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, STDERR_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    if (before_exec) {
+      if (const int code = before_exec(); code != 0) {
+        _exit(code);
+      }
+    }
+    std::vector<const char*> argv = {IPCWATCH_BINARY, "--config", config_path.c_str()};
+    for (const auto& arg : extra_args) {
+      argv.push_back(arg.c_str());
+    }
+    argv.push_back(nullptr);
+    execv(IPCWATCH_BINARY, const_cast<char* const*>(argv.data()));
+    _exit(127);
+  }
+}
+
+AgentProcess::~AgentProcess() {
+  if (pid_ > 0 && !stop(std::chrono::seconds(5))) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  runCommand("rm -rf '" + dir_ + "'");
+}
+
+std::optional<int> AgentProcess::stop(std::chrono::milliseconds deadline) {
+  if (pid_ <= 0) {
+    return std::nullopt;
+  }
+  kill(pid_, SIGTERM);
+  auto status = waitFor(pid_, deadline);
+  if (status) {
+    pid_ = -1;
+  }
+  return status;
+}
+
+std::string AgentProcess::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+int AgentProcess::waitForPort(std::chrono::milliseconds deadline) {
+  static const std::regex kPortLine(R"(serving metrics on \S+ \(port (\d+)\))");
+  const auto end = Clock::now() + deadline;
+  while (Clock::now() < end) {
+    std::smatch match;
+    const std::string text = log();
+    if (std::regex_search(text, match, kPortLine)) {
+      return std::stoi(match[1]);
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling interval
+  }
+  return 0;
+}
+
+std::optional<HttpResponse> httpRequest(int port, const std::string& method,
+                                        const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return std::nullopt;
+  }
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return std::nullopt;
+  }
+  const std::string request =
+      method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return std::nullopt;
+  }
+  std::string raw;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) {
+      break;
+    }
+    raw.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  const auto header_end = raw.find("\r\n\r\n");
+  if (raw.rfind("HTTP/1.", 0) != 0 || header_end == std::string::npos) {
+    return std::nullopt;
+  }
+  HttpResponse response;
+  response.status = std::stoi(raw.substr(9, 3));
+  response.headers = raw.substr(0, header_end);
+  response.body = raw.substr(header_end + 4);
+  return response;
+}
+
+std::map<std::string, double> parseExposition(const std::string& text) {
+  std::map<std::string, double> samples;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') {
+      continue;
+    }
+    const auto space = line.rfind(' ');
+    if (space == std::string::npos) {
+      continue;
+    }
+    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return samples;
+}
+
+std::string sampleKey(const std::string& name, std::map<std::string, std::string> labels) {
+  if (labels.empty()) {
+    return name;
+  }
+  std::string key = name + "{";
+  bool first = true;
+  for (const auto& [label, value] : labels) {
+    key += (first ? "" : ",") + label + "=\"" + value + "\"";
+    first = false;
+  }
+  return key + "}";
+}
+
+double sampleValue(const std::map<std::string, double>& samples, const std::string& name,
+                   const std::map<std::string, std::string>& labels) {
+  const auto it = samples.find(sampleKey(name, labels));
+  return it == samples.end() ? 0 : it->second;
+}
+
+std::string uniqueComm(const std::string& prefix) {
+  std::random_device rd;
+  char hex[16];
+  std::snprintf(hex, sizeof(hex), "%06x", rd() & 0xffffff);
+  return (prefix + hex).substr(0, 15);
+}
+
+std::pair<int, std::string> runCommand(const std::string& command) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) {
+    return {-1, ""};
+  }
+  std::string output;
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) {
+    output.append(buf, n);
+  }
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+}  // namespace ipcwatch::testing

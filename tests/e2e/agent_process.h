@@ -1,0 +1,67 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ipcwatch::testing {
+
+// The real ipcwatch binary run as a child process with a test's configuration. Its stderr goes
+// to a file so that a chatty agent can never block on a full pipe; the test reads the file.
+class AgentProcess {
+ public:
+  // Writes `config_yaml` to a temporary file and starts IPCWATCH_BINARY --config on it, with
+  // `extra_args` after. `before_exec` runs in the child just before exec (e.g. to enter a
+  // private mount namespace); a non-zero return makes the child exit with that code.
+  explicit AgentProcess(const std::string& config_yaml,
+                        const std::vector<std::string>& extra_args = {},
+                        const std::function<int()>& before_exec = {});
+  ~AgentProcess();  // SIGTERM, then SIGKILL if it does not stop within 5 s
+
+  // Polls the log until the agent reports its port; returns 0 when it exits or the deadline
+  // passes first.
+  int waitForPort(std::chrono::milliseconds deadline);
+  // Sends SIGTERM and waits; returns the wait status, or nullopt on timeout.
+  std::optional<int> stop(std::chrono::milliseconds deadline);
+  std::string log() const;
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::string dir_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string headers;
+  std::string body;
+};
+
+// A minimal HTTP/1.0 client for loopback tests. Returns nullopt when the request fails.
+std::optional<HttpResponse> httpRequest(int port, const std::string& method,
+                                        const std::string& path);
+
+// Samples of a text exposition, keyed by "name{label="value",...}" with labels in the order
+// the agent writes them (sorted by name).
+std::map<std::string, double> parseExposition(const std::string& text);
+
+// The key parseExposition uses for a metric and its labels (labels sorted by name).
+std::string sampleKey(const std::string& name, std::map<std::string, std::string> labels);
+
+// Value of a sample, 0 when absent (a counter that never incremented is not exported).
+double sampleValue(const std::map<std::string, double>& samples, const std::string& name,
+                   const std::map<std::string, std::string>& labels);
+
+// A comm of `prefix` plus random hex, unique to this run (at most 15 bytes).
+std::string uniqueComm(const std::string& prefix);
+
+// Runs a command line through /bin/sh, returns its exit status and output (stdout+stderr).
+std::pair<int, std::string> runCommand(const std::string& command);
+
+}  // namespace ipcwatch::testing

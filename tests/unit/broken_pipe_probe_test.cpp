@@ -1,0 +1,96 @@
+// The probe against the real kernel (root only): degraded programs do not take the others down,
+// and the collectors read exact counts for this process.
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "collectors/broken_pipe_collector.h"
+#include "http/http_server.h"
+#include "metrics/scrape_registry.h"
+#include "probes/broken_pipe_probe.h"
+
+namespace ipcwatch {
+namespace {
+
+using ::testing::HasSubstr;
+
+class BrokenPipeProbeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) {
+      GTEST_SKIP() << "needs root to load BPF programs; CI runs this as root";
+    }
+  }
+};
+
+TEST_F(BrokenPipeProbeTest, UnknownProgramIsDegradedOthersAttach) {
+  BrokenPipeProbeOptions options;
+  options.syscalls = {"write", "no_such_syscall"};
+  options.sigpipe = false;
+  BrokenPipeProbe probe(options);
+  ASSERT_TRUE(probe.loaded());
+  const auto programs = probe.programs();
+  ASSERT_EQ(programs.size(), 2u);
+  EXPECT_EQ(programs[0].name, "epipe_write");
+  EXPECT_TRUE(programs[0].attached) << programs[0].error;
+  EXPECT_EQ(programs[1].name, "epipe_no_such_syscall");
+  EXPECT_FALSE(programs[1].attached);
+  EXPECT_EQ(programs[1].error, "program not found in BPF object");
+}
+
+TEST_F(BrokenPipeProbeTest, OnlyEnabledProgramsAreListed) {
+  BrokenPipeProbeOptions options;
+  options.epipe = false;
+  BrokenPipeProbe probe(options);
+  const auto programs = probe.programs();
+  ASSERT_EQ(programs.size(), 2u);
+  EXPECT_EQ(programs[0].name, "sigpipe_generate");
+  EXPECT_EQ(programs[1].name, "sigpipe_exit");
+  EXPECT_TRUE(programs[0].attached && programs[1].attached);
+}
+
+TEST_F(BrokenPipeProbeTest, CollectorsReportExactCountsForOwnChild) {
+  BrokenPipeProbeOptions options;
+  options.syscalls = {"write"};
+  BrokenPipeProbe probe(options);
+  ASSERT_TRUE(probe.loaded());
+  // Other processes on the host may hit EPIPE too: the cap is large enough to admit them all,
+  // and the assertions look only at the comm of our own child.
+  LabelCaps caps(100000, 10);
+  ScrapeRegistry registry;
+  registry.add(std::make_unique<BrokenPipeCollector>(probe, caps));
+  registry.add(std::make_unique<SigpipeCollector>(probe, caps));
+
+  const std::string comm = "iw-unit-" + std::to_string(getpid() % 100000);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_NAME, comm.c_str());
+    signal(SIGPIPE, SIG_IGN);
+    int fds[2];
+    if (pipe(fds) != 0) {
+      _exit(2);
+    }
+    close(fds[0]);
+    for (int i = 0; i < 5; ++i) {
+      if (write(fds[1], "x", 1) != -1 || errno != EPIPE) {
+        _exit(3);
+      }
+    }
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  const std::string text = renderMetrics(registry);
+  EXPECT_THAT(text, HasSubstr("ipc_epipe_total{comm=\"" + comm + "\",kind=\"pipe\"} 5\n"));
+  EXPECT_THAT(text, HasSubstr("ipc_sigpipe_total{action=\"ignored\",comm=\"" + comm + "\"} 5\n"));
+  EXPECT_THAT(text, HasSubstr("ipcwatch_collector_success{collector=\"broken_pipe\"} 1\n"));
+}
+
+}  // namespace
+}  // namespace ipcwatch

@@ -1,0 +1,90 @@
+#include <gtest/gtest.h>
+
+#include "cli/args.h"
+#include "http/listen_address.h"
+#include "log/logging.h"
+
+namespace ipcwatch {
+namespace {
+
+Args parseOk(const std::vector<std::string>& argv) {
+  auto parsed = parseArgs(argv);
+  EXPECT_TRUE(std::holds_alternative<Args>(parsed));
+  return std::holds_alternative<Args>(parsed) ? std::get<Args>(parsed) : Args{};
+}
+
+std::string parseError(const std::vector<std::string>& argv) {
+  auto parsed = parseArgs(argv);
+  EXPECT_TRUE(std::holds_alternative<ArgsError>(parsed));
+  return std::holds_alternative<ArgsError>(parsed) ? std::get<ArgsError>(parsed).message : "";
+}
+
+TEST(ParseArgs, NoArgumentsRunsWithEmbeddedDefault) {
+  const Args args = parseOk({});
+  EXPECT_EQ(args.command, Command::kRun);
+  EXPECT_FALSE(args.config_path);
+  EXPECT_FALSE(args.listen_address);
+}
+
+TEST(ParseArgs, FlagsTakeSeparateOrEqualsValues) {
+  const Args args = parseOk({"--config", "/etc/ipcwatch.yml", "--web.listen-address=:9999",
+                             "--log.level", "debug", "--log.format=json"});
+  EXPECT_EQ(args.command, Command::kRun);
+  EXPECT_EQ(args.config_path, "/etc/ipcwatch.yml");
+  EXPECT_EQ(args.listen_address, ":9999");
+  EXPECT_EQ(args.log_level, "debug");
+  EXPECT_EQ(args.log_format, "json");
+}
+
+TEST(ParseArgs, Commands) {
+  EXPECT_EQ(parseOk({"--version"}).command, Command::kVersion);
+  EXPECT_EQ(parseOk({"--help"}).command, Command::kHelp);
+  const Args check = parseOk({"check-config", "a.yml"});
+  EXPECT_EQ(check.command, Command::kCheckConfig);
+  EXPECT_EQ(check.config_path, "a.yml");
+}
+
+TEST(ParseArgs, RejectsBadInput) {
+  EXPECT_EQ(parseError({"--bogus"}), "unknown argument '--bogus'");
+  EXPECT_EQ(parseError({"--config"}), "--config needs a value");
+  EXPECT_EQ(parseError({"--log.level="}), "--log.level needs a non-empty value");
+  EXPECT_EQ(parseError({"check-config"}), "check-config needs a FILE");
+}
+
+TEST(ListenAddress, ParsesTheThreeForms) {
+  auto any = parseListenAddress(":9863");
+  ASSERT_TRUE(any);
+  EXPECT_EQ(any->host, "");
+  EXPECT_EQ(any->port, 9863);
+  EXPECT_EQ(toCivetwebPorts(*any), "9863");
+
+  auto v4 = parseListenAddress("127.0.0.1:0");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(toCivetwebPorts(*v4), "127.0.0.1:0");
+
+  auto v6 = parseListenAddress("[::1]:9863");
+  ASSERT_TRUE(v6);
+  EXPECT_TRUE(v6->ipv6);
+  EXPECT_EQ(toCivetwebPorts(*v6), "[::1]:9863");
+
+  auto named = parseListenAddress("localhost:80");
+  ASSERT_TRUE(named);
+  EXPECT_EQ(toCivetwebPorts(*named), "127.0.0.1:80");
+}
+
+TEST(ListenAddress, RejectsMalformed) {
+  for (const char* bad : {"9863", ":", ":65536", ":-1", ":12a", "::1:80", "[::1]", "[]:80",
+                          "[nothex]:80", "host:"}) {
+    EXPECT_FALSE(parseListenAddress(bad)) << bad;
+  }
+}
+
+TEST(Logging, LevelsAndJsonEscaping) {
+  EXPECT_EQ(parseLogLevel("warn"), spdlog::level::warn);
+  EXPECT_EQ(parseLogLevel("error"), spdlog::level::err);
+  EXPECT_FALSE(parseLogLevel("verbose"));
+  EXPECT_EQ(jsonEscape("a\"b\\c\nd\x01"), "a\\\"b\\\\c\\nd\\u0001");
+}
+
+}  // namespace
+}  // namespace ipcwatch
