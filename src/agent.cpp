@@ -1,5 +1,6 @@
 #include "agent.h"
 
+#include <algorithm>
 #include <csignal>
 #include <stdexcept>
 
@@ -25,6 +26,15 @@ bool collectorEnabled(const Config& config, const CollectorSpec& spec) {
   return it == config.collectors.end() ? spec.enabled_by_default : it->second;
 }
 
+// Per-CPU hash maps preallocate entries x possible CPUs x 8 bytes, so the size follows the comm
+// cap (room for a few kinds per admitted comm) but is bounded: at most ~16 MiB per map on a
+// 128-CPU host. Events of comms that find the map full are counted under comm="other".
+std::uint32_t counterMapEntries(std::uint32_t comm_cap) {
+  constexpr std::uint32_t kMin = 1024;
+  constexpr std::uint32_t kMax = 16384;
+  return std::clamp<std::uint32_t>(comm_cap * 4, kMin, kMax);
+}
+
 }  // namespace
 
 void blockAgentSignals() {
@@ -40,8 +50,7 @@ Agent::Agent(const Config& config)
     options.epipe = probes.broken_pipe.enabled;
     options.syscalls = probes.broken_pipe.syscalls;
     options.sigpipe = probes.sigpipe.enabled;
-    // Room for every admitted comm in every kind, so the map rarely fills before the cap does.
-    options.map_entries = std::max<std::uint32_t>(1024, config_.labels.comm * 4);
+    options.map_entries = counterMapEntries(config_.labels.comm);
     broken_pipe_ = std::make_unique<BrokenPipeProbe>(std::move(options));
   }
 
