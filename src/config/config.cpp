@@ -116,9 +116,14 @@ class Validator {
     for (const auto& [name, handler] : handlers) {
       known.push_back(name);
     }
+    std::set<std::string> seen;
     for (const auto& entry : node) {
       const std::string key = entry.first.Scalar();
       const std::string child = path.empty() ? key : path + "." + key;
+      if (!seen.insert(key).second) {
+        error(entry.first, child, "duplicate key");
+        continue;
+      }
       const auto it = handlers.find(key);
       if (it == handlers.end()) {
         error(entry.first, child,

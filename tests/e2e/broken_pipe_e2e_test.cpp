@@ -325,6 +325,25 @@ TEST_F(BrokenPipeE2E, ServesLandingPageHealthAndValidExposition) {
   EXPECT_EQ(code, 0) << output;
 }
 
+// comm is chosen by the process itself: quotes, backslashes, newlines and bytes that are not
+// UTF-8 must come out as one escaped, valid label value.
+TEST_F(BrokenPipeE2E, HostileCommIsEscapedInTheExposition) {
+  const std::string prefix = uniqueComm("iwh");  // 9 bytes
+  const std::string comm = prefix + "\"\\\n\xff";
+  const int status = runChild(comm, [] {
+    signal(SIGPIPE, SIG_IGN);
+    return writesToBrokenPipe(2, 0, 0) ? 0 : 10;
+  });
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+
+  const auto metrics = httpRequest(port_, "GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  // sanitised to  PREFIX"\\x0a\xff  and then escaped by the exposition format.
+  const std::string expected =
+      "ipc_epipe_total{comm=\"" + prefix + "\\\"\\\\\\\\x0a\\\\xff\",kind=\"pipe\"} 2\n";
+  EXPECT_NE(metrics->body.find(expected), std::string::npos) << expected;
+}
+
 TEST_F(BrokenPipeE2E, StopsCleanlyOnSigterm) {
   AgentProcess second(kConfig);
   ASSERT_NE(second.waitForPort(30s), 0) << second.log();

@@ -1,0 +1,171 @@
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "collectors/collector_table.h"
+#include "config/config.h"
+
+#ifndef IPCWATCH_FIXTURES_DIR
+#error "IPCWATCH_FIXTURES_DIR must name tests/fixtures"
+#endif
+
+namespace ipcwatch {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string kFixtures = std::string(IPCWATCH_FIXTURES_DIR) + "/config/";
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override { setKnownCollectors(collectorNames()); }
+  void TearDown() override { setKnownCollectors({}); }
+
+  // The ConfigError text for `yaml`, or "" when it parses.
+  static std::string errorsOf(const std::string& yaml) {
+    try {
+      parseConfig(yaml, "test.yaml");
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  }
+};
+
+TEST_F(ConfigTest, EmbeddedDefaultEqualsStructDefaults) {
+  const Config parsed = parseConfig(embeddedDefaultConfig(), "<embedded default>");
+  const Config defaults;
+  EXPECT_EQ(parsed.log.level, defaults.log.level);
+  EXPECT_EQ(parsed.log.format, defaults.log.format);
+  EXPECT_EQ(parsed.web.listen_address, ":9863");
+  EXPECT_EQ(parsed.labels.comm, defaults.labels.comm);
+  EXPECT_EQ(parsed.labels.folded_values_remembered, defaults.labels.folded_values_remembered);
+  EXPECT_EQ(parsed.probes.broken_pipe.enabled, true);
+  EXPECT_EQ(parsed.probes.broken_pipe.syscalls, defaults.probes.broken_pipe.syscalls);
+  EXPECT_EQ(parsed.probes.sigpipe.enabled, true);
+  // The default names every collector of the table, all on.
+  EXPECT_EQ(parsed.collectors.size(), collectorNames().size());
+  for (const auto& name : collectorNames()) {
+    EXPECT_EQ(parsed.collectors.at(name), true) << name;
+  }
+}
+
+TEST_F(ConfigTest, EmptyOrCommentOnlyFilesMeanDefaults) {
+  EXPECT_EQ(errorsOf(""), "");
+  EXPECT_EQ(errorsOf("# nothing here\n"), "");
+  EXPECT_EQ(errorsOf("log:\n"), "");
+  EXPECT_EQ(parseConfig("", "x").labels.comm, 1000u);
+}
+
+TEST_F(ConfigTest, FullFixtureParsesEveryKey) {
+  const Config c = loadConfigFile(kFixtures + "full.yaml");
+  EXPECT_EQ(c.source, kFixtures + "full.yaml");
+  EXPECT_EQ(c.log.level, "debug");
+  EXPECT_EQ(c.log.format, LogFormat::kJson);
+  EXPECT_EQ(c.web.listen_address, "[::1]:9900");
+  EXPECT_EQ(c.labels.comm, 250u);
+  EXPECT_EQ(c.labels.folded_values_remembered, 0u);
+  EXPECT_TRUE(c.probes.broken_pipe.enabled);
+  EXPECT_EQ(c.probes.broken_pipe.syscalls, (std::vector<std::string>{"write", "sendmsg"}));
+  EXPECT_FALSE(c.probes.sigpipe.enabled);
+  EXPECT_EQ(c.collectors, (std::map<std::string, bool>{{"broken_pipe", true}, {"sigpipe", false}}));
+}
+
+TEST_F(ConfigTest, ReportsEveryErrorWithFileLineColumnAndKey) {
+  const std::string path = kFixtures + "many_errors.yaml";
+  std::string text;
+  try {
+    loadConfigFile(path);
+    FAIL() << "many_errors.yaml was accepted";
+  } catch (const ConfigError& e) {
+    text = e.what();
+  }
+  const std::vector<std::string> expected = {
+      path + ":2:10: log.level: 'loud' is not one of trace, debug, info, warn, error, critical, off",
+      path + ":3:3: log.fromat: unknown key (known: format, level); did you mean 'format'?",
+      path + ":5:19: web.listen_address: '9863' is not HOST:PORT, :PORT or [IPv6]:PORT",
+      path + ":7:9: labels.comm: out of range: 0 (expected an integer from 1 to 100000)",
+      path + ":8:29: labels.folded_values_remembered: expected an integer from 0 to 10000000, "
+             "got '-5'",
+      path + ":10:3: probes.brokenpipe: unknown key (known: broken_pipe, sigpipe); did you mean "
+             "'broken_pipe'?",
+      path + ":13:14: probes.sigpipe.enabled: expected true or false, got 'maybe'",
+      path + ":15:3: collectors.sigpip: unknown collector (known: broken_pipe, sigpipe); did you "
+             "mean 'sigpipe'?",
+  };
+  for (const auto& line : expected) {
+    EXPECT_THAT(text, HasSubstr(line));
+  }
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n') + 1, static_cast<long>(expected.size()))
+      << text;
+}
+
+TEST_F(ConfigTest, WrongTypes) {
+  EXPECT_THAT(errorsOf("log: [a, b]\n"), HasSubstr("test.yaml:1:6: log: expected a mapping"));
+  EXPECT_THAT(errorsOf("labels:\n  comm: 12.5\n"),
+              HasSubstr("test.yaml:2:9: labels.comm: expected an integer from 1 to 100000, got "
+                        "'12.5'"));
+  EXPECT_THAT(errorsOf("labels:\n  comm: {a: 1}\n"),
+              HasSubstr("test.yaml:2:9: labels.comm: expected an integer from 1 to 100000"));
+  EXPECT_THAT(errorsOf("web:\n  listen_address: [1]\n"),
+              HasSubstr("test.yaml:2:19: web.listen_address: expected HOST:PORT"));
+  EXPECT_THAT(errorsOf("probes:\n  sigpipe:\n    enabled: yes\n"),
+              HasSubstr("test.yaml:3:14: probes.sigpipe.enabled: expected true or false, got "
+                        "'yes'"));
+  EXPECT_THAT(errorsOf("probes:\n  broken_pipe:\n    syscalls: write\n"),
+              HasSubstr("test.yaml:3:15: probes.broken_pipe.syscalls: expected a list"));
+  EXPECT_THAT(errorsOf("- a\n- b\n"), HasSubstr("test.yaml:1:1: (top level): expected a mapping"));
+}
+
+TEST_F(ConfigTest, DuplicateKeysAreErrors) {
+  EXPECT_THAT(errorsOf("labels:\n  comm: 5\n  comm: 6\n"),
+              HasSubstr("test.yaml:3:3: labels.comm: duplicate key"));
+}
+
+TEST_F(ConfigTest, OutOfRangeIntegers) {
+  EXPECT_THAT(errorsOf("labels:\n  comm: 100001\n"),
+              HasSubstr("test.yaml:2:9: labels.comm: out of range: 100001"));
+  EXPECT_THAT(errorsOf("labels:\n  comm: 99999999999999999999999\n"),
+              HasSubstr("test.yaml:2:9: labels.comm: expected an integer"));
+  EXPECT_EQ(errorsOf("labels:\n  comm: 100000\n"), "");
+}
+
+TEST_F(ConfigTest, SyscallListProblems) {
+  EXPECT_THAT(errorsOf("probes:\n  broken_pipe:\n    syscalls: [write, wirte]\n"),
+              HasSubstr("test.yaml:3:23: probes.broken_pipe.syscalls: unknown syscall 'wirte' "
+                        "(known: write, writev, sendto, sendmsg, sendmmsg, splice); did you mean "
+                        "'write'?"));
+  EXPECT_THAT(errorsOf("probes:\n  broken_pipe:\n    syscalls: [write, write]\n"),
+              HasSubstr("test.yaml:3:23: probes.broken_pipe.syscalls: duplicate syscall 'write'"));
+  EXPECT_THAT(errorsOf("probes:\n  broken_pipe:\n    syscalls: []\n"),
+              HasSubstr("test.yaml:3:15: probes.broken_pipe.syscalls: empty list"));
+}
+
+TEST_F(ConfigTest, ListenAddresses) {
+  EXPECT_EQ(parseConfig("web:\n  listen_address: \"127.0.0.1:0\"\n", "x").web.listen_address,
+            "127.0.0.1:0");
+  EXPECT_THAT(errorsOf("web:\n  listen_address: \":70000\"\n"),
+              HasSubstr("test.yaml:2:19: web.listen_address: ':70000' is not HOST:PORT"));
+}
+
+TEST_F(ConfigTest, SyntaxErrorsCarryTheirPosition) {
+  EXPECT_THAT(errorsOf("log:\n  level: [info\n"), HasSubstr("test.yaml:3:1: YAML syntax error"));
+}
+
+TEST_F(ConfigTest, UnreadableFile) {
+  try {
+    loadConfigFile("/nonexistent/ipcwatch.yml");
+    FAIL() << "no error for a missing file";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "/nonexistent/ipcwatch.yml: cannot read: No such file or directory");
+  }
+}
+
+TEST_F(ConfigTest, AnyCollectorNameAcceptedWhileNoneAreKnown) {
+  setKnownCollectors({});
+  EXPECT_EQ(parseConfig("collectors:\n  future: false\n", "x").collectors.at("future"), false);
+}
+
+}  // namespace
+}  // namespace ipcwatch
