@@ -43,7 +43,7 @@ void blockAgentSignals() {
 }
 
 Agent::Agent(const Config& config)
-    : config_(config), caps_(config.labels.comm, config.labels.folded_values_remembered) {
+    : config_(config), caps_(config.labels.comm, config.labels.path, config.labels.folded_values_remembered) {
   const auto& probes = config_.probes;
   if (probes.broken_pipe.enabled || probes.sigpipe.enabled) {
     BrokenPipeProbeOptions options;

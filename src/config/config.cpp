@@ -24,7 +24,11 @@ web:
   listen_address: ":9863"
 labels:
   comm: 1000             # distinct comm values per metric before folding into "other"
+  path: 1000             # distinct path values per metric before folding into "other"
   folded_values_remembered: 65536
+paths:
+  procfs: /proc
+  sysfs: /sys
 probes:
   broken_pipe:           # EPIPE from syscall-exit tracepoints
     enabled: true
@@ -177,6 +181,18 @@ class Validator {
     out = static_cast<std::uint32_t>(value);
   }
 
+  void absolutePath(const YAML::Node& node, const std::string& path, std::string& out) {
+    if (!scalar(node, path, "an absolute path")) {
+      return;
+    }
+    const std::string& text = node.Scalar();
+    if (text.empty() || text.front() != '/') {
+      error(node, path, "expected an absolute path, got '" + text + "'");
+      return;
+    }
+    out = text;
+  }
+
   void oneOf(const YAML::Node& node, const std::string& path,
              const std::vector<std::string>& allowed, std::string& out) {
     if (!scalar(node, path, "one of " + joined(allowed))) {
@@ -309,8 +325,21 @@ void parseTop(Validator& v, const YAML::Node& root, Config& config) {
              {"comm", [&](const YAML::Node& m, const std::string& q) {
                 v.integer(m, q, 1, 100000, config.labels.comm);
               }},
+             {"path", [&](const YAML::Node& m, const std::string& q) {
+                v.integer(m, q, 1, 100000, config.labels.path);
+              }},
              {"folded_values_remembered", [&](const YAML::Node& m, const std::string& q) {
                 v.integer(m, q, 0, 10000000, config.labels.folded_values_remembered);
+              }},
+         });
+       }},
+      {"paths", [&](const YAML::Node& n, const std::string& p) {
+         v.mapping(n, p, {
+             {"procfs", [&](const YAML::Node& m, const std::string& q) {
+                v.absolutePath(m, q, config.paths.procfs);
+              }},
+             {"sysfs", [&](const YAML::Node& m, const std::string& q) {
+                v.absolutePath(m, q, config.paths.sysfs);
               }},
          });
        }},

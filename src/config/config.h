@@ -22,7 +22,15 @@ struct WebConfig {
 
 struct LabelLimits {
   std::uint32_t comm = 1000;  // distinct comm values per metric before folding into "other"
+  std::uint32_t path = 1000;  // distinct path values per metric before folding into "other"
   std::uint32_t folded_values_remembered = 65536;
+};
+
+// Where the host's pseudo-filesystems are: other roots serve containers that mount the host's
+// at /host/proc and tests that run collectors over fixture trees.
+struct PathsConfig {
+  std::string procfs = "/proc";
+  std::string sysfs = "/sys";
 };
 
 struct BrokenPipeProbeConfig {
@@ -44,6 +52,7 @@ struct Config {
   LogConfig log;
   WebConfig web;
   LabelLimits labels;
+  PathsConfig paths;
   ProbesConfig probes;
   std::map<std::string, bool> collectors;  // only the names the file sets explicitly
   std::string source = "<embedded default>";

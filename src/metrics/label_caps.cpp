@@ -2,20 +2,26 @@
 
 namespace ipcwatch {
 
-LabelCap& LabelCaps::comm(const std::string& metric) {
-  auto& cap = caps_[metric];
-  if (!cap) {
-    cap = std::make_unique<LabelCap>(comm_cap_, remembered_);
+LabelCap& LabelCaps::get(const std::string& metric, const std::string& label, std::uint32_t cap) {
+  std::lock_guard lock(mutex_);
+  auto& entry = caps_[{metric, label}];
+  if (!entry) {
+    entry = std::make_unique<LabelCap>(cap, remembered_);
   }
-  return *cap;
+  return *entry;
 }
 
+LabelCap& LabelCaps::comm(const std::string& metric) { return get(metric, "comm", comm_cap_); }
+
+LabelCap& LabelCaps::path(const std::string& metric) { return get(metric, "path", path_cap_); }
+
 std::vector<std::pair<std::string, std::uint64_t>> LabelCaps::folds() const {
-  std::vector<std::pair<std::string, std::uint64_t>> out;
-  for (const auto& [metric, cap] : caps_) {
-    out.emplace_back(metric, cap->folds());
+  std::lock_guard lock(mutex_);
+  std::map<std::string, std::uint64_t> per_metric;
+  for (const auto& [key, cap] : caps_) {
+    per_metric[key.first] += cap->folds();
   }
-  return out;
+  return {per_metric.begin(), per_metric.end()};
 }
 
 }  // namespace ipcwatch

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -14,19 +15,26 @@ namespace ipcwatch {
 // that ipcwatch_label_overflow_total lists every capped metric from the first scrape.
 class LabelCaps {
  public:
-  LabelCaps(std::uint32_t comm_cap, std::uint32_t remembered)
-      : comm_cap_(comm_cap), remembered_(remembered) {}
+  LabelCaps(std::uint32_t comm_cap, std::uint32_t path_cap, std::uint32_t remembered)
+      : comm_cap_(comm_cap), path_cap_(path_cap), remembered_(remembered) {}
 
-  // The cap on the comm label of `metric`, created on first use.
+  // The cap on the comm / path label of `metric`, created on first use. A metric with both
+  // labels gets one cap each; its overflow count is their sum.
   LabelCap& comm(const std::string& metric);
+  LabelCap& path(const std::string& metric);
 
   // metric name -> folds so far.
   std::vector<std::pair<std::string, std::uint64_t>> folds() const;
 
  private:
+  LabelCap& get(const std::string& metric, const std::string& label, std::uint32_t cap);
+
   const std::uint32_t comm_cap_;
+  const std::uint32_t path_cap_;
   const std::uint32_t remembered_;
-  std::map<std::string, std::unique_ptr<LabelCap>> caps_;
+  mutable std::mutex mutex_;
+  // (metric, label) -> cap
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<LabelCap>> caps_;
 };
 
 }  // namespace ipcwatch

@@ -60,7 +60,7 @@ TEST_F(BrokenPipeProbeTest, CollectorsReportExactCountsForOwnChild) {
   ASSERT_TRUE(probe.loaded());
   // Other processes on the host may hit EPIPE too: the cap is large enough to admit them all,
   // and the assertions look only at the comm of our own child.
-  LabelCaps caps(100000, 10);
+  LabelCaps caps(100000, 100000, 10);
   ScrapeRegistry registry;
   registry.add(std::make_unique<BrokenPipeCollector>(probe, caps));
   registry.add(std::make_unique<SigpipeCollector>(probe, caps));

@@ -40,6 +40,9 @@ TEST_F(ConfigTest, EmbeddedDefaultEqualsStructDefaults) {
   EXPECT_EQ(parsed.log.format, defaults.log.format);
   EXPECT_EQ(parsed.web.listen_address, ":9863");
   EXPECT_EQ(parsed.labels.comm, defaults.labels.comm);
+  EXPECT_EQ(parsed.labels.path, defaults.labels.path);
+  EXPECT_EQ(parsed.paths.procfs, "/proc");
+  EXPECT_EQ(parsed.paths.sysfs, "/sys");
   EXPECT_EQ(parsed.labels.folded_values_remembered, defaults.labels.folded_values_remembered);
   EXPECT_EQ(parsed.probes.broken_pipe.enabled, true);
   EXPECT_EQ(parsed.probes.broken_pipe.syscalls, defaults.probes.broken_pipe.syscalls);
@@ -116,6 +119,12 @@ TEST_F(ConfigTest, WrongTypes) {
   EXPECT_THAT(errorsOf("probes:\n  broken_pipe:\n    syscalls: write\n"),
               HasSubstr("test.yaml:3:15: probes.broken_pipe.syscalls: expected a list"));
   EXPECT_THAT(errorsOf("- a\n- b\n"), HasSubstr("test.yaml:1:1: (top level): expected a mapping"));
+}
+
+TEST_F(ConfigTest, PathsMustBeAbsolute) {
+  EXPECT_EQ(parseConfig("paths:\n  procfs: /host/proc\n", "x").paths.procfs, "/host/proc");
+  EXPECT_THAT(errorsOf("paths:\n  sysfs: host/sys\n"),
+              HasSubstr("test.yaml:2:10: paths.sysfs: expected an absolute path, got 'host/sys'"));
 }
 
 TEST_F(ConfigTest, DuplicateKeysAreErrors) {

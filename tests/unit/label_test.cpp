@@ -62,7 +62,7 @@ TEST(LabelCap, CountsEveryFoldOnceRememberedSetIsFull) {
 }
 
 TEST(LabelCaps, OneCapPerMetric) {
-  LabelCaps caps(1, 10);
+  LabelCaps caps(1, 1, 10);
   EXPECT_EQ(caps.comm("m1").admit("a"), "a");
   EXPECT_EQ(caps.comm("m2").admit("b"), "b");
   EXPECT_EQ(caps.comm("m1").admit("b"), "other");
@@ -70,6 +70,18 @@ TEST(LabelCaps, OneCapPerMetric) {
   ASSERT_EQ(folds.size(), 2u);
   EXPECT_EQ(folds[0], (std::pair<std::string, std::uint64_t>{"m1", 1}));
   EXPECT_EQ(folds[1], (std::pair<std::string, std::uint64_t>{"m2", 0}));
+}
+
+TEST(LabelCaps, PathAndCommCapsOfOneMetricAddUp) {
+  LabelCaps caps(1, 1, 10);
+  caps.comm("m").admit("a");
+  caps.comm("m").admit("b");
+  caps.path("m").admit("/x");
+  caps.path("m").admit("/y");
+  caps.path("m").admit("/z");
+  const auto folds = caps.folds();
+  ASSERT_EQ(folds.size(), 1u);
+  EXPECT_EQ(folds[0].second, 3u);
 }
 
 }  // namespace

@@ -77,7 +77,7 @@ TEST(FamilyBuilder, SumsSamplesWithEqualLabels) {
 
 TEST(SelfCollector, ExposesBuildInfoProbeStateAndOverflow) {
   FakeProbe probe;
-  LabelCaps caps(1, 10);
+  LabelCaps caps(1, 1, 10);
   caps.comm("ipc_epipe_total").admit("a");
   caps.comm("ipc_epipe_total").admit("b");
   ScrapeRegistry registry;
