@@ -13,14 +13,11 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "ipcw_common.bpf.h"
 #include "ipcwatch/bpf/broken_pipe.h"
 
 #define EPIPE 32
 #define SIGPIPE 13
-#define S_IFMT 00170000
-#define S_IFIFO 0010000
-#define S_IFSOCK 0140000
-#define PIPEFS_MAGIC 0x50495045
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
@@ -66,22 +63,10 @@ struct {
  * that the agent reports under comm="other", so nothing is lost. */
 static __always_inline void count(void *map, struct ipcw_comm_key *key, __u32 fallback_slot)
 {
-  __u64 *value = bpf_map_lookup_elem(map, key);
-  if (value) {
-    *value += 1;
+  if (ipcw_count(map, key)) {
     return;
   }
-  __u64 one = 1;
-  if (bpf_map_update_elem(map, key, &one, BPF_NOEXIST) == 0) {
-    return;
-  }
-  /* Another CPU may have inserted the key meanwhile: our own slot then exists. */
-  value = bpf_map_lookup_elem(map, key);
-  if (value) {
-    *value += 1;
-    return;
-  }
-  value = bpf_map_lookup_elem(&fallback_counts, &fallback_slot);
+  __u64 *value = bpf_map_lookup_elem(&fallback_counts, &fallback_slot);
   if (value) {
     *value += 1;
   }
@@ -112,13 +97,8 @@ static __always_inline __u32 classify_socket(struct file *file)
 
 static __always_inline __u32 classify_fd(struct task_struct *task, long fd)
 {
-  struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-  if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds)) {
-    return IPCW_KIND_OTHER;
-  }
-  struct file **fds = BPF_CORE_READ(fdt, fd);
-  struct file *file = NULL;
-  if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) != 0 || !file) {
+  struct file *file = ipcw_fd_file(task, fd);
+  if (!file) {
     return IPCW_KIND_OTHER;
   }
   umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "probes/probe.h"
+#include "probes/program_set.h"
 
 struct broken_pipe_bpf;
-struct bpf_link;
 
 namespace ipcwatch {
 
@@ -29,11 +29,11 @@ class BrokenPipeProbe : public Probe {
   BrokenPipeProbe(const BrokenPipeProbe&) = delete;
   BrokenPipeProbe& operator=(const BrokenPipeProbe&) = delete;
 
-  std::vector<ProgramStatus> programs() const override;
-  bool loaded() const { return loaded_; }
+  std::vector<ProgramStatus> programs() const override { return programs_.status(); }
+  bool loaded() const { return skel_ != nullptr; }
   const BrokenPipeProbeOptions& options() const { return options_; }
 
-  // Map fds, or -1 when the object did not load.
+  // Map fds; only valid when loaded().
   int epipeCountsFd() const;
   int sigpipeCountsFd() const;
   int sigpipeDeathsFd() const;
@@ -43,23 +43,16 @@ class BrokenPipeProbe : public Probe {
   static std::string epipeProgramName(const std::string& syscall);
 
  private:
-  struct LinkDeleter {
-    void operator()(bpf_link* link) const;
-  };
   struct SkeletonDeleter {
     void operator()(broken_pipe_bpf* skel) const;
   };
 
-  void openAndLoad();
-  void attachAll();
   std::vector<std::string> enabledPrograms() const;
 
   BrokenPipeProbeOptions options_;
-  // Declaration order is teardown order in reverse: links are destroyed before the skeleton.
+  // Members are destroyed in reverse order: the links in programs_ go before the skeleton.
   std::unique_ptr<broken_pipe_bpf, SkeletonDeleter> skel_;
-  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
-  std::vector<ProgramStatus> status_;
-  bool loaded_ = false;
+  ProgramSet programs_;
 };
 
 }  // namespace ipcwatch
