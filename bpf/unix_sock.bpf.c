@@ -66,11 +66,13 @@ static __always_inline int on_exit(long ret, void *map, __u32 full_slot)
     if (first != 0) {
       bpf_probe_read_user_str(key.path, sizeof(key.path), uaddr + SUN_PATH_OFFSET);
     } else if (name_len > 1) {
-      __u32 len = (__u32)name_len;
-      if (len > IPCW_UNIX_PATH_LEN) {
-        len = IPCW_UNIX_PATH_LEN;
-      }
-      bpf_probe_read_user(key.path, len & 0x7f, uaddr + SUN_PATH_OFFSET);
+      __u32 len = name_len > IPCW_UNIX_PATH_LEN ? IPCW_UNIX_PATH_LEN : (__u32)name_len;
+      /* Hide the clamp from the compiler so that the mask below stays: the verifier needs a
+       * bound it can see, and a 128-byte buffer makes any masked length safe. */
+      asm volatile("" : "+r"(len));
+      char name[128] = {};
+      bpf_probe_read_user(name, len & 0x7f, uaddr + SUN_PATH_OFFSET);
+      __builtin_memcpy(key.path, name, sizeof(key.path));
       key.path[0] = 0;
       key.name_len = len - 1;
     }

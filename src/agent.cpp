@@ -26,13 +26,13 @@ bool collectorEnabled(const Config& config, const CollectorSpec& spec) {
   return it == config.collectors.end() ? spec.enabled_by_default : it->second;
 }
 
-// Per-CPU hash maps preallocate entries x possible CPUs x 8 bytes, so the size follows the comm
-// cap (room for a few kinds per admitted comm) but is bounded: at most ~16 MiB per map on a
-// 128-CPU host. Events of comms that find the map full are counted under comm="other".
-std::uint32_t counterMapEntries(std::uint32_t comm_cap) {
+// Per-CPU hash maps preallocate entries x possible CPUs x 8 bytes, so the size follows the
+// label cap (room for a few kinds or errnos per admitted value) but is bounded: at most ~16 MiB
+// per map on a 128-CPU host. What finds a map full is still counted (as "other" or as lost).
+std::uint32_t counterMapEntries(std::uint32_t label_cap) {
   constexpr std::uint32_t kMin = 1024;
   constexpr std::uint32_t kMax = 16384;
-  return std::clamp<std::uint32_t>(comm_cap * 4, kMin, kMax);
+  return std::clamp<std::uint32_t>(label_cap * 4, kMin, kMax);
 }
 
 }  // namespace
@@ -43,18 +43,10 @@ void blockAgentSignals() {
 }
 
 Agent::Agent(const Config& config)
-    : config_(config), caps_(config.labels.comm, config.labels.path, config.labels.folded_values_remembered) {
-  const auto& probes = config_.probes;
-  if (probes.broken_pipe.enabled || probes.sigpipe.enabled) {
-    BrokenPipeProbeOptions options;
-    options.epipe = probes.broken_pipe.enabled;
-    options.syscalls = probes.broken_pipe.syscalls;
-    options.sigpipe = probes.sigpipe.enabled;
-    options.map_entries = counterMapEntries(config_.labels.comm);
-    broken_pipe_ = std::make_unique<BrokenPipeProbe>(std::move(options));
-  }
-
-  CollectorDeps deps{broken_pipe_.get(), &caps_};
+    : config_(config),
+      caps_(config.labels.comm, config.labels.path, config.labels.folded_values_remembered) {
+  startProbes();
+  CollectorDeps deps{broken_pipe_.get(), fifo_open_.get(), unix_sock_.get(), &caps_};
   for (const auto& spec : collectorTable()) {
     if (!collectorEnabled(config_, spec)) {
       spdlog::info("collector {} disabled by configuration", spec.name);
@@ -65,8 +57,11 @@ Agent::Agent(const Config& config)
     }
   }
   std::vector<const Probe*> probe_list;
-  if (broken_pipe_) {
-    probe_list.push_back(broken_pipe_.get());
+  for (const Probe* probe : std::initializer_list<const Probe*>{broken_pipe_.get(), fifo_open_.get(),
+                                                                unix_sock_.get()}) {
+    if (probe != nullptr) {
+      probe_list.push_back(probe);
+    }
   }
   registry_.add(std::make_unique<SelfCollector>(currentBuildInfo(), probe_list, caps_));
 
@@ -79,6 +74,35 @@ Agent::Agent(const Config& config)
 }
 
 Agent::~Agent() = default;
+
+// Only the probe families the configuration enables are created, so only their programs load
+// and attach.
+void Agent::startProbes() {
+  const auto& probes = config_.probes;
+  if (probes.broken_pipe.enabled || probes.sigpipe.enabled) {
+    BrokenPipeProbeOptions options;
+    options.epipe = probes.broken_pipe.enabled;
+    options.syscalls = probes.broken_pipe.syscalls;
+    options.sigpipe = probes.sigpipe.enabled;
+    options.map_entries = counterMapEntries(config_.labels.comm);
+    broken_pipe_ = std::make_unique<BrokenPipeProbe>(std::move(options));
+  }
+  if (probes.fifo_open.enabled) {
+    FifoOpenProbeOptions options;
+    options.syscalls = probes.fifo_open.syscalls;
+    options.blocked_threshold_ns =
+        static_cast<std::uint64_t>(probes.fifo_open.blocked_threshold_seconds * 1e9);
+    options.watch_paths = config_.watch_paths;
+    options.procfs = config_.paths.procfs;
+    fifo_open_ = std::make_unique<FifoOpenProbe>(std::move(options), caps_);
+  }
+  if (probes.unix_sock.enabled) {
+    UnixSockProbeOptions options;
+    options.syscalls = probes.unix_sock.syscalls;
+    options.map_entries = counterMapEntries(config_.labels.path);
+    unix_sock_ = std::make_unique<UnixSockProbe>(std::move(options));
+  }
+}
 
 void Agent::run() {
   const sigset_t set = agentSignals();

@@ -8,6 +8,8 @@
 #include "metrics/label_caps.h"
 #include "metrics/scrape_registry.h"
 #include "probes/broken_pipe_probe.h"
+#include "probes/fifo_open_probe.h"
+#include "probes/unix_sock_probe.h"
 
 namespace ipcwatch {
 
@@ -19,6 +21,10 @@ class Agent {
   explicit Agent(const Config& config);
   ~Agent();
 
+ private:
+  void startProbes();
+
+ public:
   int port() const { return http_->port(); }
   // Blocks until SIGTERM or SIGINT. The caller must have blocked these signals in every thread.
   void run();
@@ -27,6 +33,8 @@ class Agent {
   Config config_;
   LabelCaps caps_;
   std::unique_ptr<BrokenPipeProbe> broken_pipe_;
+  std::unique_ptr<FifoOpenProbe> fifo_open_;
+  std::unique_ptr<UnixSockProbe> unix_sock_;
   ScrapeRegistry registry_;
   std::unique_ptr<HttpServer> http_;
 };

@@ -1,6 +1,8 @@
 #include "collectors/collector_table.h"
 
 #include "collectors/broken_pipe_collector.h"
+#include "collectors/fifo_open_collector.h"
+#include "collectors/unix_sock_collector.h"
 
 namespace ipcwatch {
 
@@ -19,6 +21,21 @@ const std::vector<CollectorSpec>& collectorTable() {
            return nullptr;
          }
          return std::make_unique<SigpipeCollector>(*deps.broken_pipe, *deps.caps);
+       }},
+      {"fifo_open", true,
+       "FIFO open waits, blocked opens, open errors and opens blocked now (fifo_open probe)",
+       [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
+         if (deps.fifo_open == nullptr) {
+           return nullptr;
+         }
+         return std::make_unique<FifoOpenCollector>(*deps.fifo_open, *deps.caps);
+       }},
+      {"unix_sock", true, "failed connect()/bind() on AF_UNIX sockets (unix_sock probe)",
+       [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
+         if (deps.unix_sock == nullptr) {
+           return nullptr;
+         }
+         return std::make_unique<UnixSockCollector>(*deps.unix_sock, *deps.caps);
        }},
   };
   return table;

@@ -11,11 +11,15 @@
 namespace ipcwatch {
 
 class BrokenPipeProbe;
+class FifoOpenProbe;
+class UnixSockProbe;
 
 // What a collector factory may use. A probe pointer is null when its probe family is switched
 // off in the configuration; collectors that read it are then not created.
 struct CollectorDeps {
   const BrokenPipeProbe* broken_pipe = nullptr;
+  const FifoOpenProbe* fifo_open = nullptr;
+  const UnixSockProbe* unix_sock = nullptr;
   LabelCaps* caps = nullptr;
 };
 

@@ -51,6 +51,19 @@ void SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
     out.push_back(attached.build());
   }
 
+  FamilyBuilder lost("ipcwatch_events_lost_total",
+                     "Kernel events a probe could not deliver or count: ring-buffer records "
+                     "dropped, or entries refused by a full map.",
+                     prometheus::MetricType::Counter);
+  for (const Probe* probe : probes_) {
+    for (const auto& source : probe->lostEvents()) {
+      lost.set({{"probe", source.probe}}, static_cast<double>(source.count));
+    }
+  }
+  if (!lost.empty()) {
+    out.push_back(lost.build());
+  }
+
   FamilyBuilder overflow("ipcwatch_label_overflow_total",
                          "Distinct label values folded into \"other\" because the metric reached "
                          "its configured label cap.",

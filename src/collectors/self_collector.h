@@ -18,8 +18,8 @@ struct BuildInfo {
 
 BuildInfo currentBuildInfo();
 
-// The agent's own health: ipcwatch_build_info, ipcwatch_probe_attached{probe} and
-// ipcwatch_label_overflow_total{metric}. Registered last so the overflow counts include the
+// The agent's own health: ipcwatch_build_info, ipcwatch_probe_attached{probe},
+// ipcwatch_events_lost_total{probe} and ipcwatch_label_overflow_total{metric}. Registered last so the overflow counts include the
 // folds made by the other collectors in the same scrape.
 class SelfCollector : public Collector {
  public:

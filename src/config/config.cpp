@@ -35,9 +35,16 @@ probes:
     syscalls: [write, writev, sendto, sendmsg, sendmmsg, splice]
   sigpipe:               # signal_generate + sched_process_exit (BTF tracepoints)
     enabled: true
-collectors:
-  broken_pipe: true
-  sigpipe: true
+  fifo_open:             # FIFO opens: waits, blocked opens, errors (open/openat tracepoints)
+    enabled: true
+    blocked_threshold_seconds: 1
+    syscalls: [openat, open]
+  unix_sock:             # failed connect()/bind() on AF_UNIX sockets (syscall-exit tracepoints)
+    enabled: true
+    syscalls: [connect, bind]
+watch_paths: []          # paths/prefixes whose failed opens count for every errno, e.g. [/run/]
+# collectors:            # every collector is on unless switched off here, e.g.
+#   unix_sock: false
 )";
 
 std::vector<std::string>& knownCollectors() {
@@ -181,6 +188,27 @@ class Validator {
     out = static_cast<std::uint32_t>(value);
   }
 
+  void number(const YAML::Node& node, const std::string& path, double min, double max,
+              double& out) {
+    std::ostringstream range;
+    range << "a number from " << min << " to " << max;
+    if (!scalar(node, path, range.str())) {
+      return;
+    }
+    const std::string& text = node.Scalar();
+    double value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+      error(node, path, "expected " + range.str() + ", got '" + text + "'");
+      return;
+    }
+    if (!(value >= min && value <= max)) {
+      error(node, path, "out of range: " + text + " (expected " + range.str() + ")");
+      return;
+    }
+    out = value;
+  }
+
   void absolutePath(const YAML::Node& node, const std::string& path, std::string& out) {
     if (!scalar(node, path, "an absolute path")) {
       return;
@@ -214,9 +242,13 @@ class Validator {
 using Handler = std::function<void(const YAML::Node&, const std::string&)>;
 
 void parseSyscalls(Validator& v, const YAML::Node& node, const std::string& path,
-                   std::vector<std::string>& out) {
+                   const std::vector<std::string>& known, std::vector<std::string>& out) {
   if (!node.IsSequence()) {
     v.error(node, path, "expected a list of syscall names");
+    return;
+  }
+  if (node.size() == 0) {
+    v.error(node, path, "empty list: set enabled: false on the probe instead");
     return;
   }
   std::vector<std::string> syscalls;
@@ -227,10 +259,10 @@ void parseSyscalls(Validator& v, const YAML::Node& node, const std::string& path
       continue;
     }
     const std::string& name = item.Scalar();
-    if (!isKnownSyscall(name)) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
       v.error(item, path,
-              "unknown syscall '" + name + "' (known: " + joined(knownBrokenPipeSyscalls()) +
-                  ")" + didYouMean(name, knownBrokenPipeSyscalls()));
+              "unknown syscall '" + name + "' (known: " + joined(known) + ")" +
+                  didYouMean(name, known));
     } else if (!seen.insert(name).second) {
       v.error(item, path, "duplicate syscall '" + name + "'");
     } else {
@@ -249,10 +281,7 @@ void parseProbes(Validator& v, const YAML::Node& node, const std::string& path, 
                 v.boolean(m, q, bp.enabled);
               }},
              {"syscalls", [&](const YAML::Node& m, const std::string& q) {
-                parseSyscalls(v, m, q, bp.syscalls);
-                if (bp.syscalls.empty() && m.IsSequence() && m.size() == 0) {
-                  v.error(m, q, "empty list: set probes.broken_pipe.enabled: false instead");
-                }
+                parseSyscalls(v, m, q, knownBrokenPipeSyscalls(), bp.syscalls);
               }},
          });
        }},
@@ -263,7 +292,59 @@ void parseProbes(Validator& v, const YAML::Node& node, const std::string& path, 
               }},
          });
        }},
+      {"fifo_open", [&](const YAML::Node& n, const std::string& p) {
+         auto& fifo = config.probes.fifo_open;
+         v.mapping(n, p, {
+             {"enabled", [&](const YAML::Node& m, const std::string& q) {
+                v.boolean(m, q, fifo.enabled);
+              }},
+             {"blocked_threshold_seconds", [&](const YAML::Node& m, const std::string& q) {
+                v.number(m, q, 0.001, 3600, fifo.blocked_threshold_seconds);
+              }},
+             {"syscalls", [&](const YAML::Node& m, const std::string& q) {
+                parseSyscalls(v, m, q, {"openat", "open"}, fifo.syscalls);
+              }},
+         });
+       }},
+      {"unix_sock", [&](const YAML::Node& n, const std::string& p) {
+         auto& unix_sock = config.probes.unix_sock;
+         v.mapping(n, p, {
+             {"enabled", [&](const YAML::Node& m, const std::string& q) {
+                v.boolean(m, q, unix_sock.enabled);
+              }},
+             {"syscalls", [&](const YAML::Node& m, const std::string& q) {
+                parseSyscalls(v, m, q, {"connect", "bind"}, unix_sock.syscalls);
+              }},
+         });
+       }},
   });
+}
+
+void parseWatchPaths(Validator& v, const YAML::Node& node, const std::string& path,
+                     Config& config) {
+  if (!node.IsSequence()) {
+    v.error(node, path, "expected a list of absolute paths or prefixes");
+    return;
+  }
+  if (node.size() > kMaxWatchPaths) {
+    v.error(node, path, "at most " + std::to_string(kMaxWatchPaths) + " entries");
+    return;
+  }
+  std::set<std::string> seen;
+  for (const auto& item : node) {
+    std::string entry;
+    v.absolutePath(item, path, entry);
+    if (entry.empty()) {
+      continue;
+    }
+    if (entry.size() > kMaxWatchPathLength) {
+      v.error(item, path, "longer than " + std::to_string(kMaxWatchPathLength) + " bytes");
+    } else if (!seen.insert(entry).second) {
+      v.error(item, path, "duplicate path '" + entry + "'");
+    } else {
+      config.watch_paths.push_back(entry);
+    }
+  }
 }
 
 void parseCollectors(Validator& v, const YAML::Node& node, const std::string& path,
@@ -344,6 +425,8 @@ void parseTop(Validator& v, const YAML::Node& root, Config& config) {
          });
        }},
       {"probes", [&](const YAML::Node& n, const std::string& p) { parseProbes(v, n, p, config); }},
+      {"watch_paths",
+       [&](const YAML::Node& n, const std::string& p) { parseWatchPaths(v, n, p, config); }},
       {"collectors",
        [&](const YAML::Node& n, const std::string& p) { parseCollectors(v, n, p, config); }},
   });

@@ -43,10 +43,26 @@ struct SigpipeProbeConfig {
   bool enabled = true;
 };
 
+struct FifoOpenProbeConfig {
+  bool enabled = true;
+  double blocked_threshold_seconds = 1.0;  // an open waiting this long counts as blocked
+  std::vector<std::string> syscalls = {"openat", "open"};
+};
+
+struct UnixSockProbeConfig {
+  bool enabled = true;
+  std::vector<std::string> syscalls = {"connect", "bind"};
+};
+
 struct ProbesConfig {
   BrokenPipeProbeConfig broken_pipe;
   SigpipeProbeConfig sigpipe;
+  FifoOpenProbeConfig fifo_open;
+  UnixSockProbeConfig unix_sock;
 };
+
+constexpr std::size_t kMaxWatchPaths = 16;
+constexpr std::size_t kMaxWatchPathLength = 127;
 
 struct Config {
   LogConfig log;
@@ -54,6 +70,9 @@ struct Config {
   LabelLimits labels;
   PathsConfig paths;
   ProbesConfig probes;
+  // Paths and prefixes ("/run/" matches everything below /run) whose failed opens are counted
+  // for every errno, also where the kernel cannot tell the target was a FIFO (ENOENT, EACCES).
+  std::vector<std::string> watch_paths;
   std::map<std::string, bool> collectors;  // only the names the file sets explicitly
   std::string source = "<embedded default>";
 };

@@ -27,25 +27,32 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
 };
 
 int libbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
-  char buf[1024];
-  const int n = std::vsnprintf(buf, sizeof(buf), format, args);
+  // Verifier logs arrive as one message of many kilobytes: size the buffer to fit.
+  va_list copy;
+  va_copy(copy, args);
+  const int n = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
   if (n <= 0) {
     return n;
   }
-  std::string_view text(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof(buf) - 1));
+  std::string text(static_cast<std::size_t>(n) + 1, '\0');
+  std::vsnprintf(text.data(), text.size(), format, args);
+  text.resize(static_cast<std::size_t>(n));
   while (!text.empty() && text.back() == '\n') {
-    text.remove_suffix(1);
+    text.pop_back();
   }
+  // libbpf prefixes its own messages with "libbpf: "; others (verifier logs) get one here.
+  const std::string prefix = text.rfind("libbpf: ", 0) == 0 ? "" : "libbpf: ";
   switch (level) {
     case LIBBPF_WARN:
-      spdlog::warn("libbpf: {}", text);
+      spdlog::warn("{}{}", prefix, text);
       break;
     case LIBBPF_INFO:
       // libbpf's info messages are routine detail (feature probes, relocations).
-      spdlog::debug("libbpf: {}", text);
+      spdlog::debug("{}{}", prefix, text);
       break;
     default:
-      spdlog::trace("libbpf: {}", text);
+      spdlog::trace("{}{}", prefix, text);
       break;
   }
   return n;

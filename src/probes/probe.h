@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -13,10 +14,18 @@ struct ProgramStatus {
   std::string error;
 };
 
+// Records a probe's kernel side dropped, by reason (ipcwatch_events_lost_total{probe}).
+struct LostEvents {
+  std::string probe;
+  std::uint64_t count = 0;
+};
+
 class Probe {
  public:
   virtual ~Probe() = default;
   virtual std::vector<ProgramStatus> programs() const = 0;
+  // Every source of loss the probe has, listed even while zero.
+  virtual std::vector<LostEvents> lostEvents() const { return {}; }
 };
 
 }  // namespace ipcwatch

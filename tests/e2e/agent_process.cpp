@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -171,6 +172,47 @@ std::optional<HttpResponse> httpRequest(int port, const std::string& method,
   return response;
 }
 
+namespace {
+
+// Rewrites "name{b="2",a="1"}" as "name{a="1",b="2"}" (the serializer puts le/quantile last).
+std::string sortedSampleKey(const std::string& series) {
+  const auto brace = series.find('{');
+  if (brace == std::string::npos) {
+    return series;
+  }
+  std::vector<std::string> labels;
+  std::string current;
+  bool in_value = false;
+  for (std::size_t i = brace + 1; i + 1 < series.size(); ++i) {
+    const char c = series[i];
+    if (in_value && c == '\\') {
+      current += c;
+      current += series[++i];
+      continue;
+    }
+    if (c == '"') {
+      in_value = !in_value;
+    }
+    if (c == ',' && !in_value) {
+      labels.push_back(current);
+      current.clear();
+      continue;
+    }
+    current += c;
+  }
+  if (!current.empty()) {
+    labels.push_back(current);
+  }
+  std::sort(labels.begin(), labels.end());
+  std::string key = series.substr(0, brace) + "{";
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    key += (i ? "," : "") + labels[i];
+  }
+  return key + "}";
+}
+
+}  // namespace
+
 std::map<std::string, double> parseExposition(const std::string& text) {
   std::map<std::string, double> samples;
   std::istringstream in(text);
@@ -183,7 +225,7 @@ std::map<std::string, double> parseExposition(const std::string& text) {
     if (space == std::string::npos) {
       continue;
     }
-    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+    samples[sortedSampleKey(line.substr(0, space))] = std::stod(line.substr(space + 1));
   }
   return samples;
 }

@@ -47,8 +47,7 @@ struct HttpResponse {
 std::optional<HttpResponse> httpRequest(int port, const std::string& method,
                                         const std::string& path);
 
-// Samples of a text exposition, keyed by "name{label="value",...}" with labels in the order
-// the agent writes them (sorted by name).
+// Samples of a text exposition, keyed by "name{label="value",...}" with labels sorted by name.
 std::map<std::string, double> parseExposition(const std::string& text);
 
 // The key parseExposition uses for a metric and its labels (labels sorted by name).

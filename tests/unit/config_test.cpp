@@ -47,11 +47,15 @@ TEST_F(ConfigTest, EmbeddedDefaultEqualsStructDefaults) {
   EXPECT_EQ(parsed.probes.broken_pipe.enabled, true);
   EXPECT_EQ(parsed.probes.broken_pipe.syscalls, defaults.probes.broken_pipe.syscalls);
   EXPECT_EQ(parsed.probes.sigpipe.enabled, true);
-  // The default names every collector of the table, all on.
-  EXPECT_EQ(parsed.collectors.size(), collectorNames().size());
-  for (const auto& name : collectorNames()) {
-    EXPECT_EQ(parsed.collectors.at(name), true) << name;
-  }
+  EXPECT_EQ(parsed.probes.fifo_open.enabled, true);
+  EXPECT_EQ(parsed.probes.fifo_open.blocked_threshold_seconds,
+            defaults.probes.fifo_open.blocked_threshold_seconds);
+  EXPECT_EQ(parsed.probes.fifo_open.syscalls, defaults.probes.fifo_open.syscalls);
+  EXPECT_EQ(parsed.probes.unix_sock.enabled, true);
+  EXPECT_EQ(parsed.probes.unix_sock.syscalls, defaults.probes.unix_sock.syscalls);
+  EXPECT_TRUE(parsed.watch_paths.empty());
+  // Collectors keep the defaults of the collector table: the default file names none.
+  EXPECT_TRUE(parsed.collectors.empty());
 }
 
 TEST_F(ConfigTest, EmptyOrCommentOnlyFilesMeanDefaults) {
@@ -91,11 +95,11 @@ TEST_F(ConfigTest, ReportsEveryErrorWithFileLineColumnAndKey) {
       path + ":7:9: labels.comm: out of range: 0 (expected an integer from 1 to 100000)",
       path + ":8:29: labels.folded_values_remembered: expected an integer from 0 to 10000000, "
              "got '-5'",
-      path + ":10:3: probes.brokenpipe: unknown key (known: broken_pipe, sigpipe); did you mean "
-             "'broken_pipe'?",
+      path + ":10:3: probes.brokenpipe: unknown key (known: broken_pipe, fifo_open, sigpipe, "
+             "unix_sock); did you mean 'broken_pipe'?",
       path + ":13:14: probes.sigpipe.enabled: expected true or false, got 'maybe'",
-      path + ":15:3: collectors.sigpip: unknown collector (known: broken_pipe, sigpipe); did you "
-             "mean 'sigpipe'?",
+      path + ":15:3: collectors.sigpip: unknown collector (known: broken_pipe, sigpipe, fifo_open, "
+             "unix_sock); did you mean 'sigpipe'?",
   };
   for (const auto& line : expected) {
     EXPECT_THAT(text, HasSubstr(line));
@@ -119,6 +123,38 @@ TEST_F(ConfigTest, WrongTypes) {
   EXPECT_THAT(errorsOf("probes:\n  broken_pipe:\n    syscalls: write\n"),
               HasSubstr("test.yaml:3:15: probes.broken_pipe.syscalls: expected a list"));
   EXPECT_THAT(errorsOf("- a\n- b\n"), HasSubstr("test.yaml:1:1: (top level): expected a mapping"));
+}
+
+TEST_F(ConfigTest, FifoAndUnixProbesAndWatchPaths) {
+  const Config c = parseConfig(
+      "probes:\n  fifo_open:\n    blocked_threshold_seconds: 0.25\n    syscalls: [openat]\n"
+      "  unix_sock:\n    enabled: false\nwatch_paths: [/tmp/opensips_fifo, /run/]\n",
+      "x");
+  EXPECT_EQ(c.probes.fifo_open.blocked_threshold_seconds, 0.25);
+  EXPECT_EQ(c.probes.fifo_open.syscalls, (std::vector<std::string>{"openat"}));
+  EXPECT_FALSE(c.probes.unix_sock.enabled);
+  EXPECT_EQ(c.watch_paths, (std::vector<std::string>{"/tmp/opensips_fifo", "/run/"}));
+
+  EXPECT_THAT(errorsOf("probes:\n  fifo_open:\n    blocked_threshold_seconds: 0\n"),
+              HasSubstr("test.yaml:3:32: probes.fifo_open.blocked_threshold_seconds: out of "
+                        "range: 0 (expected a number from 0.001 to 3600)"));
+  EXPECT_THAT(errorsOf("probes:\n  fifo_open:\n    blocked_threshold_seconds: soon\n"),
+              HasSubstr("test.yaml:3:32: probes.fifo_open.blocked_threshold_seconds: expected a "
+                        "number"));
+  EXPECT_THAT(errorsOf("probes:\n  unix_sock:\n    syscalls: [accept]\n"),
+              HasSubstr("test.yaml:3:16: probes.unix_sock.syscalls: unknown syscall 'accept' "
+                        "(known: connect, bind)"));
+  EXPECT_THAT(errorsOf("watch_paths: [tmp/fifo]\n"),
+              HasSubstr("test.yaml:1:15: watch_paths: expected an absolute path, got 'tmp/fifo'"));
+  EXPECT_THAT(errorsOf("watch_paths: [/a, /a]\n"),
+              HasSubstr("test.yaml:1:19: watch_paths: duplicate path '/a'"));
+  EXPECT_THAT(errorsOf("watch_paths: [/" + std::string(127, 'a') + "]\n"),
+              HasSubstr("watch_paths: longer than 127 bytes"));
+  std::string seventeen = "watch_paths: [";
+  for (int i = 0; i < 17; ++i) {
+    seventeen += (i ? ", /p" : "/p") + std::to_string(i);
+  }
+  EXPECT_THAT(errorsOf(seventeen + "]\n"), HasSubstr("test.yaml:1:14: watch_paths: at most 16"));
 }
 
 TEST_F(ConfigTest, PathsMustBeAbsolute) {
@@ -148,7 +184,8 @@ TEST_F(ConfigTest, SyscallListProblems) {
   EXPECT_THAT(errorsOf("probes:\n  broken_pipe:\n    syscalls: [write, write]\n"),
               HasSubstr("test.yaml:3:23: probes.broken_pipe.syscalls: duplicate syscall 'write'"));
   EXPECT_THAT(errorsOf("probes:\n  broken_pipe:\n    syscalls: []\n"),
-              HasSubstr("test.yaml:3:15: probes.broken_pipe.syscalls: empty list"));
+              HasSubstr("test.yaml:3:15: probes.broken_pipe.syscalls: empty list: set enabled: "
+                        "false on the probe instead"));
 }
 
 TEST_F(ConfigTest, ListenAddresses) {

@@ -1,0 +1,158 @@
+#include "collectors/fifo_open_collector.h"
+
+#include <fcntl.h>
+#include <linux/types.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <ctime>
+#include <limits>
+#include <stdexcept>
+
+#include "ipcwatch/bpf/fifo_open.h"
+#include "metrics/family.h"
+#include "metrics/label_value.h"
+#include "probes/bpf_map_reader.h"
+#include "probes/proc_paths.h"
+
+namespace ipcwatch {
+namespace {
+
+// Opens younger than this are not resolved at scrape time: almost every open finishes well
+// within it, and resolving means reading the caller's memory and a stat.
+constexpr std::uint64_t kMinWaitingNs = 1'000'000;
+
+std::uint64_t monotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // the clock of bpf_ktime_get_ns()
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// Upper bound in seconds of wait bucket b: 1 ms for bucket 0, 2^b ms after.
+double bucketUpperBound(int bucket) { return std::ldexp(0.001, bucket); }
+
+struct Waiting {
+  double count = 0;
+  double oldest_seconds = 0;
+};
+
+}  // namespace
+
+FifoOpenCollector::FifoOpenCollector(const FifoOpenProbe& probe, LabelCaps& caps)
+    : probe_(probe), waiting_path_cap_(caps.path("ipc_fifo_open_waiting")) {}
+
+void FifoOpenCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+  if (!probe_.loaded()) {
+    throw std::runtime_error("fifo_open BPF object is not loaded");
+  }
+  out.push_back(waitHistogram());
+
+  const FifoEventCounts counts = probe_.eventCounts();
+  FamilyBuilder blocked("ipc_fifo_open_blocked_total",
+                        "Opens of a FIFO that waited at least the configured threshold for a "
+                        "peer, by path and mode (read or write).",
+                        prometheus::MetricType::Counter);
+  for (const auto& [key, n] : counts.blocked) {
+    blocked.add({{"mode", key.second}, {"path", key.first}}, static_cast<double>(n));
+  }
+  FamilyBuilder errors("ipc_fifo_open_errors_total",
+                       "Failed opens of FIFOs by path and errno (ENXIO: a non-blocking writer "
+                       "found no reader); on watched paths, every failed open.",
+                       prometheus::MetricType::Counter);
+  for (const auto& [key, n] : counts.errors) {
+    errors.add({{"errno", key.second}, {"path", key.first}}, static_cast<double>(n));
+  }
+  for (const auto* family : {&blocked, &errors}) {
+    if (!family->empty()) {
+      out.push_back(family->build());
+    }
+  }
+  addWaiting(out);
+}
+
+prometheus::MetricFamily FifoOpenCollector::waitHistogram() const {
+  prometheus::MetricFamily family;
+  family.name = "ipc_fifo_open_wait_seconds";
+  family.help = "How long opens of FIFOs waited for a peer, by mode.";
+  family.type = prometheus::MetricType::Histogram;
+  const int fd = probe_.waitHistFd();
+  std::vector<ipcw_wait_hist> per_cpu(static_cast<std::size_t>(possibleCpus()));
+  for (std::uint32_t mode = 0; mode < IPCW_FIFO_MODES; ++mode) {
+    if (bpf_map_lookup_elem(fd, &mode, per_cpu.data()) != 0) {
+      throw std::runtime_error("wait histogram lookup failed");
+    }
+    ipcw_wait_hist total{};
+    for (const auto& cpu : per_cpu) {
+      for (int b = 0; b < IPCW_WAIT_BUCKETS; ++b) {
+        total.buckets[b] += cpu.buckets[b];
+      }
+      total.sum_ns += cpu.sum_ns;
+    }
+    prometheus::ClientMetric metric;
+    metric.label.push_back({"mode", mode == IPCW_FIFO_READ ? "read" : "write"});
+    std::uint64_t cumulative = 0;
+    for (int b = 0; b < IPCW_WAIT_BUCKETS; ++b) {
+      cumulative += total.buckets[b];
+      const double bound = b == IPCW_WAIT_BUCKETS - 1 ? std::numeric_limits<double>::infinity()
+                                                      : bucketUpperBound(b);
+      metric.histogram.bucket.push_back({cumulative, bound});
+    }
+    metric.histogram.sample_count = cumulative;
+    metric.histogram.sample_sum = static_cast<double>(total.sum_ns) / 1e9;
+    family.metric.push_back(std::move(metric));
+  }
+  return family;
+}
+
+void FifoOpenCollector::addWaiting(std::vector<prometheus::MetricFamily>& out) {
+  const std::string& procfs = probe_.options().procfs;
+  const int fd = probe_.inflightFd();
+  const std::uint64_t now = monotonicNs();
+  std::map<std::pair<std::string, std::string>, Waiting> waiting;
+  __u32 key = 0;
+  __u32 next = 0;
+  const __u32* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    ipcw_inflight_open open{};
+    if (bpf_map_lookup_elem(fd, &key, &open) != 0 || open.start_ns > now ||
+        now - open.start_ns < kMinWaitingNs || (open.flags & O_NONBLOCK) != 0) {
+      continue;
+    }
+    const int accmode = static_cast<int>(open.flags & O_ACCMODE);
+    if (accmode == O_RDWR) {
+      continue;  // never waits for a peer
+    }
+    const ProcessView view(procfs, open.tgid);
+    const auto raw = view.readString(open.filename, IPCW_FIFO_PATH_LEN);
+    struct stat st {};
+    if (!raw || lstat(view.accessPath(open.dfd, *raw).c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
+      continue;
+    }
+    const std::string path =
+        waiting_path_cap_.admit(sanitizeLabelValue(view.displayPath(open.dfd, *raw)));
+    auto& w = waiting[{path, accmode == O_RDONLY ? "read" : "write"}];
+    w.count += 1;
+    w.oldest_seconds = std::max(w.oldest_seconds, static_cast<double>(now - open.start_ns) / 1e9);
+  }
+  FamilyBuilder count("ipc_fifo_open_waiting",
+                      "Processes blocked in open() on a FIFO right now, waiting for a peer.",
+                      prometheus::MetricType::Gauge);
+  FamilyBuilder oldest("ipc_fifo_open_oldest_wait_seconds",
+                       "How long the longest-waiting open() on the FIFO has been blocked.",
+                       prometheus::MetricType::Gauge);
+  for (const auto& [key, w] : waiting) {
+    const LabelSet labels = {{"mode", key.second}, {"path", key.first}};
+    count.set(labels, w.count);
+    oldest.set(labels, w.oldest_seconds);
+  }
+  if (!count.empty()) {
+    out.push_back(count.build());
+    out.push_back(oldest.build());
+  }
+}
+
+}  // namespace ipcwatch

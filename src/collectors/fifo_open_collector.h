@@ -1,0 +1,25 @@
+#pragma once
+
+#include "metrics/collector.h"
+#include "metrics/label_caps.h"
+#include "probes/fifo_open_probe.h"
+
+namespace ipcwatch {
+
+// FIFO opens: the wait histogram (kernel), blocked opens and open errors (ring-buffer events)
+// and the opens blocked right now (the kernel's in-flight map, resolved at scrape time).
+class FifoOpenCollector : public Collector {
+ public:
+  FifoOpenCollector(const FifoOpenProbe& probe, LabelCaps& caps);
+  std::string_view name() const override { return "fifo_open"; }
+  void collect(std::vector<prometheus::MetricFamily>& out) override;
+
+ private:
+  prometheus::MetricFamily waitHistogram() const;
+  void addWaiting(std::vector<prometheus::MetricFamily>& out);
+
+  const FifoOpenProbe& probe_;
+  LabelCap& waiting_path_cap_;
+};
+
+}  // namespace ipcwatch
