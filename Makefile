@@ -42,6 +42,7 @@ format:
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
 
-# What the probes cost other processes (ratios measured in one run; see the README).
+# What the probes cost other processes and how /metrics scales, measured in one run (as root);
+# results are recorded in docs/benchmarks.md.
 bench: build
-	./scripts/bench-syscall-cost.sh $(BUILD_DIR)
+	./$(BUILD_DIR)/tests/ipcwatch_bench $(ARGS)

@@ -2,11 +2,11 @@
 
 #include <CivetServer.h>
 
-#include <sstream>
 #include <stdexcept>
 
-#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
+
+#include "metrics/text_format.h"
 
 namespace ipcwatch {
 namespace {
@@ -83,9 +83,9 @@ class MetricsHandler : public CivetHandler {
 }  // namespace
 
 std::string renderMetrics(const prometheus::Collectable& source) {
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, source.Collect());
-  return out.str();
+  std::string out;
+  appendExposition(out, source.Collect());
+  return out;
 }
 
 HttpServer::HttpServer(const ListenAddress& address, const prometheus::Collectable& source) {
