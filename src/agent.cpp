@@ -55,6 +55,7 @@ Agent::Agent(const Config& config)
   }
 
   CollectorDeps deps{broken_pipe_.get(), &caps_};
+  deps.config = &config_;
   for (const auto& spec : collectorTable()) {
     if (!collectorEnabled(config_, spec)) {
       spdlog::info("collector {} disabled by configuration", spec.name);

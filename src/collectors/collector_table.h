@@ -11,12 +11,14 @@
 namespace ipcwatch {
 
 class BrokenPipeProbe;
+struct Config;
 
 // What a collector factory may use. A probe pointer is null when its probe family is switched
 // off in the configuration; collectors that read it are then not created.
 struct CollectorDeps {
   const BrokenPipeProbe* broken_pipe = nullptr;
   LabelCaps* caps = nullptr;
+  const Config* config = nullptr;
 };
 
 // One row of the explicit collector table (no static self-registration).

@@ -35,9 +35,15 @@ probes:
     syscalls: [write, writev, sendto, sendmsg, sendmmsg, splice]
   sigpipe:               # signal_generate + sched_process_exit (BTF tracepoints)
     enabled: true
+scan:                    # the ipc_files collector's walk for FIFOs and socket files
+  directories: [/run, /var/run, /tmp, /var/tmp, /dev/shm]
+  max_depth: 4
+  time_budget_seconds: 2
 collectors:
   broken_pipe: true
   sigpipe: true
+  unix_sockets: true
+  ipc_files: true
 )";
 
 std::vector<std::string>& knownCollectors() {
@@ -211,6 +217,12 @@ class Validator {
   std::vector<std::string> errors_;
 };
 
+std::string fmtSeconds(double seconds) {
+  std::ostringstream out;
+  out << seconds;
+  return out.str();
+}
+
 using Handler = std::function<void(const YAML::Node&, const std::string&)>;
 
 void parseSyscalls(Validator& v, const YAML::Node& node, const std::string& path,
@@ -262,6 +274,65 @@ void parseProbes(Validator& v, const YAML::Node& node, const std::string& path, 
                 v.boolean(m, q, config.probes.sigpipe.enabled);
               }},
          });
+       }},
+  });
+}
+
+void parseScanDirectories(Validator& v, const YAML::Node& node, const std::string& path,
+                          std::vector<std::string>& out) {
+  if (!node.IsSequence() || node.size() == 0) {
+    v.error(node, path, "expected a non-empty list of absolute paths (switch the scan off with "
+                        "collectors.ipc_files: false)");
+    return;
+  }
+  std::vector<std::string> directories;
+  for (const auto& item : node) {
+    std::string directory;
+    v.absolutePath(item, path, directory);
+    if (directory.empty()) {
+      continue;
+    }
+    if (std::find(directories.begin(), directories.end(), directory) != directories.end()) {
+      v.error(item, path, "duplicate directory '" + directory + "'");
+      continue;
+    }
+    directories.push_back(directory);
+  }
+  out = std::move(directories);
+}
+
+void parseSeconds(Validator& v, const YAML::Node& node, const std::string& path, double min,
+                  double max, double& out) {
+  const std::string range = "a number of seconds from " + fmtSeconds(min) + " to " +
+                            fmtSeconds(max);
+  if (!v.scalar(node, path, range)) {
+    return;
+  }
+  const std::string& text = node.Scalar();
+  double value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+    v.error(node, path, "expected " + range + ", got '" + text + "'");
+    return;
+  }
+  if (!(value >= min && value <= max)) {
+    v.error(node, path, "out of range: " + text + " (expected " + range + ")");
+    return;
+  }
+  out = value;
+}
+
+void parseScan(Validator& v, const YAML::Node& node, const std::string& path, Config& config) {
+  auto& scan = config.scan;
+  v.mapping(node, path, {
+      {"directories", [&](const YAML::Node& n, const std::string& p) {
+         parseScanDirectories(v, n, p, scan.directories);
+       }},
+      {"max_depth", [&](const YAML::Node& n, const std::string& p) {
+         v.integer(n, p, 0, 64, scan.max_depth);
+       }},
+      {"time_budget_seconds", [&](const YAML::Node& n, const std::string& p) {
+         parseSeconds(v, n, p, 0.001, 60, scan.time_budget_seconds);
        }},
   });
 }
@@ -344,6 +415,7 @@ void parseTop(Validator& v, const YAML::Node& root, Config& config) {
          });
        }},
       {"probes", [&](const YAML::Node& n, const std::string& p) { parseProbes(v, n, p, config); }},
+      {"scan", [&](const YAML::Node& n, const std::string& p) { parseScan(v, n, p, config); }},
       {"collectors",
        [&](const YAML::Node& n, const std::string& p) { parseCollectors(v, n, p, config); }},
   });

@@ -48,12 +48,21 @@ struct ProbesConfig {
   SigpipeProbeConfig sigpipe;
 };
 
+// The directory scan of the ipc_files collector (stale socket files, FIFOs, insecure
+// endpoints).
+struct ScanConfig {
+  std::vector<std::string> directories = {"/run", "/var/run", "/tmp", "/var/tmp", "/dev/shm"};
+  std::uint32_t max_depth = 4;        // levels below each directory (0: its own entries only)
+  double time_budget_seconds = 2.0;   // per scrape; past it the collector reports failure
+};
+
 struct Config {
   LogConfig log;
   WebConfig web;
   LabelLimits labels;
   PathsConfig paths;
   ProbesConfig probes;
+  ScanConfig scan;
   std::map<std::string, bool> collectors;  // only the names the file sets explicitly
   std::string source = "<embedded default>";
 };
