@@ -209,6 +209,10 @@ UnixSocketInventory UnixSocketInventoryReader::read(std::uint32_t show) {
   for (auto& ns : discoverNetNamespaces(procfs_, named_dir_)) {
     inventory.namespaces.push_back(NamespaceSockets{std::move(ns), false, false, "", {}});
   }
+  if (source_ == Source::kProcfsOnly) {
+    readFromProcfs(inventory);
+    return inventory;
+  }
   auto diag = openDiagSockets(inventory.namespaces);
   for (std::size_t i = 0; i < diag.size(); ++i) {
     auto& entry = inventory.namespaces[i];
@@ -238,7 +242,7 @@ UnixSocketInventory UnixSocketInventoryReader::read(std::uint32_t show) {
 }
 
 void UnixSocketInventoryReader::readFromProcfs(UnixSocketInventory& inventory) {
-  if (!fallback_logged_) {
+  if (!fallback_logged_ && source_ == Source::kSockDiag) {
     spdlog::warn("sock_diag for unix sockets is unavailable; reading /proc/<pid>/net/unix "
                  "instead (no listen queues, stale socket files matched by path)");
     fallback_logged_ = true;

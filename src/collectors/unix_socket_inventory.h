@@ -41,8 +41,11 @@ struct UnixSocketInventory {
 // thread never changes namespace, and each socket keeps the namespace it was created in.
 class UnixSocketInventoryReader {
  public:
-  UnixSocketInventoryReader(std::string procfs, std::string named_dir)
-      : procfs_(std::move(procfs)), named_dir_(std::move(named_dir)) {}
+  enum class Source { kSockDiag, kProcfsOnly };  // kProcfsOnly: what the fallback reports
+
+  UnixSocketInventoryReader(std::string procfs, std::string named_dir,
+                            Source source = Source::kSockDiag)
+      : procfs_(std::move(procfs)), named_dir_(std::move(named_dir)), source_(source) {}
 
   // `show` is a UDIAG_SHOW_* mask.
   UnixSocketInventory read(std::uint32_t show);
@@ -52,6 +55,7 @@ class UnixSocketInventoryReader {
 
   std::string procfs_;
   std::string named_dir_;
+  Source source_;
   bool fallback_logged_ = false;
 };
 

@@ -159,12 +159,13 @@ class DiagBuffer {
 
 TEST(UnixDiagDecoder, ListenerWithEveryAttribute) {
   const std::string path = "/run/app.sock";
+  const std::string kernel_name = path + '\0';  // bound paths come with their terminating NUL
   const unix_diag_vfs vfs{123456, (8u << 20) | 3u};
   const unix_diag_rqlen rqlen{5, 128};
   const std::uint32_t peer = 0;
   const auto buffer = DiagBuffer()
                           .socket(SOCK_STREAM, 10, 4242)
-                          .attr(UNIX_DIAG_NAME, path.data(), path.size())
+                          .attr(UNIX_DIAG_NAME, kernel_name.data(), kernel_name.size())
                           .attr(UNIX_DIAG_VFS, &vfs, sizeof vfs)
                           .attr(UNIX_DIAG_PEER, &peer, sizeof peer)
                           .attr(UNIX_DIAG_RQLEN, &rqlen, sizeof rqlen)

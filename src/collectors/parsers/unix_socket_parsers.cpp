@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <optional>
@@ -135,6 +136,10 @@ std::optional<std::string> decodeAttributes(std::span<const std::uint8_t> attrs,
     switch (attr.rta_type) {
       case UNIX_DIAG_NAME:
         s.name.assign(reinterpret_cast<const char*>(payload.data()), payload.size());
+        if (!s.name.empty() && s.name.front() != '\0') {
+          // A path's address includes its terminating NUL; paths cannot contain NULs.
+          s.name.resize(std::min(s.name.find('\0'), s.name.size()));
+        }
         break;
       case UNIX_DIAG_VFS:
         if (payload.size() < sizeof(unix_diag_vfs)) {
