@@ -86,8 +86,8 @@ class Walker {
 
   void enterDirectory(int parent_fd, const char* name, const std::string& parent_path,
                       std::uint32_t depth) {
-    UniqueFd fd(openat(parent_fd, name,
-                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    UniqueFd fd(
+        openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     struct stat st {};
     if (!fd.valid() || fstat(fd.get(), &st) != 0 || st.st_dev != root_dev_) {
       return;  // gone, not a directory (a symlink swapped in), or another filesystem

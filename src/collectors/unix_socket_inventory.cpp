@@ -69,7 +69,8 @@ void addProcessNamespaces(const std::string& procfs, std::map<std::uint64_t, Net
   closedir(dir);
 }
 
-void addNamedNamespaces(const std::string& named_dir, std::map<std::uint64_t, NetNamespace>& found) {
+void addNamedNamespaces(const std::string& named_dir,
+                        std::map<std::uint64_t, NetNamespace>& found) {
   DIR* dir = opendir(named_dir.c_str());
   if (dir == nullptr) {
     return;  // no named namespaces: the directory appears with the first `ip netns add`
@@ -143,7 +144,9 @@ void sendDumpRequest(int fd, std::uint32_t show) {
   }
 }
 
-bool vanishedError(int error) { return error == ENOENT || error == ESRCH; }
+bool vanishedError(int error) {
+  return error == ENOENT || error == ESRCH;
+}
 
 std::string readFile(const std::string& path) {
   std::ifstream in(path);
@@ -243,8 +246,9 @@ UnixSocketInventory UnixSocketInventoryReader::read(std::uint32_t show) {
 
 void UnixSocketInventoryReader::readFromProcfs(UnixSocketInventory& inventory) {
   if (!fallback_logged_ && source_ == Source::kSockDiag) {
-    spdlog::warn("sock_diag for unix sockets is unavailable; reading /proc/<pid>/net/unix "
-                 "instead (no listen queues, stale socket files matched by path)");
+    spdlog::warn(
+        "sock_diag for unix sockets is unavailable; reading /proc/<pid>/net/unix "
+        "instead (no listen queues, stale socket files matched by path)");
     fallback_logged_ = true;
   }
   inventory.from_procfs = true;

@@ -23,7 +23,7 @@ std::vector<NetNamespace> discoverNetNamespaces(const std::string& procfs,
 
 struct NamespaceSockets {
   NetNamespace ns;
-  bool ok = false;    // false: the namespace could not be queried (`error` says why)
+  bool ok = false;        // false: the namespace could not be queried (`error` says why)
   bool vanished = false;  // it disappeared between discovery and query (not a failure)
   std::string error;
   std::vector<UnixSocket> sockets;

@@ -11,10 +11,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 
 #include <gtest/gtest.h>
@@ -193,11 +193,14 @@ TEST_F(UnixSocketsE2E, ListenerInANewNetnsIsCountedUnderThatNamespace) {
   const auto samples = scrapeUnixSockets();
   // The namespace is ours: these are all of its sockets.
   EXPECT_EQ(sampleValue(samples, "ipc_unix_sockets",
-                        {{"netns", ns}, {"socket_type", "stream"}, {"state", "listening"}}), 1);
+                        {{"netns", ns}, {"socket_type", "stream"}, {"state", "listening"}}),
+            1);
   EXPECT_EQ(sampleValue(samples, "ipc_unix_sockets",
-                        {{"netns", ns}, {"socket_type", "seqpacket"}, {"state", "listening"}}), 1);
+                        {{"netns", ns}, {"socket_type", "seqpacket"}, {"state", "listening"}}),
+            1);
   EXPECT_EQ(sampleValue(samples, "ipc_unix_sockets",
-                        {{"netns", ns}, {"socket_type", "dgram"}, {"state", "connected"}}), 2);
+                        {{"netns", ns}, {"socket_type", "dgram"}, {"state", "connected"}}),
+            2);
   double total = 0;
   for (const auto& [key, value] : samples) {
     if (key.starts_with("ipc_unix_sockets{netns=\"" + ns + "\"")) {
@@ -212,8 +215,9 @@ TEST_F(UnixSocketsE2E, ListenerInANewNetnsIsCountedUnderThatNamespace) {
   // "@ipcwatch-e2e\x00<pid>"; the exposition escapes the backslash once more.
   const std::string shown = "@ipcwatch-e2e\\\\x00" + std::to_string(getpid());
   EXPECT_EQ(sampleValue(samples, "ipc_unix_listen_queue_max", {{"netns", ns}, {"path", shown}}), 3);
-  EXPECT_EQ(sampleValue(samples, "ipcwatch_unix_socket_parse_errors_total",
-                        {{"source", "unix_diag"}}), 0);
+  EXPECT_EQ(
+      sampleValue(samples, "ipcwatch_unix_socket_parse_errors_total", {{"source", "unix_diag"}}),
+      0);
   EXPECT_EQ(child.release(), 0);
 }
 
@@ -243,8 +247,10 @@ TEST_F(UnixSocketsE2E, FullAcceptQueueShowsItsLengthAndBacklog) {
   const int connected = std::stoi(child.message().substr(child.message().find(' ') + 1));
 
   const auto samples = scrapeUnixSockets();
-  const double queue = sampleValue(samples, "ipc_unix_listen_queue", {{"netns", ns}, {"path", path}});
-  const double max = sampleValue(samples, "ipc_unix_listen_queue_max", {{"netns", ns}, {"path", path}});
+  const double queue =
+      sampleValue(samples, "ipc_unix_listen_queue", {{"netns", ns}, {"path", path}});
+  const double max =
+      sampleValue(samples, "ipc_unix_listen_queue_max", {{"netns", ns}, {"path", path}});
   EXPECT_EQ(max, 1);
   EXPECT_EQ(queue, connected);
   // Linux refuses a unix connection only once the queue is longer than the backlog, so a full
@@ -262,8 +268,8 @@ TEST_F(UnixSocketsE2E, NamedNamespaceIsListedWithItsName) {
   const auto samples = scrapeUnixSockets();
   runCommand("ip netns delete " + name);
   ASSERT_EQ(stat_rc, 0);
-  EXPECT_EQ(sampleValue(samples, "ipc_netns", {{"name", name}, {"netns", std::to_string(st.st_ino)}}),
-            1);
+  EXPECT_EQ(
+      sampleValue(samples, "ipc_netns", {{"name", name}, {"netns", std::to_string(st.st_ino)}}), 1);
 }
 
 // UNIX_DIAG_VFS carries the kernel's internal dev_t: after devFromKernel it must equal what
@@ -426,16 +432,21 @@ TEST_F(UnixSocketsE2E, WorldWritableEndpointsAndUnsafeDirectories) {
   ASSERT_EQ(mkfifo(protected_fifo.c_str(), 0600), 0);
 
   const auto samples = scrapeIpcFiles();
-  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_world_writable",
-                        {{"kind", "socket"}, {"path", careless}}), 1);
-  EXPECT_EQ(samples.count(sampleKey("ipc_endpoint_world_writable",
-                                    {{"kind", "socket"}, {"path", careful}})), 0u);
-  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_in_unsafe_dir",
-                        {{"kind", "fifo"}, {"path", replaceable}}), 1);
+  EXPECT_EQ(
+      sampleValue(samples, "ipc_endpoint_world_writable", {{"kind", "socket"}, {"path", careless}}),
+      1);
+  EXPECT_EQ(samples.count(
+                sampleKey("ipc_endpoint_world_writable", {{"kind", "socket"}, {"path", careful}})),
+            0u);
+  EXPECT_EQ(
+      sampleValue(samples, "ipc_endpoint_in_unsafe_dir", {{"kind", "fifo"}, {"path", replaceable}}),
+      1);
   EXPECT_EQ(samples.count(sampleKey("ipc_endpoint_in_unsafe_dir",
-                                    {{"kind", "fifo"}, {"path", protected_fifo}})), 0u);
+                                    {{"kind", "fifo"}, {"path", protected_fifo}})),
+            0u);
   EXPECT_EQ(samples.count(sampleKey("ipc_endpoint_world_writable",
-                                    {{"kind", "fifo"}, {"path", replaceable}})), 0u);
+                                    {{"kind", "fifo"}, {"path", replaceable}})),
+            0u);
   EXPECT_EQ(sampleValue(samples, "ipc_unix_stale_socket_files", {{"dir", root_}}), 0);
   EXPECT_EQ(server.release(), 0);
 }
@@ -508,9 +519,11 @@ TEST_F(UnixSocketsE2E, AgentExportsTheCollectorsAndPassesPromtool) {
   }
   ASSERT_EQ(mkfifo((root_ + "/agent.fifo").c_str(), 0666), 0);
   ASSERT_EQ(chmod((root_ + "/agent.fifo").c_str(), 0666), 0);
-  AgentProcess agent("web:\n  listen_address: \"127.0.0.1:0\"\n"
-                     "probes:\n  broken_pipe:\n    enabled: false\n  sigpipe:\n    enabled: false\n"
-                     "scan:\n  directories: [" + root_ + "]\n  max_depth: 2\n");
+  AgentProcess agent(
+      "web:\n  listen_address: \"127.0.0.1:0\"\n"
+      "probes:\n  broken_pipe:\n    enabled: false\n  sigpipe:\n    enabled: false\n"
+      "scan:\n  directories: [" +
+      root_ + "]\n  max_depth: 2\n");
   const int port = agent.waitForPort(10s);
   ASSERT_GT(port, 0) << agent.log();
   const auto metrics = httpRequest(port, "GET", "/metrics");
@@ -521,7 +534,8 @@ TEST_F(UnixSocketsE2E, AgentExportsTheCollectorsAndPassesPromtool) {
   EXPECT_EQ(sampleValue(samples, "ipc_unix_stale_socket_file_info", {{"path", stale}}), 1);
   EXPECT_EQ(sampleValue(samples, "ipc_fifo_without_reader", {{"path", root_ + "/agent.fifo"}}), 1);
   EXPECT_EQ(sampleValue(samples, "ipc_endpoint_world_writable",
-                        {{"kind", "fifo"}, {"path", root_ + "/agent.fifo"}}), 1);
+                        {{"kind", "fifo"}, {"path", root_ + "/agent.fifo"}}),
+            1);
   EXPECT_EQ(sampleValue(samples, "ipc_netns", {{"name", ""}, {"netns", netnsInode()}}), 1);
 
   const std::string file = base_ + "/metrics.prom";

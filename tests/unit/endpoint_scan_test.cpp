@@ -113,7 +113,8 @@ TEST_F(EndpointScanTest, DepthLimit) {
   fifo("top");
   fifo("a/one");
   fifo("a/b/two");
-  EXPECT_EQ(foundPaths(scanForEndpoints({{root_}, 0, kNoDeadline})), std::vector<std::string>{"/top"});
+  EXPECT_EQ(foundPaths(scanForEndpoints({{root_}, 0, kNoDeadline})),
+            std::vector<std::string>{"/top"});
   EXPECT_EQ(foundPaths(scanForEndpoints({{root_}, 1, kNoDeadline})),
             (std::vector<std::string>{"/a/one", "/top"}));
   EXPECT_EQ(foundPaths(scanForEndpoints({{root_}, 2, kNoDeadline})),

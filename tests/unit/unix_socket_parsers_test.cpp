@@ -22,7 +22,8 @@ using ::testing::HasSubstr;
 constexpr std::string_view kHeader = "Num       RefCount Protocol Flags    Type St Inode Path\n";
 
 TEST(ProcNetUnixParser, RealKernelOutput) {
-  const std::string text = std::string(kHeader) +
+  const std::string text =
+      std::string(kHeader) +
       "0000000000000000: 00000002 00000000 00010000 0001 01 23456 /run/systemd/notify\n"
       "0000000000000000: 00000003 00000000 00000000 0001 03    77 /run/dbus/system_bus_socket\n"
       "ffff8a0c41b2e400: 00000002 00000000 00000000 0002 01 31337\n"
@@ -45,7 +46,8 @@ TEST(ProcNetUnixParser, RealKernelOutput) {
 }
 
 TEST(ProcNetUnixParser, PathsWithSpacesAndNewlines) {
-  const std::string text = std::string(kHeader) +
+  const std::string text =
+      std::string(kHeader) +
       "0000000000000000: 00000002 00000000 00010000 0001 01 10 /tmp/a b  c\n"
       "0000000000000000: 00000002 00000000 00010000 0001 01 11  /tmp/leading\n"
       "0000000000000000: 00000002 00000000 00010000 0001 01 12 /tmp/two\nlines\n"
@@ -60,7 +62,8 @@ TEST(ProcNetUnixParser, PathsWithSpacesAndNewlines) {
 }
 
 TEST(ProcNetUnixParser, TruncatedAndGarbageLinesAreErrorsNotCrashes) {
-  const std::string text = std::string(kHeader) +
+  const std::string text =
+      std::string(kHeader) +
       "0000000000000000: 00000002 000\n"
       "0000000000000000: 00000002 00000000 00010000 0001 01 20 /ok\n"
       "garbage\xff\n"

@@ -11,7 +11,14 @@
 
 namespace ipcwatch {
 
-enum class UnixSocketState { kUnconnected, kConnecting, kConnected, kListening, kDisconnecting, kOther };
+enum class UnixSocketState {
+  kUnconnected,
+  kConnecting,
+  kConnected,
+  kListening,
+  kDisconnecting,
+  kOther
+};
 
 // One unix socket as sock_diag (UNIX_DIAG) or /proc/net/unix describes it.
 struct UnixSocket {
