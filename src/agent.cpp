@@ -46,7 +46,7 @@ Agent::Agent(const Config& config)
     : config_(config),
       caps_(config.labels.comm, config.labels.path, config.labels.folded_values_remembered) {
   startProbes();
-  CollectorDeps deps{broken_pipe_.get(), fifo_open_.get(), unix_sock_.get(), &caps_};
+  CollectorDeps deps{broken_pipe_.get(), fifo_open_.get(), unix_sock_.get(), &caps_, &config_};
   for (const auto& spec : collectorTable()) {
     if (!collectorEnabled(config_, spec)) {
       spdlog::info("collector {} disabled by configuration", spec.name);

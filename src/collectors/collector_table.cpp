@@ -3,6 +3,8 @@
 #include "collectors/broken_pipe_collector.h"
 #include "collectors/fifo_open_collector.h"
 #include "collectors/unix_sock_collector.h"
+#include "collectors/ipc_files_collector.h"
+#include "collectors/unix_socket_collector.h"
 
 namespace ipcwatch {
 
@@ -36,6 +38,16 @@ const std::vector<CollectorSpec>& collectorTable() {
            return nullptr;
          }
          return std::make_unique<UnixSockCollector>(*deps.unix_sock, *deps.caps);
+       }},
+      {"unix_sockets", true,
+       "ipc_unix_sockets, listen queues and ipc_netns from sock_diag in every network namespace",
+       [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
+         return std::make_unique<UnixSocketCollector>(*deps.config, *deps.caps);
+       }},
+      {"ipc_files", true,
+       "stale socket files, FIFOs without readers and insecure endpoints under scan.directories",
+       [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
+         return std::make_unique<IpcFilesCollector>(*deps.config, *deps.caps);
        }},
   };
   return table;

@@ -13,6 +13,7 @@ namespace ipcwatch {
 class BrokenPipeProbe;
 class FifoOpenProbe;
 class UnixSockProbe;
+struct Config;
 
 // What a collector factory may use. A probe pointer is null when its probe family is switched
 // off in the configuration; collectors that read it are then not created.
@@ -21,6 +22,7 @@ struct CollectorDeps {
   const FifoOpenProbe* fifo_open = nullptr;
   const UnixSockProbe* unix_sock = nullptr;
   LabelCaps* caps = nullptr;
+  const Config* config = nullptr;
 };
 
 // One row of the explicit collector table (no static self-registration).

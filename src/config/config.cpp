@@ -43,6 +43,10 @@ probes:
     enabled: true
     syscalls: [connect, bind]
 watch_paths: []          # paths/prefixes whose failed opens count for every errno, e.g. [/run/]
+scan:                    # the ipc_files collector's walk for FIFOs and socket files
+  directories: [/run, /var/run, /tmp, /var/tmp, /dev/shm]
+  max_depth: 4
+  time_budget_seconds: 2
 # collectors:            # every collector is on unless switched off here, e.g.
 #   unix_sock: false
 )";
@@ -239,6 +243,12 @@ class Validator {
   std::vector<std::string> errors_;
 };
 
+std::string fmtSeconds(double seconds) {
+  std::ostringstream out;
+  out << seconds;
+  return out.str();
+}
+
 using Handler = std::function<void(const YAML::Node&, const std::string&)>;
 
 void parseSyscalls(Validator& v, const YAML::Node& node, const std::string& path,
@@ -347,6 +357,65 @@ void parseWatchPaths(Validator& v, const YAML::Node& node, const std::string& pa
   }
 }
 
+void parseScanDirectories(Validator& v, const YAML::Node& node, const std::string& path,
+                          std::vector<std::string>& out) {
+  if (!node.IsSequence() || node.size() == 0) {
+    v.error(node, path, "expected a non-empty list of absolute paths (switch the scan off with "
+                        "collectors.ipc_files: false)");
+    return;
+  }
+  std::vector<std::string> directories;
+  for (const auto& item : node) {
+    std::string directory;
+    v.absolutePath(item, path, directory);
+    if (directory.empty()) {
+      continue;
+    }
+    if (std::find(directories.begin(), directories.end(), directory) != directories.end()) {
+      v.error(item, path, "duplicate directory '" + directory + "'");
+      continue;
+    }
+    directories.push_back(directory);
+  }
+  out = std::move(directories);
+}
+
+void parseSeconds(Validator& v, const YAML::Node& node, const std::string& path, double min,
+                  double max, double& out) {
+  const std::string range = "a number of seconds from " + fmtSeconds(min) + " to " +
+                            fmtSeconds(max);
+  if (!v.scalar(node, path, range)) {
+    return;
+  }
+  const std::string& text = node.Scalar();
+  double value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+    v.error(node, path, "expected " + range + ", got '" + text + "'");
+    return;
+  }
+  if (!(value >= min && value <= max)) {
+    v.error(node, path, "out of range: " + text + " (expected " + range + ")");
+    return;
+  }
+  out = value;
+}
+
+void parseScan(Validator& v, const YAML::Node& node, const std::string& path, Config& config) {
+  auto& scan = config.scan;
+  v.mapping(node, path, {
+      {"directories", [&](const YAML::Node& n, const std::string& p) {
+         parseScanDirectories(v, n, p, scan.directories);
+       }},
+      {"max_depth", [&](const YAML::Node& n, const std::string& p) {
+         v.integer(n, p, 0, 64, scan.max_depth);
+       }},
+      {"time_budget_seconds", [&](const YAML::Node& n, const std::string& p) {
+         parseSeconds(v, n, p, 0.001, 60, scan.time_budget_seconds);
+       }},
+  });
+}
+
 void parseCollectors(Validator& v, const YAML::Node& node, const std::string& path,
                      Config& config) {
   if (node.IsNull()) {
@@ -427,6 +496,7 @@ void parseTop(Validator& v, const YAML::Node& root, Config& config) {
       {"probes", [&](const YAML::Node& n, const std::string& p) { parseProbes(v, n, p, config); }},
       {"watch_paths",
        [&](const YAML::Node& n, const std::string& p) { parseWatchPaths(v, n, p, config); }},
+      {"scan", [&](const YAML::Node& n, const std::string& p) { parseScan(v, n, p, config); }},
       {"collectors",
        [&](const YAML::Node& n, const std::string& p) { parseCollectors(v, n, p, config); }},
   });

@@ -63,6 +63,13 @@ struct ProbesConfig {
 
 constexpr std::size_t kMaxWatchPaths = 16;
 constexpr std::size_t kMaxWatchPathLength = 127;
+// The directory scan of the ipc_files collector (stale socket files, FIFOs, insecure
+// endpoints).
+struct ScanConfig {
+  std::vector<std::string> directories = {"/run", "/var/run", "/tmp", "/var/tmp", "/dev/shm"};
+  std::uint32_t max_depth = 4;        // levels below each directory (0: its own entries only)
+  double time_budget_seconds = 2.0;   // per scrape; past it the collector reports failure
+};
 
 struct Config {
   LogConfig log;
@@ -73,6 +80,7 @@ struct Config {
   // Paths and prefixes ("/run/" matches everything below /run) whose failed opens are counted
   // for every errno, also where the kernel cannot tell the target was a FIFO (ENOENT, EACCES).
   std::vector<std::string> watch_paths;
+  ScanConfig scan;
   std::map<std::string, bool> collectors;  // only the names the file sets explicitly
   std::string source = "<embedded default>";
 };

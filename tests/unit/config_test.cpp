@@ -56,6 +56,9 @@ TEST_F(ConfigTest, EmbeddedDefaultEqualsStructDefaults) {
   EXPECT_TRUE(parsed.watch_paths.empty());
   // Collectors keep the defaults of the collector table: the default file names none.
   EXPECT_TRUE(parsed.collectors.empty());
+  EXPECT_EQ(parsed.scan.directories, defaults.scan.directories);
+  EXPECT_EQ(parsed.scan.max_depth, defaults.scan.max_depth);
+  EXPECT_EQ(parsed.scan.time_budget_seconds, defaults.scan.time_budget_seconds);
 }
 
 TEST_F(ConfigTest, EmptyOrCommentOnlyFilesMeanDefaults) {
@@ -77,6 +80,40 @@ TEST_F(ConfigTest, FullFixtureParsesEveryKey) {
   EXPECT_EQ(c.probes.broken_pipe.syscalls, (std::vector<std::string>{"write", "sendmsg"}));
   EXPECT_FALSE(c.probes.sigpipe.enabled);
   EXPECT_EQ(c.collectors, (std::map<std::string, bool>{{"broken_pipe", true}, {"sigpipe", false}}));
+  EXPECT_EQ(c.scan.directories, (std::vector<std::string>{"/run", "/srv/sockets"}));
+  EXPECT_EQ(c.scan.max_depth, 2u);
+  EXPECT_EQ(c.scan.time_budget_seconds, 0.5);
+}
+
+TEST_F(ConfigTest, ScanSection) {
+  const Config c = parseConfig("scan:\n  directories: [/a]\n  max_depth: 0\n"
+                               "  time_budget_seconds: 60\n", "x");
+  EXPECT_EQ(c.scan.directories, std::vector<std::string>{"/a"});
+  EXPECT_EQ(c.scan.max_depth, 0u);
+  EXPECT_EQ(c.scan.time_budget_seconds, 60.0);
+  EXPECT_EQ(parseConfig("scan:\n", "x").scan.max_depth, 4u);
+  EXPECT_THAT(errorsOf("scan:\n  directories: [/a, tmp]\n"),
+              HasSubstr("test.yaml:2:21: scan.directories: expected an absolute path, got 'tmp'"));
+  EXPECT_THAT(errorsOf("scan:\n  directories: [/a, /a]\n"),
+              HasSubstr("test.yaml:2:21: scan.directories: duplicate directory '/a'"));
+  EXPECT_THAT(errorsOf("scan:\n  directories: []\n"),
+              HasSubstr("test.yaml:2:16: scan.directories: expected a non-empty list"));
+  EXPECT_THAT(errorsOf("scan:\n  directories: /tmp\n"),
+              HasSubstr("test.yaml:2:16: scan.directories: expected a non-empty list"));
+  EXPECT_THAT(errorsOf("scan:\n  max_depth: 65\n"),
+              HasSubstr("test.yaml:2:14: scan.max_depth: out of range: 65 (expected an integer "
+                        "from 0 to 64)"));
+  EXPECT_THAT(errorsOf("scan:\n  time_budget_seconds: 0\n"),
+              HasSubstr("test.yaml:2:24: scan.time_budget_seconds: out of range: 0 (expected a "
+                        "number of seconds from 0.001 to 60)"));
+  EXPECT_THAT(errorsOf("scan:\n  time_budget_seconds: 2s\n"),
+              HasSubstr("test.yaml:2:24: scan.time_budget_seconds: expected a number of seconds "
+                        "from 0.001 to 60, got '2s'"));
+  EXPECT_THAT(errorsOf("scan:\n  time_budget_seconds: nan\n"),
+              HasSubstr("scan.time_budget_seconds: out of range: nan"));
+  EXPECT_THAT(errorsOf("scan:\n  depth: 3\n"),
+              HasSubstr("test.yaml:2:3: scan.depth: unknown key (known: directories, max_depth, "
+                        "time_budget_seconds)"));
 }
 
 TEST_F(ConfigTest, ReportsEveryErrorWithFileLineColumnAndKey) {
@@ -99,7 +136,7 @@ TEST_F(ConfigTest, ReportsEveryErrorWithFileLineColumnAndKey) {
              "unix_sock); did you mean 'broken_pipe'?",
       path + ":13:14: probes.sigpipe.enabled: expected true or false, got 'maybe'",
       path + ":15:3: collectors.sigpip: unknown collector (known: broken_pipe, sigpipe, fifo_open, "
-             "unix_sock); did you mean 'sigpipe'?",
+             "unix_sock, unix_sockets, ipc_files); did you mean 'sigpipe'?",
   };
   for (const auto& line : expected) {
     EXPECT_THAT(text, HasSubstr(line));

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "collectors/endpoint_scan.h"
+
+namespace ipcwatch {
+
+struct FifoHolders {
+  std::uint32_t readers = 0;  // open file descriptions opened O_RDONLY or O_RDWR
+  std::uint32_t writers = 0;  // opened O_WRONLY or O_RDWR
+};
+
+// The `flags:` field of /proc/<pid>/fdinfo/<fd> (octal open flags), or nullopt.
+std::optional<unsigned> parseFdinfoFlags(std::string_view fdinfo);
+
+struct FifoHolderScan {
+  std::map<FileId, FifoHolders> holders;  // only FIFOs of the set that someone holds open
+  bool out_of_time = false;
+};
+
+// Looks through every process's open files (<procfs>/<pid>/fd, stat()ed through the magic
+// links, which does not open them) for the given FIFOs, and tells readers from writers by the
+// access mode in fdinfo. One pass for all FIFOs: it costs a stat per open file on the host.
+FifoHolderScan findFifoHolders(const std::string& procfs, const std::set<FileId>& fifos,
+                               std::chrono::steady_clock::time_point deadline);
+
+}  // namespace ipcwatch

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <set>
+#include <string>
+#include <utility>
+
+#include "collectors/endpoint_scan.h"
+#include "collectors/unix_socket_inventory.h"
+#include "config/config.h"
+#include "metrics/collector.h"
+#include "metrics/label_caps.h"
+
+namespace ipcwatch {
+
+// FIFOs and socket files under the configured directories (`scan:`): stale socket files (bound
+// by no socket in any network namespace), FIFOs no process reads, and endpoints that other
+// users can write to or replace. Fails the scrape (ipcwatch_collector_success 0) rather than
+// report a partial scan when the time budget runs out.
+class IpcFilesCollector : public Collector {
+ public:
+  IpcFilesCollector(const Config& config, LabelCaps& caps);
+  std::string_view name() const override { return "ipc_files"; }
+  void collect(std::vector<prometheus::MetricFamily>& out) override;
+
+ private:
+  // Files bound by some socket: (dev, low 32 bits of ino) from UNIX_DIAG_VFS, or, when only
+  // /proc/net/unix is available, the bound paths.
+  struct BoundSockets {
+    std::set<std::pair<dev_t, std::uint32_t>> files;
+    std::set<std::string> paths;
+    bool by_path = false;
+    bool isBound(const FoundEndpoint& socket) const;
+  };
+
+  BoundSockets boundSockets();
+  void outOfTime(const std::string& stage);
+
+  ScanConfig scan_;
+  std::string procfs_;
+  UnixSocketInventoryReader reader_;
+  LabelCap& stale_cap_;
+  LabelCap& fifo_cap_;
+  LabelCap& writable_cap_;
+  LabelCap& unsafe_dir_cap_;
+  bool budget_warned_ = false;
+};
+
+}  // namespace ipcwatch

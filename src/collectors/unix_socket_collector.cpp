@@ -1,0 +1,96 @@
+#include "collectors/unix_socket_collector.h"
+
+#include <linux/unix_diag.h>
+
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "metrics/family.h"
+
+namespace ipcwatch {
+namespace {
+
+constexpr const char* kQueueMetric = "ipc_unix_listen_queue";
+constexpr const char* kNamedNetnsDir = "/var/run/netns";
+
+}  // namespace
+
+UnixSocketCollector::UnixSocketCollector(const Config& config, LabelCaps& caps)
+    : reader_(config.paths.procfs, kNamedNetnsDir),
+      path_cap_(caps.path(kQueueMetric)),
+      parse_errors_{{"proc_net_unix", 0}, {"unix_diag", 0}} {}
+
+void UnixSocketCollector::countParseErrors(const UnixSocketInventory& inventory) {
+  if (inventory.parse_errors.empty()) {
+    return;
+  }
+  parse_errors_[inventory.from_procfs ? "proc_net_unix" : "unix_diag"] +=
+      inventory.parse_errors.size();
+  // Warn once; later scrapes repeat the same input, so they log at debug.
+  const auto level = parse_error_logged_ ? spdlog::level::debug : spdlog::level::warn;
+  spdlog::log(level, "unix sockets: {} parse errors, first: {}", inventory.parse_errors.size(),
+              inventory.parse_errors.front());
+  parse_error_logged_ = true;
+}
+
+void UnixSocketCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+  const auto inventory =
+      reader_.read(UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN | UDIAG_SHOW_PEER);
+  countParseErrors(inventory);
+
+  FamilyBuilder counts("ipc_unix_sockets",
+                       "Unix sockets, by network namespace (inode), type and state.",
+                       prometheus::MetricType::Gauge);
+  FamilyBuilder queue(kQueueMetric,
+                      "Connections waiting in the accept queue of a listening unix socket; "
+                      "clients get EAGAIN/ECONNREFUSED once it exceeds the backlog.",
+                      prometheus::MetricType::Gauge);
+  FamilyBuilder queue_max("ipc_unix_listen_queue_max",
+                          "Backlog of a listening unix socket (the value given to listen()).",
+                          prometheus::MetricType::Gauge);
+  FamilyBuilder netns("ipc_netns",
+                      "Network namespaces (by inode), with their ip-netns name where they have "
+                      "one; always 1.",
+                      prometheus::MetricType::Gauge);
+  for (const auto& entry : inventory.namespaces) {
+    if (!entry.ok) {
+      const auto level = entry.vanished ? spdlog::level::debug : spdlog::level::warn;
+      spdlog::log(level, "unix sockets of netns {} ({}): {}", entry.ns.inode, entry.ns.ns_path,
+                  entry.error);
+      continue;
+    }
+    const std::string ns = std::to_string(entry.ns.inode);
+    netns.set({{"name", entry.ns.name}, {"netns", ns}}, 1);
+    for (const auto& socket : entry.sockets) {
+      counts.add({{"netns", ns},
+                  {"socket_type", std::string(unixSocketTypeName(socket.type))},
+                  {"state", std::string(unixSocketStateName(socket.state))}},
+                 1);
+      if (socket.state != UnixSocketState::kListening || !socket.has_rqlen) {
+        continue;
+      }
+      const LabelSet labels{{"netns", ns},
+                            {"path", path_cap_.admit(unixSocketDisplayName(socket.name))}};
+      queue.add(labels, socket.rqueue);
+      queue_max.add(labels, socket.wqueue);
+    }
+  }
+  FamilyBuilder errors("ipcwatch_unix_socket_parse_errors_total",
+                       "Records of /proc/net/unix or unix_diag replies that could not be parsed.",
+                       prometheus::MetricType::Counter);
+  for (const auto& [source, n] : parse_errors_) {
+    errors.set({{"source", source}}, static_cast<double>(n));
+  }
+  if (netns.empty() && !inventory.namespaces.empty()) {
+    throw std::runtime_error("no network namespace could be queried: " +
+                             inventory.namespaces.front().error);
+  }
+  for (const auto* family : {&counts, &queue, &queue_max, &netns, &errors}) {
+    if (!family->empty()) {
+      out.push_back(family->build());
+    }
+  }
+}
+
+}  // namespace ipcwatch

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "collectors/unix_socket_inventory.h"
+#include "config/config.h"
+#include "metrics/collector.h"
+#include "metrics/label_caps.h"
+
+namespace ipcwatch {
+
+// The unix sockets of every network namespace: ipc_unix_sockets{netns,socket_type,state},
+// the accept queues of listeners (ipc_unix_listen_queue{,_max}{path,netns}) and
+// ipc_netns{netns,name}.
+class UnixSocketCollector : public Collector {
+ public:
+  UnixSocketCollector(const Config& config, LabelCaps& caps);
+  std::string_view name() const override { return "unix_sockets"; }
+  void collect(std::vector<prometheus::MetricFamily>& out) override;
+
+ private:
+  void countParseErrors(const UnixSocketInventory& inventory);
+
+  UnixSocketInventoryReader reader_;
+  LabelCap& path_cap_;
+  std::map<std::string, std::uint64_t> parse_errors_;  // source -> errors so far
+  bool parse_error_logged_ = false;
+};
+
+}  // namespace ipcwatch
