@@ -30,6 +30,7 @@
 
 #include "../e2e/agent_process.h"
 #include "bench_floor.skel.h"
+#include "bench_floor_raw.skel.h"
 
 namespace {
 
@@ -179,27 +180,37 @@ class Bpftrace {
   int reader_ = -1;
 };
 
-class Floor {
+// Empty programs attached for the duration of a measurement: Skel is a bpftool skeleton type.
+template <typename Skel, Skel* (*OpenLoad)(), int (*Attach)(Skel*), void (*Destroy)(Skel*)>
+class EmptyPrograms {
  public:
-  Floor() : skel_(bench_floor_bpf__open_and_load()) {
-    if (skel_ != nullptr && bench_floor_bpf__attach(skel_) != 0) {
-      bench_floor_bpf__destroy(skel_);
+  EmptyPrograms() : skel_(OpenLoad()) {
+    if (skel_ != nullptr && Attach(skel_) != 0) {
+      Destroy(skel_);
       skel_ = nullptr;
     }
   }
-  ~Floor() { bench_floor_bpf__destroy(skel_); }
+  ~EmptyPrograms() { Destroy(skel_); }
+  EmptyPrograms(const EmptyPrograms&) = delete;
+  EmptyPrograms& operator=(const EmptyPrograms&) = delete;
   bool ok() const { return skel_ != nullptr; }
 
  private:
-  bench_floor_bpf* skel_;
+  Skel* skel_;
 };
+
+using Floor = EmptyPrograms<bench_floor_bpf, bench_floor_bpf__open_and_load, bench_floor_bpf__attach,
+                            bench_floor_bpf__destroy>;
+using RawFloor = EmptyPrograms<bench_floor_raw_bpf, bench_floor_raw_bpf__open_and_load,
+                               bench_floor_raw_bpf__attach, bench_floor_raw_bpf__destroy>;
 
 bool commandExists(const char* name) {
   return std::system((std::string("command -v ") + name + " >/dev/null 2>&1").c_str()) == 0;
 }
 
 void hotLoops(int reps, long iterations) {
-  std::vector<std::string> modes = {"no agent", "floor (empty programs)", "ipcwatch default"};
+  std::vector<std::string> modes = {"no agent", "floor (empty programs)",
+                                    "raw-syscall floor (tp_btf sys_enter/exit)", "ipcwatch default"};
   const bool have_bpftrace = commandExists("bpftrace");
   if (have_bpftrace) {
     modes.push_back("bpftrace (EPIPE on sys_exit_write)");
@@ -210,12 +221,19 @@ void hotLoops(int reps, long iterations) {
     for (std::size_t m = 0; m < modes.size(); ++m) {
       const std::string& mode = modes[(m + static_cast<std::size_t>(rep)) % modes.size()];
       std::unique_ptr<Floor> floor;
+      std::unique_ptr<RawFloor> raw_floor;
       std::unique_ptr<Bpftrace> bpftrace;
       AgentRun agent;
       if (mode.rfind("floor", 0) == 0) {
         floor = std::make_unique<Floor>();
         if (!floor->ok()) {
           std::fprintf(stderr, "bench: floor programs did not load\n");
+          std::exit(1);
+        }
+      } else if (mode.rfind("raw-syscall", 0) == 0) {
+        raw_floor = std::make_unique<RawFloor>();
+        if (!raw_floor->ok()) {
+          std::fprintf(stderr, "bench: raw-syscall floor programs did not load\n");
           std::exit(1);
         }
       } else if (mode.rfind("ipcwatch", 0) == 0) {
@@ -244,10 +262,12 @@ void hotLoops(int reps, long iterations) {
                 iterations);
     for (const auto& mode : modes) {
       const Stats s = stats(data[mode]);
-      std::printf("  %-36s %8.1f [%.1f-%.1f]  x%.3f of no agent\n", mode.c_str(), s.median, s.min,
+      std::printf("  %-42s %8.1f [%.1f-%.1f]  x%.3f of no agent\n", mode.c_str(), s.median, s.min,
                   s.max, s.median / none);
     }
-    std::printf("  ratios: agent/floor %.3f, agent/no agent %.3f", agent / floor, agent / none);
+    std::printf("  ratios: agent/floor %.3f, agent/no agent %.3f, raw-syscall floor/floor %.3f",
+                agent / floor, agent / none,
+                stats(data["raw-syscall floor (tp_btf sys_enter/exit)"]).median / floor);
     if (have_bpftrace) {
       std::printf(", agent/bpftrace %.3f", agent / stats(data[modes.back()]).median);
     }
