@@ -4,8 +4,9 @@
  * sys_enter_open(at) records the start time and the caller's filename pointer per thread;
  * sys_exit_open(at) looks at the opened file: a FIFO's wait goes into a per-CPU log2 histogram,
  * and a wait past the threshold becomes a ring-buffer event with the path. Failed opens become
- * events only when they can matter here: ENXIO (a non-blocking writer found no reader) anywhere,
- * and every errno on the watched paths. The agent lists opens still in flight at scrape time
+ * events only when they can matter here: ENXIO (a non-blocking writer found no reader), EACCES
+ * and EPERM anywhere (the agent keeps those whose path is a FIFO), and every errno on the watched
+ * paths. The agent lists opens still in flight at scrape time
  * (the inflight map), so a process stuck for an hour shows up at every scrape. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -15,7 +16,9 @@
 #include "ipcw_common.bpf.h"
 #include "ipcwatch/bpf/fifo_open.h"
 
+#define EPERM 1
 #define ENXIO 6
+#define EACCES 13
 #define O_ACCMODE 00000003
 #define O_RDONLY 00000000
 #define O_WRONLY 00000001
@@ -194,7 +197,9 @@ static __always_inline void on_error(long err, long dfd, long filename, long fla
   if (bpf_probe_read_user_str(buf->path, sizeof(buf->path), (const void *)filename) < 0) {
     return;
   }
-  if (err != ENXIO && !watched(buf->path)) {
+  /* ENXIO, EACCES and EPERM may concern an existing FIFO: the agent checks the path. Other
+   * errors (ENOENT...) cannot be tied to a FIFO and are reported on watched paths only. */
+  if (err != ENXIO && err != EACCES && err != EPERM && !watched(buf->path)) {
     return;
   }
   emit(IPCW_EV_FIFO_OPEN_ERROR, (__u32)flags & O_ACCMODE, (__s32)err, 0, (__s32)dfd, buf->path);

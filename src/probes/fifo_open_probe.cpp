@@ -153,8 +153,8 @@ void FifoOpenProbe::handleEvent(const ipcw_fifo_event& event) {
   if (event.type != IPCW_EV_FIFO_OPEN_ERROR) {
     return;
   }
-  // ENXIO comes from any open: the kernel reports it for every path; only FIFOs count here.
-  // Errors on watched paths count whatever the target is (often it does not exist at all).
+  // ENXIO, EACCES and EPERM come from opens of anything: only FIFOs count here. Errors on
+  // watched paths count whatever the target is (often it does not exist at all).
   if (!isWatched(raw) && !isFifoFor(event.tgid, event.dfd, raw)) {
     return;
   }

@@ -213,6 +213,35 @@ TEST_F(FifoUnixE2E, NonBlockingWriterWithoutReaderIsEnxio) {
             0);
 }
 
+TEST_F(FifoUnixE2E, PermissionDeniedOnAFifoIsCounted) {
+  startAgent("");
+  const std::string fifo = dir_ + "/root_only_fifo";
+  const std::string file = dir_ + "/root_only_file";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const int fd = open(file.c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  const pid_t child = fork();
+  if (child == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) {
+      _exit(2);
+    }
+    const bool fifo_denied = open(fifo.c_str(), O_WRONLY | O_NONBLOCK) == -1 && errno == EACCES;
+    const bool file_denied = open(file.c_str(), O_WRONLY) == -1 && errno == EACCES;
+    _exit(fifo_denied && file_denied ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE(waitFor([&](const Samples& s) {
+    return sampleValue(s, "ipc_fifo_open_errors_total", {{"errno", "EACCES"}, {"path", fifo}}) == 1;
+  })) << agent_->log();
+  // A regular file denied the same way is not a FIFO error.
+  EXPECT_EQ(sampleValue(scrape(), "ipc_fifo_open_errors_total", {{"errno", "EACCES"}, {"path", file}}),
+            0);
+}
+
 TEST_F(FifoUnixE2E, WatchedPathsCountEveryErrno) {
   const std::string watched = dir_ + "/watched/";
   ASSERT_EQ(mkdir(watched.c_str(), 0755), 0);
@@ -301,6 +330,34 @@ TEST_F(FifoUnixE2E, AbstractNameIsLabelledWithItsNamespace) {
   };
   EXPECT_EQ(value(own_netns), 1);
   EXPECT_EQ(value(child_netns), 2);
+}
+
+TEST_F(FifoUnixE2E, NamedNamespaceCarriesItsName) {
+  startAgent("");
+  const std::string netns = uniqueComm("ipcw-ns-");
+  const auto [added, out] = runCommand("ip netns add " + netns);
+  ASSERT_EQ(added, 0) << out;
+  const std::string name = "@" + uniqueComm("ipcw-named-");
+  const pid_t child = fork();
+  if (child == 0) {
+    const int ns = open(("/run/netns/" + netns).c_str(), O_RDONLY);
+    if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) {
+      _exit(2);
+    }
+    _exit(connectErrno(name) == ECONNREFUSED ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  struct stat st {};
+  ASSERT_EQ(stat(("/run/netns/" + netns).c_str(), &st), 0);
+  const std::string inode = std::to_string(st.st_ino);
+  const auto s = scrape();
+  runCommand("ip netns delete " + netns);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(sampleValue(s, "ipc_unix_connect_errors_total",
+                        {{"errno", "ECONNREFUSED"}, {"netns", inode}, {"netns_name", netns},
+                         {"path", name}}),
+            1);
 }
 
 TEST_F(FifoUnixE2E, DistinctPathsPastTheCapFoldIntoOther) {

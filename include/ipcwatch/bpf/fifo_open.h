@@ -37,7 +37,7 @@ struct ipcw_inflight_open {
 
 enum ipcw_fifo_event_type {
   IPCW_EV_FIFO_BLOCKED = 1,    /* a FIFO open that waited at least the threshold */
-  IPCW_EV_FIFO_OPEN_ERROR = 2, /* a failed open: ENXIO anywhere, any errno on watched paths */
+  IPCW_EV_FIFO_OPEN_ERROR = 2, /* a failed open: ENXIO/EACCES/EPERM anywhere, any on watched */
 };
 
 struct ipcw_fifo_event {
