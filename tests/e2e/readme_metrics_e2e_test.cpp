@@ -1,0 +1,63 @@
+// The README's metric table is the contract with dashboards and alerts: every family the agent
+// exports must be documented there, with the same type.
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "agent_process.h"
+
+#ifndef IPCWATCH_SOURCE_DIR
+#error "IPCWATCH_SOURCE_DIR must name the source tree"
+#endif
+
+namespace ipcwatch::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::map<std::string, std::string> readmeMetricTypes() {
+  std::ifstream in(std::string(IPCWATCH_SOURCE_DIR) + "/README.md");
+  std::map<std::string, std::string> types;
+  static const std::regex kRow(R"(^\| `([a-z_:]+)` \| (counter|gauge|histogram|summary) \|)");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::smatch match;
+    if (std::regex_search(line, match, kRow)) {
+      types[match[1]] = match[2];
+    }
+  }
+  return types;
+}
+
+TEST(ReadmeMetrics, EveryExportedFamilyIsInTheMetricTable) {
+  const auto documented = readmeMetricTypes();
+  ASSERT_GT(documented.size(), 10u) << "README metric table not found";
+  // Runs as root (probes attached) and not (collectors only); either way nothing may be missing.
+  AgentProcess agent("web:\n  listen_address: \"127.0.0.1:0\"\n");
+  const int port = agent.waitForPort(30s);
+  ASSERT_NE(port, 0) << agent.log();
+  const auto response = httpRequest(port, "GET", "/metrics");
+  ASSERT_TRUE(response);
+  std::istringstream lines(response->body);
+  std::string line;
+  int families = 0;
+  static const std::regex kType(R"(^# TYPE (\S+) (\S+)$)");
+  while (std::getline(lines, line)) {
+    std::smatch match;
+    if (!std::regex_match(line, match, kType)) {
+      continue;
+    }
+    ++families;
+    const auto it = documented.find(match[1]);
+    ASSERT_NE(it, documented.end()) << match[1] << " is exported but not in the README table";
+    EXPECT_EQ(it->second, match[2]) << match[1];
+  }
+  EXPECT_GT(families, 5);
+}
+
+}  // namespace
+}  // namespace ipcwatch::testing
