@@ -54,7 +54,7 @@ Agent::Agent(const Config& config)
     broken_pipe_ = std::make_unique<BrokenPipeProbe>(std::move(options));
   }
 
-  CollectorDeps deps{broken_pipe_.get(), &caps_};
+  CollectorDeps deps{broken_pipe_.get(), &caps_, &config_, &parse_errors_};
   for (const auto& spec : collectorTable()) {
     if (!collectorEnabled(config_, spec)) {
       spdlog::info("collector {} disabled by configuration", spec.name);
@@ -68,7 +68,8 @@ Agent::Agent(const Config& config)
   if (broken_pipe_) {
     probe_list.push_back(broken_pipe_.get());
   }
-  registry_.add(std::make_unique<SelfCollector>(currentBuildInfo(), probe_list, caps_));
+  registry_.add(
+      std::make_unique<SelfCollector>(currentBuildInfo(), probe_list, caps_, &parse_errors_));
 
   const auto address = parseListenAddress(config_.web.listen_address);
   if (!address) {

@@ -11,12 +11,16 @@
 namespace ipcwatch {
 
 class BrokenPipeProbe;
+class ParseErrors;
+struct Config;
 
 // What a collector factory may use. A probe pointer is null when its probe family is switched
 // off in the configuration; collectors that read it are then not created.
 struct CollectorDeps {
   const BrokenPipeProbe* broken_pipe = nullptr;
   LabelCaps* caps = nullptr;
+  const Config* config = nullptr;
+  ParseErrors* parse_errors = nullptr;
 };
 
 // One row of the explicit collector table (no static self-registration).

@@ -35,9 +35,16 @@ probes:
     syscalls: [write, writev, sendto, sendmsg, sendmmsg, splice]
   sigpipe:               # signal_generate + sched_process_exit (BTF tracepoints)
     enabled: true
+inventory:
+  msg_queue_top_n: 10      # per-queue series for the largest SysV message queues
+  posix_mqueue_top_n: 10   # per-queue series for the fullest POSIX message queues
+  posix_shm_top_n: 10      # per-object series for the largest /dev/shm objects
+  posix_shm_dir: /dev/shm
 collectors:
   broken_pipe: true
   sigpipe: true
+  sysv_ipc: true
+  posix_ipc: true
 )";
 
 std::vector<std::string>& knownCollectors() {
@@ -266,6 +273,26 @@ void parseProbes(Validator& v, const YAML::Node& node, const std::string& path, 
   });
 }
 
+void parseInventory(Validator& v, const YAML::Node& node, const std::string& path,
+                    Config& config) {
+  auto& inv = config.inventory;
+  constexpr std::uint32_t kMaxTopN = 1000;  // per-object series are for the worst few, not all
+  v.mapping(node, path, {
+      {"msg_queue_top_n", [&](const YAML::Node& m, const std::string& q) {
+         v.integer(m, q, 0, kMaxTopN, inv.msg_queue_top_n);
+       }},
+      {"posix_mqueue_top_n", [&](const YAML::Node& m, const std::string& q) {
+         v.integer(m, q, 0, kMaxTopN, inv.posix_mqueue_top_n);
+       }},
+      {"posix_shm_top_n", [&](const YAML::Node& m, const std::string& q) {
+         v.integer(m, q, 0, kMaxTopN, inv.posix_shm_top_n);
+       }},
+      {"posix_shm_dir", [&](const YAML::Node& m, const std::string& q) {
+         v.absolutePath(m, q, inv.posix_shm_dir);
+       }},
+  });
+}
+
 void parseCollectors(Validator& v, const YAML::Node& node, const std::string& path,
                      Config& config) {
   if (node.IsNull()) {
@@ -346,6 +373,8 @@ void parseTop(Validator& v, const YAML::Node& root, Config& config) {
       {"probes", [&](const YAML::Node& n, const std::string& p) { parseProbes(v, n, p, config); }},
       {"collectors",
        [&](const YAML::Node& n, const std::string& p) { parseCollectors(v, n, p, config); }},
+      {"inventory",
+       [&](const YAML::Node& n, const std::string& p) { parseInventory(v, n, p, config); }},
   });
 }
 

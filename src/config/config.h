@@ -48,12 +48,21 @@ struct ProbesConfig {
   SigpipeProbeConfig sigpipe;
 };
 
+// Settings of the IPC object inventory collectors (sysv_ipc, posix_ipc).
+struct InventoryConfig {
+  std::uint32_t msg_queue_top_n = 10;     // per-queue series for the largest SysV message queues
+  std::uint32_t posix_mqueue_top_n = 10;  // per-queue series for the fullest POSIX queues
+  std::uint32_t posix_shm_top_n = 10;     // per-object series for the largest /dev/shm objects
+  std::string posix_shm_dir = "/dev/shm";
+};
+
 struct Config {
   LogConfig log;
   WebConfig web;
   LabelLimits labels;
   PathsConfig paths;
   ProbesConfig probes;
+  InventoryConfig inventory;
   std::map<std::string, bool> collectors;  // only the names the file sets explicitly
   std::string source = "<embedded default>";
 };
