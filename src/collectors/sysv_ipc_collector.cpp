@@ -26,6 +26,22 @@ FamilyBuilder gauge(const char* name, const char* help) {
 
 bool worldAccessible(std::uint32_t mode) { return (mode & kOthersReadWrite) != 0; }
 
+// Reads and parses one /proc/sysvipc table; a table that cannot be read fails the scrape
+// (the kernel has no SysV IPC, or procfs is wrong), unparsable rows are counted and skipped.
+template <typename Parse>
+auto readTable(const IpcNamespaceView& ns, const char* table, ParseErrors& errors, Parse parse) {
+  const std::string path = ns.procfs + "/sysvipc/" + table;
+  const auto text = readProcFile(path);
+  if (!text) {
+    throw std::runtime_error("cannot read " + path);
+  }
+  auto result = parse(*text);
+  for (const auto& error : result.errors) {
+    errors.record(kCollector, path, error);
+  }
+  return result.rows;
+}
+
 }  // namespace
 
 struct SysvIpcCollector::Families {
@@ -144,26 +160,6 @@ void SysvIpcCollector::readNamespace(const IpcNamespaceView& ns, Families& famil
   readLimits(ns, ipcns, families);
 }
 
-namespace {
-
-// Reads and parses one /proc/sysvipc table; a table that cannot be read fails the scrape
-// (the kernel has no SysV IPC, or procfs is wrong), unparsable rows are counted and skipped.
-template <typename Parse>
-auto readTable(const IpcNamespaceView& ns, const char* table, ParseErrors& errors, Parse parse) {
-  const std::string path = ns.procfs + "/sysvipc/" + table;
-  const auto text = readProcFile(path);
-  if (!text) {
-    throw std::runtime_error("cannot read " + path);
-  }
-  auto result = parse(*text);
-  for (const auto& error : result.errors) {
-    errors.record(kCollector, path, error);
-  }
-  return result.rows;
-}
-
-}  // namespace
-
 void SysvIpcCollector::readShm(const IpcNamespaceView& ns, const std::string& ipcns,
                                Families& f) {
   double segments = 0, bytes = 0, attachments = 0, orphaned = 0, orphaned_bytes = 0, world = 0;
@@ -172,8 +168,10 @@ void SysvIpcCollector::readShm(const IpcNamespaceView& ns, const std::string& ip
     bytes += static_cast<double>(s.size);
     attachments += static_cast<double>(s.nattch);
     world += worldAccessible(s.mode) ? 1 : 0;
-    // cpid is printed in the reader's pid namespace (the agent's), which is the pid namespace
-    // procfs shows; 0 means the creator is not visible there, so it cannot be judged.
+    // The kernel prints cpid in the reader's pid namespace (the agent's, whatever IPC
+    // namespace the helper thread is in), which must be the one procfs shows. 0 means the
+    // creator is not visible there, so it cannot be judged. A reused pid makes a gone creator
+    // look alive: orphans can be missed, never invented.
     struct stat st{};
     if (s.nattch == 0 && s.cpid > 0 &&
         stat((options_.procfs + "/" + std::to_string(s.cpid)).c_str(), &st) != 0) {
