@@ -89,9 +89,9 @@ int openMqueueMount() {
   if (fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
     return -1;
   }
-  const Fd mount(fsmount(fs, FSMOUNT_CLOEXEC,
-                         MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                             MOUNT_ATTR_NOEXEC));
+  const Fd mount(
+      fsmount(fs, FSMOUNT_CLOEXEC,
+              MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
   if (mount.get() < 0) {
     return -1;
   }
@@ -120,7 +120,7 @@ void SetnsIpcNamespaceVisitor::visit(const std::function<void(const IpcNamespace
 void SetnsIpcNamespaceVisitor::visitAll(const std::vector<IpcNamespace>& namespaces,
                                         const std::function<void(const IpcNamespaceView&)>& read) {
   // The namespace this thread is in now: no setns (and so no privilege) is needed to read it.
-  struct stat self{};
+  struct stat self {};
   std::uint64_t current = stat("/proc/thread-self/ns/ipc", &self) == 0 ? self.st_ino : 0;
   for (const auto& ns : namespaces) {
     if (ns.inode == current) {
@@ -129,7 +129,7 @@ void SetnsIpcNamespaceVisitor::visitAll(const std::vector<IpcNamespace>& namespa
     }
     const std::string link = procfs_ + "/" + std::to_string(ns.pid) + "/ns/ipc";
     const Fd fd(open(link.c_str(), O_RDONLY | O_CLOEXEC));
-    struct stat st{};
+    struct stat st {};
     // The pid may have exited and been reused since the listing: enter only the namespace
     // that was listed.
     if (fd.get() < 0 || fstat(fd.get(), &st) != 0 || st.st_ino != ns.inode) {
@@ -138,9 +138,10 @@ void SetnsIpcNamespaceVisitor::visitAll(const std::vector<IpcNamespace>& namespa
     }
     if (setns(fd.get(), CLONE_NEWIPC) != 0) {
       if (!warned_) {
-        spdlog::warn("cannot enter IPC namespace {} through {}: {}; namespaces other than the "
-                     "agent's own are skipped (run as root)",
-                     ns.inode, link, std::strerror(errno));
+        spdlog::warn(
+            "cannot enter IPC namespace {} through {}: {}; namespaces other than the "
+            "agent's own are skipped (run as root)",
+            ns.inode, link, std::strerror(errno));
         warned_ = true;
       }
       continue;

@@ -53,8 +53,9 @@ void keepLargest(std::vector<NamedSize>& items, std::size_t n) {
   n = std::min(n, items.size());
   std::partial_sort(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(n), items.end(),
                     [](const NamedSize& a, const NamedSize& b) {
-                      return a.bytes != b.bytes ? a.bytes > b.bytes
-                                                : std::tie(a.ipcns, a.name) < std::tie(b.ipcns, b.name);
+                      return a.bytes != b.bytes
+                                 ? a.bytes > b.bytes
+                                 : std::tie(a.ipcns, a.name) < std::tie(b.ipcns, b.name);
                     });
   items.resize(n);
 }
@@ -86,7 +87,7 @@ void PosixIpcCollector::collectShm(std::vector<prometheus::MetricFamily>& out) {
   double files = 0, bytes = 0, semaphores = 0;
   std::vector<NamedSize> objects;
   forEachEntry(dir_fd, options_.shm_dir, [&](int fd, const char* name) {
-    struct stat st{};
+    struct stat st {};
     if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
       return;  // removed meanwhile, or not an object (directories some programs create)
     }
@@ -157,9 +158,10 @@ void PosixIpcCollector::collectMqueues(std::vector<prometheus::MetricFamily>& ou
     const int dir_fd = ns.open_mqueue_dir();
     if (dir_fd < 0) {
       if (!mqueue_warned_) {
-        spdlog::warn("cannot mount the mqueue filesystem of IPC namespace {}: {}; POSIX message "
-                     "queues are not reported",
-                     ipcns, std::strerror(errno));
+        spdlog::warn(
+            "cannot mount the mqueue filesystem of IPC namespace {}: {}; POSIX message "
+            "queues are not reported",
+            ipcns, std::strerror(errno));
         mqueue_warned_ = true;
       }
       return;

@@ -24,7 +24,9 @@ FamilyBuilder gauge(const char* name, const char* help) {
   return FamilyBuilder(name, help, MetricType::Gauge);
 }
 
-bool worldAccessible(std::uint32_t mode) { return (mode & kOthersReadWrite) != 0; }
+bool worldAccessible(std::uint32_t mode) {
+  return (mode & kOthersReadWrite) != 0;
+}
 
 // Reads and parses one /proc/sysvipc table; a table that cannot be read fails the scrape
 // (the kernel has no SysV IPC, or procfs is wrong), unparsable rows are counted and skipped.
@@ -48,15 +50,14 @@ struct SysvIpcCollector::Families {
   FamilyBuilder shm_segments = gauge("ipc_sysv_shm_segments", "SysV shared memory segments.");
   FamilyBuilder shm_bytes =
       gauge("ipc_sysv_shm_bytes", "Total size of the SysV shared memory segments.");
-  FamilyBuilder shm_attachments =
-      gauge("ipc_sysv_shm_attachments",
-            "Attachments to SysV shared memory segments (sum of nattch).");
+  FamilyBuilder shm_attachments = gauge(
+      "ipc_sysv_shm_attachments", "Attachments to SysV shared memory segments (sum of nattch).");
   FamilyBuilder shm_orphaned_segments =
       gauge("ipc_sysv_shm_orphaned_segments",
             "SysV shared memory segments nobody has attached (nattch 0) whose creator process "
             "is gone: leaked memory that counts against shmall until removed (ipcrm).");
-  FamilyBuilder shm_orphaned_bytes =
-      gauge("ipc_sysv_shm_orphaned_bytes", "Total size of the orphaned SysV shared memory segments.");
+  FamilyBuilder shm_orphaned_bytes = gauge(
+      "ipc_sysv_shm_orphaned_bytes", "Total size of the orphaned SysV shared memory segments.");
   FamilyBuilder sem_arrays = gauge("ipc_sysv_sem_arrays", "SysV semaphore arrays.");
   FamilyBuilder semaphores =
       gauge("ipc_sysv_semaphores", "SysV semaphores in all arrays (sum of nsems).");
@@ -119,8 +120,7 @@ void SysvIpcCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   Families families;
   std::vector<QueueSample> queues;
   owners_.clear();  // user names can change; remember them for one scrape only
-  visitor_->visit(
-      [&](const IpcNamespaceView& ns) { readNamespace(ns, families, queues); });
+  visitor_->visit([&](const IpcNamespaceView& ns) { readNamespace(ns, families, queues); });
 
   // One bound across namespaces, so the series count stays at most top_n on any host.
   const std::size_t n = std::min<std::size_t>(options_.msg_queue_top_n, queues.size());
@@ -160,8 +160,7 @@ void SysvIpcCollector::readNamespace(const IpcNamespaceView& ns, Families& famil
   readLimits(ns, ipcns, families);
 }
 
-void SysvIpcCollector::readShm(const IpcNamespaceView& ns, const std::string& ipcns,
-                               Families& f) {
+void SysvIpcCollector::readShm(const IpcNamespaceView& ns, const std::string& ipcns, Families& f) {
   double segments = 0, bytes = 0, attachments = 0, orphaned = 0, orphaned_bytes = 0, world = 0;
   for (const auto& s : readTable(ns, "shm", errors_, parseSysvShm)) {
     segments += 1;
@@ -172,7 +171,7 @@ void SysvIpcCollector::readShm(const IpcNamespaceView& ns, const std::string& ip
     // namespace the helper thread is in), which must be the one procfs shows. 0 means the
     // creator is not visible there, so it cannot be judged. A reused pid makes a gone creator
     // look alive: orphans can be missed, never invented.
-    struct stat st{};
+    struct stat st {};
     if (s.nattch == 0 && s.cpid > 0 &&
         stat((options_.procfs + "/" + std::to_string(s.cpid)).c_str(), &st) != 0) {
       orphaned += 1;
@@ -188,8 +187,7 @@ void SysvIpcCollector::readShm(const IpcNamespaceView& ns, const std::string& ip
   f.world_accessible.set({{"ipcns", ipcns}, {"object", "shm"}}, world);
 }
 
-void SysvIpcCollector::readSem(const IpcNamespaceView& ns, const std::string& ipcns,
-                               Families& f) {
+void SysvIpcCollector::readSem(const IpcNamespaceView& ns, const std::string& ipcns, Families& f) {
   double arrays = 0, semaphores = 0, world = 0;
   for (const auto& s : readTable(ns, "sem", errors_, parseSysvSem)) {
     arrays += 1;
@@ -242,9 +240,10 @@ void SysvIpcCollector::readLimits(const IpcNamespaceView& ns, const std::string&
     errors_.record(kCollector, dir + "sem", "expected four unsigned integers");
     return;
   }
-  const std::pair<const char*, std::uint64_t> values[] = {
-      {"semmsl", sem->semmsl}, {"semmns", sem->semmns}, {"semopm", sem->semopm},
-      {"semmni", sem->semmni}};
+  const std::pair<const char*, std::uint64_t> values[] = {{"semmsl", sem->semmsl},
+                                                          {"semmns", sem->semmns},
+                                                          {"semopm", sem->semopm},
+                                                          {"semmni", sem->semmni}};
   for (const auto& [resource, value] : values) {
     f.limits.set({{"ipcns", ipcns}, {"resource", resource}}, static_cast<double>(value));
   }

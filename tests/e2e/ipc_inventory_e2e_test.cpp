@@ -204,8 +204,8 @@ class IpcInventoryE2E : public ::testing::Test {
   }
 
   // Scrapes until `name{labels}` appears or the deadline passes.
-  static std::map<std::string, double> scrapeUntil(int port, const std::string& name,
-                                                   const std::map<std::string, std::string>& labels) {
+  static std::map<std::string, double> scrapeUntil(
+      int port, const std::string& name, const std::map<std::string, std::string>& labels) {
     const auto end = std::chrono::steady_clock::now() + 10s;
     std::map<std::string, double> samples;
     while (std::chrono::steady_clock::now() < end) {

@@ -55,8 +55,10 @@ class FixtureVisitor : public IpcNamespaceVisitor {
 };
 
 std::string fakeUserName(std::uint32_t uid) {
-  if (uid == 0) return "root";
-  if (uid == 1000) return "alice";
+  if (uid == 0)
+    return "root";
+  if (uid == 1000)
+    return "alice";
   return std::to_string(uid);
 }
 
@@ -101,7 +103,7 @@ std::string readText(const std::string& path) {
 }
 
 TEST(IpcInventoryGolden, FixtureTreeRendersTheGoldenExposition) {
-  struct statfs fs{};
+  struct statfs fs {};
   ASSERT_EQ(statfs("/dev/shm", &fs), 0);
   ASSERT_EQ(fs.f_type, TMPFS_MAGIC) << "/dev/shm must be tmpfs for exact allocated sizes";
   ASSERT_EQ(sysconf(_SC_PAGESIZE), 4096);
@@ -110,9 +112,7 @@ TEST(IpcInventoryGolden, FixtureTreeRendersTheGoldenExposition) {
   shm.write("tiny", 1);            // 1 page
   shm.write("sem.lock", 32);       // a named semaphore, not shared memory
   ASSERT_EQ(truncate((shm.path() + "/tiny").c_str(), 1), 0);
-  {
-    std::ofstream(shm.path() + "/sparse.region");
-  }
+  { std::ofstream(shm.path() + "/sparse.region"); }
   ASSERT_EQ(truncate((shm.path() + "/sparse.region").c_str(), 1 << 20), 0);  // nothing allocated
   ASSERT_EQ(mkdir((shm.path() + "/somedir").c_str(), 0700), 0);
   ASSERT_EQ(symlink("app.buffer", (shm.path() + "/link").c_str()), 0);
@@ -134,13 +134,13 @@ TEST(IpcInventoryGolden, FixtureTreeRendersTheGoldenExposition) {
   EXPECT_EQ(text, readText(kGolden)) << "regenerate with IPCWATCH_UPDATE_GOLDEN=1 if intended";
 
   // One truncated shm line and one unparsable sysctl in the container; one bad queue file.
-  EXPECT_EQ(errors.counts(), (std::vector<std::pair<std::string, std::uint64_t>>{
-                                 {"posix_ipc", 1}, {"sysv_ipc", 2}}));
+  EXPECT_EQ(errors.counts(), (std::vector<std::pair<std::string, std::uint64_t>>{{"posix_ipc", 1},
+                                                                                 {"sysv_ipc", 2}}));
 
   const std::string file = shm.path() + "/exposition.prom";
   std::ofstream(file) << text;
-  const int status = std::system(("promtool check metrics < " + file + " >" + file +
-                                  ".out 2>&1").c_str());
+  const int status =
+      std::system(("promtool check metrics < " + file + " >" + file + ".out 2>&1").c_str());
   EXPECT_EQ(status, 0) << readText(file + ".out");
 }
 
@@ -182,8 +182,8 @@ TEST(IpcInventoryGolden, ThousandsOfObjectsScrapeWellUnderASecond) {
   constexpr int kObjects = 1000;
   for (int i = 0; i < kObjects; ++i) {
     // Every second segment is unattached and its creator (pid 2+i) does not exist: orphaned.
-    shm << i << " " << i << " 600 4096 " << (i % 2 == 0 ? 1 : 2 + i) << " 0 " << (i % 2 == 0 ? 1 : 0)
-        << " 0 0 0 0 0 0 0 0 0\n";
+    shm << i << " " << i << " 600 4096 " << (i % 2 == 0 ? 1 : 2 + i) << " 0 "
+        << (i % 2 == 0 ? 1 : 0) << " 0 0 0 0 0 0 0 0 0\n";
     sem << i << " " << i << " 666 3 0 0 0 0 0 0\n";
     msg << i << " " << i << " 600 " << i << " 1 0 0 " << i << " 0 0 0 0 0 0\n";
   }
@@ -202,12 +202,15 @@ TEST(IpcInventoryGolden, ThousandsOfObjectsScrapeWellUnderASecond) {
   EXPECT_THAT(text, HasSubstr("ipc_sysv_shm_segments{ipcns=\"4026531839\"} 1000\n"));
   EXPECT_THAT(text, HasSubstr("ipc_sysv_shm_orphaned_segments{ipcns=\"4026531839\"} 500\n"));
   EXPECT_THAT(text, HasSubstr("ipc_sysv_semaphores{ipcns=\"4026531839\"} 3000\n"));
-  EXPECT_THAT(text, HasSubstr("ipc_sysv_world_accessible_objects{ipcns=\"4026531839\",object=\"sem\"} 1000\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("ipc_sysv_world_accessible_objects{ipcns=\"4026531839\",object=\"sem\"} 1000\n"));
   EXPECT_THAT(text, HasSubstr("ipc_sysv_msg_queue_bytes{ipcns=\"4026531839\"} 499500\n"));
-  EXPECT_THAT(text, HasSubstr("ipc_sysv_msg_queue_top_bytes{id=\"999\",ipcns=\"4026531839\",key=\"0x000003e7\",owner=\"u999\"} 999\n"));
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n') -
-                std::count(text.begin(), text.end(), '#'),
-            0 + 10 + 10 + 13 /* per-namespace series */) << text;
+  EXPECT_THAT(text, HasSubstr("ipc_sysv_msg_queue_top_bytes{id=\"999\",ipcns=\"4026531839\",key="
+                              "\"0x000003e7\",owner=\"u999\"} 999\n"));
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n') - std::count(text.begin(), text.end(), '#'),
+            0 + 10 + 10 + 13 /* per-namespace series */)
+      << text;
   EXPECT_EQ(errors.counts().front().second, 0u);
 }
 

@@ -32,7 +32,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 std::uint64_t ownIpcNamespace() {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(stat("/proc/thread-self/ns/ipc", &st), 0);
   return st.st_ino;
 }
@@ -77,7 +77,7 @@ class SegmentInNewNamespace {
   }
   bool ok() const { return ok_; }
   std::uint64_t inode() const {
-    struct stat st{};
+    struct stat st {};
     EXPECT_EQ(stat(("/proc/" + std::to_string(pid_) + "/ns/ipc").c_str(), &st), 0);
     return st.st_ino;
   }
@@ -128,8 +128,8 @@ TEST(ParseErrors, CountedPerCollectorAndExportedBySelf) {
   errors.declare("quiet");
   errors.record("noisy", "/proc/x", "line 2: bad size 'x'");
   errors.record("noisy", "/proc/x", "line 3: bad size 'y'");
-  EXPECT_EQ(errors.counts(), (std::vector<std::pair<std::string, std::uint64_t>>{
-                                 {"noisy", 2}, {"quiet", 0}}));
+  EXPECT_EQ(errors.counts(),
+            (std::vector<std::pair<std::string, std::uint64_t>>{{"noisy", 2}, {"quiet", 0}}));
   LabelCaps caps(1, 1, 1);
   ScrapeRegistry registry;
   registry.add(std::make_unique<SelfCollector>(BuildInfo{"1", "r", "1.1", "6.1"},

@@ -87,8 +87,9 @@ TEST(SysvShmParser, BadInput) {
               ElementsAre("header has no 'nattch' column"));
   const std::string header = "key shmid perms size cpid nattch uid\n";
   // Columns are found by name, in any order; extra columns are ignored.
-  const auto reordered = parseSysvShm("uid nattch extra cpid size perms shmid key\n"
-                                      "7 3 x 11 4096 640 9 -1\n");
+  const auto reordered = parseSysvShm(
+      "uid nattch extra cpid size perms shmid key\n"
+      "7 3 x 11 4096 640 9 -1\n");
   ASSERT_EQ(reordered.rows.size(), 1u);
   EXPECT_EQ(reordered.rows[0].uid, 7u);
   EXPECT_EQ(reordered.rows[0].nattch, 3u);
@@ -96,8 +97,9 @@ TEST(SysvShmParser, BadInput) {
   EXPECT_EQ(reordered.rows[0].key, -1);
   EXPECT_EQ(reordered.rows[0].id, 9);
   // Garbage values skip the row, never produce a number.
-  auto r = parseSysvShm(header + "1 2 600 4096x 5 0 0\n1 2 689 4096 5 0 0\n1 2 600 -4 5 0 0\n"
-                                 "99999999999 2 600 1 5 0 0\n1 2 600 8 5 0 0");
+  auto r = parseSysvShm(header +
+                        "1 2 600 4096x 5 0 0\n1 2 689 4096 5 0 0\n1 2 600 -4 5 0 0\n"
+                        "99999999999 2 600 1 5 0 0\n1 2 600 8 5 0 0");
   ASSERT_EQ(r.rows.size(), 1u);  // only the last line (no trailing newline) is fine
   EXPECT_EQ(r.rows[0].size, 8u);
   EXPECT_THAT(r.errors, ElementsAre("line 2: bad size '4096x'", "line 3: bad perms '689'",

@@ -8,7 +8,9 @@
 namespace ipcwatch {
 namespace {
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 std::vector<std::string_view> splitFields(std::string_view line) {
   std::vector<std::string_view> fields;
@@ -118,17 +120,17 @@ ParseResult<T> parseTable(std::string_view text, const std::vector<std::string_v
 }  // namespace
 
 ParseResult<SysvShmSegment> parseSysvShm(std::string_view text) {
-  return parseTable<SysvShmSegment>(
-      text, {"key", "shmid", "perms", "size", "cpid", "nattch", "uid"},
-      [](Row& row, SysvShmSegment& s) {
-        row.read("key", s.key);
-        row.read("shmid", s.id);
-        row.read("perms", s.mode, 8);
-        row.read("size", s.size);
-        row.read("cpid", s.cpid);
-        row.read("nattch", s.nattch);
-        row.read("uid", s.uid);
-      });
+  return parseTable<SysvShmSegment>(text,
+                                    {"key", "shmid", "perms", "size", "cpid", "nattch", "uid"},
+                                    [](Row& row, SysvShmSegment& s) {
+                                      row.read("key", s.key);
+                                      row.read("shmid", s.id);
+                                      row.read("perms", s.mode, 8);
+                                      row.read("size", s.size);
+                                      row.read("cpid", s.cpid);
+                                      row.read("nattch", s.nattch);
+                                      row.read("uid", s.uid);
+                                    });
 }
 
 ParseResult<SysvSemArray> parseSysvSem(std::string_view text) {

@@ -24,7 +24,7 @@ struct SysvShmSegment {
   std::int64_t id = 0;
   std::uint32_t mode = 0;  // the "perms" column: permission bits plus SHM_DEST/SHM_LOCKED
   std::uint64_t size = 0;
-  std::int64_t cpid = 0;   // creator, in the reader's pid namespace (0: not visible there)
+  std::int64_t cpid = 0;  // creator, in the reader's pid namespace (0: not visible there)
   std::uint64_t nattch = 0;
   std::uint32_t uid = 0;
 };
