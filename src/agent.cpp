@@ -46,7 +46,8 @@ Agent::Agent(const Config& config)
     : config_(config),
       caps_(config.labels.comm, config.labels.path, config.labels.folded_values_remembered) {
   startProbes();
-  CollectorDeps deps{broken_pipe_.get(), fifo_open_.get(), unix_sock_.get(), &caps_, &config_};
+  CollectorDeps deps{broken_pipe_.get(), fifo_open_.get(), unix_sock_.get(), &caps_, &config_,
+                     &parse_errors_};
   for (const auto& spec : collectorTable()) {
     if (!collectorEnabled(config_, spec)) {
       spdlog::info("collector {} disabled by configuration", spec.name);
@@ -63,7 +64,8 @@ Agent::Agent(const Config& config)
       probe_list.push_back(probe);
     }
   }
-  registry_.add(std::make_unique<SelfCollector>(currentBuildInfo(), probe_list, caps_));
+  registry_.add(
+      std::make_unique<SelfCollector>(currentBuildInfo(), probe_list, caps_, &parse_errors_));
 
   const auto address = parseListenAddress(config_.web.listen_address);
   if (!address) {

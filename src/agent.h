@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "http/http_server.h"
 #include "metrics/label_caps.h"
+#include "metrics/parse_errors.h"
 #include "metrics/scrape_registry.h"
 #include "probes/broken_pipe_probe.h"
 #include "probes/fifo_open_probe.h"
@@ -32,6 +33,7 @@ class Agent {
  private:
   Config config_;
   LabelCaps caps_;
+  ParseErrors parse_errors_;
   std::unique_ptr<BrokenPipeProbe> broken_pipe_;
   std::unique_ptr<FifoOpenProbe> fifo_open_;
   std::unique_ptr<UnixSockProbe> unix_sock_;

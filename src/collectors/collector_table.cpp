@@ -5,6 +5,9 @@
 #include "collectors/unix_sock_collector.h"
 #include "collectors/ipc_files_collector.h"
 #include "collectors/unix_socket_collector.h"
+#include "collectors/posix_ipc_collector.h"
+#include "collectors/sysv_ipc_collector.h"
+#include "config/config.h"
 
 namespace ipcwatch {
 
@@ -48,6 +51,25 @@ const std::vector<CollectorSpec>& collectorTable() {
        "stale socket files, FIFOs without readers and insecure endpoints under scan.directories",
        [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
          return std::make_unique<IpcFilesCollector>(*deps.config, *deps.caps);
+       }},
+      {"sysv_ipc", true,
+       "SysV shared memory, semaphores, message queues and limits of every IPC namespace",
+       [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
+         const auto& config = *deps.config;
+         return std::make_unique<SysvIpcCollector>(
+             SysvIpcOptions{config.paths.procfs, config.inventory.msg_queue_top_n},
+             *deps.parse_errors,
+             std::make_unique<SetnsIpcNamespaceVisitor>(config.paths.procfs));
+       }},
+      {"posix_ipc", true,
+       "POSIX shared memory and semaphores in /dev/shm, message queues of every IPC namespace",
+       [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
+         const auto& config = *deps.config;
+         return std::make_unique<PosixIpcCollector>(
+             PosixIpcOptions{config.inventory.posix_shm_dir, config.inventory.posix_shm_top_n,
+                             config.inventory.posix_mqueue_top_n},
+             *deps.parse_errors,
+             std::make_unique<SetnsIpcNamespaceVisitor>(config.paths.procfs));
        }},
   };
   return table;

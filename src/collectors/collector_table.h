@@ -13,6 +13,7 @@ namespace ipcwatch {
 class BrokenPipeProbe;
 class FifoOpenProbe;
 class UnixSockProbe;
+class ParseErrors;
 struct Config;
 
 // What a collector factory may use. A probe pointer is null when its probe family is switched
@@ -23,6 +24,7 @@ struct CollectorDeps {
   const UnixSockProbe* unix_sock = nullptr;
   LabelCaps* caps = nullptr;
   const Config* config = nullptr;
+  ParseErrors* parse_errors = nullptr;
 };
 
 // One row of the explicit collector table (no static self-registration).

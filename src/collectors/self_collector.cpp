@@ -74,6 +74,19 @@ void SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   if (!overflow.empty()) {
     out.push_back(overflow.build());
   }
+
+  if (parse_errors_ != nullptr) {
+    FamilyBuilder errors("ipcwatch_parse_errors_total",
+                         "Lines or files from the kernel the collector could not parse (they "
+                         "are skipped; the first of each file is logged at warn).",
+                         prometheus::MetricType::Counter);
+    for (const auto& [collector, count] : parse_errors_->counts()) {
+      errors.set({{"collector", collector}}, static_cast<double>(count));
+    }
+    if (!errors.empty()) {
+      out.push_back(errors.build());
+    }
+  }
 }
 
 }  // namespace ipcwatch

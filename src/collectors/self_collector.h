@@ -5,6 +5,7 @@
 
 #include "metrics/collector.h"
 #include "metrics/label_caps.h"
+#include "metrics/parse_errors.h"
 #include "probes/probe.h"
 
 namespace ipcwatch {
@@ -19,12 +20,17 @@ struct BuildInfo {
 BuildInfo currentBuildInfo();
 
 // The agent's own health: ipcwatch_build_info, ipcwatch_probe_attached{probe},
-// ipcwatch_events_lost_total{probe} and ipcwatch_label_overflow_total{metric}. Registered last so the overflow counts include the
-// folds made by the other collectors in the same scrape.
+// ipcwatch_events_lost_total{probe}, ipcwatch_label_overflow_total{metric} and
+// ipcwatch_parse_errors_total{collector}. Registered last so the overflow and parse error counts
+// include the other collectors' same scrape.
 class SelfCollector : public Collector {
  public:
-  SelfCollector(BuildInfo build, std::vector<const Probe*> probes, const LabelCaps& caps)
-      : build_(std::move(build)), probes_(std::move(probes)), caps_(caps) {}
+  SelfCollector(BuildInfo build, std::vector<const Probe*> probes, const LabelCaps& caps,
+                const ParseErrors* parse_errors = nullptr)
+      : build_(std::move(build)),
+        probes_(std::move(probes)),
+        caps_(caps),
+        parse_errors_(parse_errors) {}
   std::string_view name() const override { return "self"; }
   void collect(std::vector<prometheus::MetricFamily>& out) override;
 
@@ -32,6 +38,7 @@ class SelfCollector : public Collector {
   const BuildInfo build_;
   const std::vector<const Probe*> probes_;
   const LabelCaps& caps_;
+  const ParseErrors* parse_errors_;  // ipcwatch_parse_errors_total, when given
 };
 
 }  // namespace ipcwatch

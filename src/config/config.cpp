@@ -47,6 +47,11 @@ scan:                    # the ipc_files collector's walk for FIFOs and socket f
   directories: [/run, /var/run, /tmp, /var/tmp, /dev/shm]
   max_depth: 4
   time_budget_seconds: 2
+inventory:
+  msg_queue_top_n: 10      # per-queue series for the largest SysV message queues
+  posix_mqueue_top_n: 10   # per-queue series for the fullest POSIX message queues
+  posix_shm_top_n: 10      # per-object series for the largest /dev/shm objects
+  posix_shm_dir: /dev/shm
 # collectors:            # every collector is on unless switched off here, e.g.
 #   unix_sock: false
 )";
@@ -416,6 +421,26 @@ void parseScan(Validator& v, const YAML::Node& node, const std::string& path, Co
   });
 }
 
+void parseInventory(Validator& v, const YAML::Node& node, const std::string& path,
+                    Config& config) {
+  auto& inv = config.inventory;
+  constexpr std::uint32_t kMaxTopN = 1000;  // per-object series are for the worst few, not all
+  v.mapping(node, path, {
+      {"msg_queue_top_n", [&](const YAML::Node& m, const std::string& q) {
+         v.integer(m, q, 0, kMaxTopN, inv.msg_queue_top_n);
+       }},
+      {"posix_mqueue_top_n", [&](const YAML::Node& m, const std::string& q) {
+         v.integer(m, q, 0, kMaxTopN, inv.posix_mqueue_top_n);
+       }},
+      {"posix_shm_top_n", [&](const YAML::Node& m, const std::string& q) {
+         v.integer(m, q, 0, kMaxTopN, inv.posix_shm_top_n);
+       }},
+      {"posix_shm_dir", [&](const YAML::Node& m, const std::string& q) {
+         v.absolutePath(m, q, inv.posix_shm_dir);
+       }},
+  });
+}
+
 void parseCollectors(Validator& v, const YAML::Node& node, const std::string& path,
                      Config& config) {
   if (node.IsNull()) {
@@ -499,6 +524,8 @@ void parseTop(Validator& v, const YAML::Node& root, Config& config) {
       {"scan", [&](const YAML::Node& n, const std::string& p) { parseScan(v, n, p, config); }},
       {"collectors",
        [&](const YAML::Node& n, const std::string& p) { parseCollectors(v, n, p, config); }},
+      {"inventory",
+       [&](const YAML::Node& n, const std::string& p) { parseInventory(v, n, p, config); }},
   });
 }
 

@@ -71,6 +71,14 @@ struct ScanConfig {
   double time_budget_seconds = 2.0;   // per scrape; past it the collector reports failure
 };
 
+// Settings of the IPC object inventory collectors (sysv_ipc, posix_ipc).
+struct InventoryConfig {
+  std::uint32_t msg_queue_top_n = 10;     // per-queue series for the largest SysV message queues
+  std::uint32_t posix_mqueue_top_n = 10;  // per-queue series for the fullest POSIX queues
+  std::uint32_t posix_shm_top_n = 10;     // per-object series for the largest /dev/shm objects
+  std::string posix_shm_dir = "/dev/shm";
+};
+
 struct Config {
   LogConfig log;
   WebConfig web;
@@ -81,6 +89,7 @@ struct Config {
   // for every errno, also where the kernel cannot tell the target was a FIFO (ENOENT, EACCES).
   std::vector<std::string> watch_paths;
   ScanConfig scan;
+  InventoryConfig inventory;
   std::map<std::string, bool> collectors;  // only the names the file sets explicitly
   std::string source = "<embedded default>";
 };

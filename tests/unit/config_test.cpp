@@ -59,6 +59,11 @@ TEST_F(ConfigTest, EmbeddedDefaultEqualsStructDefaults) {
   EXPECT_EQ(parsed.scan.directories, defaults.scan.directories);
   EXPECT_EQ(parsed.scan.max_depth, defaults.scan.max_depth);
   EXPECT_EQ(parsed.scan.time_budget_seconds, defaults.scan.time_budget_seconds);
+  EXPECT_EQ(parsed.inventory.msg_queue_top_n, defaults.inventory.msg_queue_top_n);
+  EXPECT_EQ(parsed.inventory.posix_mqueue_top_n, defaults.inventory.posix_mqueue_top_n);
+  EXPECT_EQ(parsed.inventory.posix_shm_top_n, defaults.inventory.posix_shm_top_n);
+  EXPECT_EQ(parsed.inventory.posix_shm_dir, "/dev/shm");
+  EXPECT_EQ(defaults.inventory.msg_queue_top_n, 10u);
 }
 
 TEST_F(ConfigTest, EmptyOrCommentOnlyFilesMeanDefaults) {
@@ -79,7 +84,14 @@ TEST_F(ConfigTest, FullFixtureParsesEveryKey) {
   EXPECT_TRUE(c.probes.broken_pipe.enabled);
   EXPECT_EQ(c.probes.broken_pipe.syscalls, (std::vector<std::string>{"write", "sendmsg"}));
   EXPECT_FALSE(c.probes.sigpipe.enabled);
-  EXPECT_EQ(c.collectors, (std::map<std::string, bool>{{"broken_pipe", true}, {"sigpipe", false}}));
+  EXPECT_EQ(c.inventory.msg_queue_top_n, 0u);
+  EXPECT_EQ(c.inventory.posix_mqueue_top_n, 1000u);
+  EXPECT_EQ(c.inventory.posix_shm_top_n, 3u);
+  EXPECT_EQ(c.inventory.posix_shm_dir, "/host/dev/shm");
+  EXPECT_EQ(c.collectors, (std::map<std::string, bool>{{"broken_pipe", true},
+                                                       {"sigpipe", false},
+                                                       {"sysv_ipc", false},
+                                                       {"posix_ipc", true}}));
   EXPECT_EQ(c.scan.directories, (std::vector<std::string>{"/run", "/srv/sockets"}));
   EXPECT_EQ(c.scan.max_depth, 2u);
   EXPECT_EQ(c.scan.time_budget_seconds, 0.5);
@@ -136,7 +148,7 @@ TEST_F(ConfigTest, ReportsEveryErrorWithFileLineColumnAndKey) {
              "unix_sock); did you mean 'broken_pipe'?",
       path + ":13:14: probes.sigpipe.enabled: expected true or false, got 'maybe'",
       path + ":15:3: collectors.sigpip: unknown collector (known: broken_pipe, sigpipe, fifo_open, "
-             "unix_sock, unix_sockets, ipc_files); did you mean 'sigpipe'?",
+             "unix_sock, unix_sockets, ipc_files, sysv_ipc, posix_ipc); did you mean 'sigpipe'?",
   };
   for (const auto& line : expected) {
     EXPECT_THAT(text, HasSubstr(line));
@@ -243,6 +255,28 @@ TEST_F(ConfigTest, UnreadableFile) {
   } catch (const ConfigError& e) {
     EXPECT_STREQ(e.what(), "/nonexistent/ipcwatch.yml: cannot read: No such file or directory");
   }
+}
+
+TEST_F(ConfigTest, InventoryProblems) {
+  EXPECT_THAT(errorsOf("inventory:\n  msg_queue_top_n: 1001\n"),
+              HasSubstr("test.yaml:2:20: inventory.msg_queue_top_n: out of range: 1001 (expected "
+                        "an integer from 0 to 1000)"));
+  EXPECT_THAT(errorsOf("inventory:\n  posix_mqueue_top_n: -1\n"),
+              HasSubstr("test.yaml:2:23: inventory.posix_mqueue_top_n: expected an integer from 0 "
+                        "to 1000, got '-1'"));
+  EXPECT_THAT(errorsOf("inventory:\n  posix_shm_top_n: [1]\n"),
+              HasSubstr("test.yaml:2:20: inventory.posix_shm_top_n: expected an integer"));
+  EXPECT_THAT(errorsOf("inventory:\n  posix_shm_dir: dev/shm\n"),
+              HasSubstr("test.yaml:2:18: inventory.posix_shm_dir: expected an absolute path, got "
+                        "'dev/shm'"));
+  EXPECT_THAT(errorsOf("inventory:\n  msg_queue_topn: 5\n"),
+              HasSubstr("test.yaml:2:3: inventory.msg_queue_topn: unknown key (known: "
+                        "msg_queue_top_n, posix_mqueue_top_n, posix_shm_dir, posix_shm_top_n); did "
+                        "you mean 'msg_queue_top_n'?"));
+  EXPECT_THAT(errorsOf("inventory: 5\n"), HasSubstr("test.yaml:1:12: inventory: expected a mapping"));
+  EXPECT_EQ(parseConfig("inventory:\n  msg_queue_top_n: 0\n", "x").inventory.msg_queue_top_n, 0u);
+  EXPECT_EQ(errorsOf("inventory:\n"), "");
+  EXPECT_EQ(errorsOf("collectors:\n  sysv_ipc: false\n  posix_ipc: false\n"), "");
 }
 
 TEST_F(ConfigTest, AnyCollectorNameAcceptedWhileNoneAreKnown) {

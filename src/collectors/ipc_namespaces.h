@@ -1,0 +1,63 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ipcwatch {
+
+// An IPC namespace seen under procfs, with one process that is in it.
+struct IpcNamespace {
+  std::uint64_t inode = 0;
+  pid_t pid = 0;
+};
+
+// Every distinct IPC namespace of the processes under `procfs` (from <procfs>/<pid>/ns/ipc),
+// sorted by inode. Processes that vanish while listing are skipped.
+std::vector<IpcNamespace> listIpcNamespaces(const std::string& procfs);
+
+// What a reader may use while it is inside one IPC namespace.
+struct IpcNamespaceView {
+  std::uint64_t inode = 0;
+  // The procfs root whose sysvipc/ and sys/ files show this namespace.
+  std::string procfs;
+  // Opens this namespace's mqueue filesystem: a directory fd the caller closes, or -1 (errno).
+  std::function<int()> open_mqueue_dir;
+};
+
+// Runs a reader once in each IPC namespace.
+class IpcNamespaceVisitor {
+ public:
+  virtual ~IpcNamespaceVisitor() = default;
+  // Exceptions thrown by `read` propagate to the caller.
+  virtual void visit(const std::function<void(const IpcNamespaceView&)>& read) = 0;
+};
+
+// The real visitor. /proc/sysvipc/*, the IPC sysctls under /proc/sys and the mqueue
+// filesystem all show the IPC namespace of the task that opens them (measured on 6.x: the
+// procfs mount and /proc/<pid>/root/proc/... do not change what is shown). So the readers run
+// in a short-lived helper thread that enters each namespace in turn with setns(CLONE_NEWIPC),
+// which changes that thread only: the serving threads never leave the agent's namespace.
+// The mqueue filesystem is mounted detached (fsopen/fsmount) from inside the namespace, so it
+// is always that namespace's instance and never appears in any mount table.
+class SetnsIpcNamespaceVisitor : public IpcNamespaceVisitor {
+ public:
+  explicit SetnsIpcNamespaceVisitor(std::string procfs) : procfs_(std::move(procfs)) {}
+  void visit(const std::function<void(const IpcNamespaceView&)>& read) override;
+
+ private:
+  void visitAll(const std::vector<IpcNamespace>& namespaces,
+                const std::function<void(const IpcNamespaceView&)>& read);
+
+  const std::string procfs_;
+  bool warned_ = false;
+};
+
+// A detached, read-only mount of the calling thread's IPC namespace's mqueue filesystem: a
+// directory fd, or -1 with errno set.
+int openMqueueMount();
+
+}  // namespace ipcwatch

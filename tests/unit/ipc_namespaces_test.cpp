@@ -1,0 +1,144 @@
+// Listing IPC namespaces from procfs and reading each one from a helper thread.
+#include <sched.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <set>
+#include <stdexcept>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "collectors/ipc_namespaces.h"
+#include "collectors/proc_file.h"
+#include "collectors/self_collector.h"
+#include "http/http_server.h"
+#include "metrics/parse_errors.h"
+#include "metrics/scrape_registry.h"
+
+#ifndef IPCWATCH_FIXTURES_DIR
+#error "IPCWATCH_FIXTURES_DIR must name tests/fixtures"
+#endif
+
+namespace ipcwatch {
+namespace {
+
+using ::testing::AnyOf;
+using ::testing::Eq;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::uint64_t ownIpcNamespace() {
+  struct stat st {};
+  EXPECT_EQ(stat("/proc/thread-self/ns/ipc", &st), 0);
+  return st.st_ino;
+}
+
+TEST(IpcNamespaces, ListedOncePerInodeFromProcfs) {
+  const auto namespaces = listIpcNamespaces(std::string(IPCWATCH_FIXTURES_DIR) + "/procfs");
+  ASSERT_EQ(namespaces.size(), 2u);
+  EXPECT_EQ(namespaces[0].inode, 4026531839u);
+  EXPECT_THAT(namespaces[0].pid, AnyOf(Eq(1), Eq(812)));
+  EXPECT_EQ(namespaces[1].inode, 4026532777u);
+  EXPECT_THAT(namespaces[1].pid, AnyOf(Eq(4242), Eq(4243)));
+  EXPECT_THROW(listIpcNamespaces("/nonexistent/proc"), std::runtime_error);
+}
+
+// A child in its own IPC namespace with one shared memory segment of `size` bytes.
+class SegmentInNewNamespace {
+ public:
+  explicit SegmentInNewNamespace(std::size_t size) {
+    int ready[2], done[2];
+    if (pipe(ready) != 0 || pipe(done) != 0) {
+      return;
+    }
+    pid_ = fork();
+    if (pid_ == 0) {
+      close(ready[0]);
+      close(done[1]);  // so that the test closing its end is seen as EOF
+      char ok = unshare(CLONE_NEWIPC) == 0 && shmget(IPC_PRIVATE, size, IPC_CREAT | 0600) >= 0;
+      (void)!write(ready[1], &ok, 1);
+      (void)!read(done[0], &ok, 1);
+      _exit(0);
+    }
+    close(ready[1]);
+    close(done[0]);
+    done_ = done[1];
+    char ok = 0;
+    ok_ = read(ready[0], &ok, 1) == 1 && ok == 1;
+    close(ready[0]);
+  }
+  ~SegmentInNewNamespace() {
+    close(done_);
+    waitpid(pid_, nullptr, 0);
+  }
+  bool ok() const { return ok_; }
+  std::uint64_t inode() const {
+    struct stat st {};
+    EXPECT_EQ(stat(("/proc/" + std::to_string(pid_) + "/ns/ipc").c_str(), &st), 0);
+    return st.st_ino;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int done_ = -1;
+  bool ok_ = false;
+};
+
+TEST(SetnsIpcNamespaceVisitor, ReadsEachNamespaceWithoutMovingTheCaller) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root to enter other IPC namespaces; CI runs this as root";
+  }
+  SegmentInNewNamespace child(123457);
+  ASSERT_TRUE(child.ok());
+  const std::uint64_t own = ownIpcNamespace();
+  std::map<std::uint64_t, std::string> tables;
+  std::map<std::uint64_t, bool> mqueue_mounted;
+  SetnsIpcNamespaceVisitor visitor("/proc");
+  visitor.visit([&](const IpcNamespaceView& ns) {
+    EXPECT_EQ(ownIpcNamespace(), ns.inode);  // the helper thread is inside
+    EXPECT_FALSE(tables.contains(ns.inode)) << "visited twice";
+    tables[ns.inode] = readProcFile(ns.procfs + "/sysvipc/shm").value_or("");
+    const int fd = ns.open_mqueue_dir();
+    mqueue_mounted[ns.inode] = fd >= 0;
+    if (fd >= 0) {
+      close(fd);
+    }
+  });
+  EXPECT_EQ(ownIpcNamespace(), own);
+  ASSERT_TRUE(tables.contains(child.inode()));
+  ASSERT_TRUE(tables.contains(own));
+  EXPECT_THAT(tables[child.inode()], HasSubstr(" 123457 "));
+  EXPECT_THAT(tables[own], Not(HasSubstr(" 123457 ")));
+  EXPECT_TRUE(mqueue_mounted[child.inode()]);
+  EXPECT_TRUE(mqueue_mounted[own]);
+}
+
+TEST(SetnsIpcNamespaceVisitor, ReaderExceptionsReachTheCaller) {
+  SetnsIpcNamespaceVisitor visitor("/proc");
+  EXPECT_THROW(visitor.visit([](const IpcNamespaceView&) { throw std::runtime_error("boom"); }),
+               std::runtime_error);
+}
+
+TEST(ParseErrors, CountedPerCollectorAndExportedBySelf) {
+  ParseErrors errors;
+  errors.declare("quiet");
+  errors.record("noisy", "/proc/x", "line 2: bad size 'x'");
+  errors.record("noisy", "/proc/x", "line 3: bad size 'y'");
+  EXPECT_EQ(errors.counts(),
+            (std::vector<std::pair<std::string, std::uint64_t>>{{"noisy", 2}, {"quiet", 0}}));
+  LabelCaps caps(1, 1, 1);
+  ScrapeRegistry registry;
+  registry.add(std::make_unique<SelfCollector>(BuildInfo{"1", "r", "1.1", "6.1"},
+                                               std::vector<const Probe*>{}, caps, &errors));
+  const std::string text = renderMetrics(registry);
+  EXPECT_THAT(text, HasSubstr("# TYPE ipcwatch_parse_errors_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("ipcwatch_parse_errors_total{collector=\"noisy\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("ipcwatch_parse_errors_total{collector=\"quiet\"} 0\n"));
+}
+
+}  // namespace
+}  // namespace ipcwatch
