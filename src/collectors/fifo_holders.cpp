@@ -1,4 +1,5 @@
 #include "collectors/fifo_holders.h"
+#include "util/proc_entry.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -13,18 +14,6 @@
 
 namespace ipcwatch {
 namespace {
-
-bool isNumber(const char* name) {
-  if (*name == '\0') {
-    return false;
-  }
-  for (; *name != '\0'; ++name) {
-    if (*name < '0' || *name > '9') {
-      return false;
-    }
-  }
-  return true;
-}
 
 std::optional<unsigned> readFdFlags(int pid_fd, const char* fd_name) {
   UniqueFd info(openat(pid_fd, (std::string("fdinfo/") + fd_name).c_str(), O_RDONLY | O_CLOEXEC));
@@ -61,7 +50,7 @@ bool scanProcess(int proc_fd, const char* pid, const std::set<FileId>& fifos,
       in_time = false;
       break;
     }
-    if (!isNumber(entry->d_name)) {
+    if (!isProcNumber(entry->d_name)) {
       continue;
     }
     struct stat st {};
@@ -125,7 +114,7 @@ FifoHolderScan findFifoHolders(const std::string& procfs, const std::set<FileId>
     throw std::system_error(errno, std::generic_category(), "cannot list " + procfs);
   }
   while (const dirent* entry = readdir(proc)) {
-    if (isNumber(entry->d_name) && !scanProcess(proc_fd, entry->d_name, fifos, deadline, result)) {
+    if (isProcNumber(entry->d_name) && !scanProcess(proc_fd, entry->d_name, fifos, deadline, result)) {
       result.out_of_time = true;
       break;
     }

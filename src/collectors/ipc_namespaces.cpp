@@ -1,4 +1,5 @@
 #include "collectors/ipc_namespaces.h"
+#include "util/proc_entry.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -21,18 +22,6 @@
 
 namespace ipcwatch {
 namespace {
-
-bool allDigits(const char* name) {
-  if (*name == '\0') {
-    return false;
-  }
-  for (; *name != '\0'; ++name) {
-    if (*name < '0' || *name > '9') {
-      return false;
-    }
-  }
-  return true;
-}
 
 class Fd {
  public:
@@ -59,7 +48,7 @@ std::vector<IpcNamespace> listIpcNamespaces(const std::string& procfs) {
   }
   std::map<std::uint64_t, pid_t> found;
   while (const dirent* entry = readdir(dir)) {
-    if (!allDigits(entry->d_name)) {
+    if (!isProcNumber(entry->d_name)) {
       continue;
     }
     const std::string link = procfs + "/" + entry->d_name + "/ns/ipc";

@@ -1,4 +1,5 @@
 #include "collectors/unix_socket_inventory.h"
+#include "util/proc_entry.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -27,18 +28,6 @@
 namespace ipcwatch {
 namespace {
 
-bool isPid(const char* name) {
-  if (*name == '\0') {
-    return false;
-  }
-  for (; *name != '\0'; ++name) {
-    if (*name < '0' || *name > '9') {
-      return false;
-    }
-  }
-  return true;
-}
-
 // `ip netns add` bind-mounts the namespace over an empty file; a file left behind without the
 // mount is on the directory's own filesystem, not nsfs.
 bool isNsfs(const std::string& path) {
@@ -53,7 +42,7 @@ void addProcessNamespaces(const std::string& procfs, std::map<std::uint64_t, Net
   }
   const int dir_fd = dirfd(dir);
   while (const dirent* entry = readdir(dir)) {
-    if (!isPid(entry->d_name)) {
+    if (!isProcNumber(entry->d_name)) {
       continue;
     }
     const std::string pid = entry->d_name;

@@ -24,6 +24,21 @@ std::vector<std::string> ScrapeRegistry::collectorNames() const {
   return names;
 }
 
+void ScrapeRegistry::logOutcome(const std::string& name, bool ok, const std::string& what) const {
+  if (ok) {
+    if (failing_.erase(name) != 0) {
+      spdlog::info("collector {} recovered", name);
+    }
+    return;
+  }
+  if (failing_.insert(name).second) {
+    spdlog::error("collector {} failed: {} (further failures are logged at debug level)", name,
+                  what);
+  } else {
+    spdlog::debug("collector {} failed: {}", name, what);
+  }
+}
+
 std::vector<prometheus::MetricFamily> ScrapeRegistry::Collect() const {
   std::lock_guard lock(mutex_);
   std::vector<prometheus::MetricFamily> out;
@@ -37,16 +52,18 @@ std::vector<prometheus::MetricFamily> ScrapeRegistry::Collect() const {
     const std::string name(collector->name());
     std::vector<prometheus::MetricFamily> families;
     bool ok = true;
+    std::string what;
     const auto start = std::chrono::steady_clock::now();
     try {
       collector->collect(families);
     } catch (const std::exception& e) {
       ok = false;
-      spdlog::error("collector {} failed: {}", name, e.what());
+      what = e.what();
     } catch (...) {
       ok = false;
-      spdlog::error("collector {} failed with a non-standard exception", name);
+      what = "a non-standard exception";
     }
+    logOutcome(name, ok, what);
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
     duration.set({{"collector", name}}, took.count());
     success.set({{"collector", name}}, ok ? 1 : 0);

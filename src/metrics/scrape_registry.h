@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,13 @@ class ScrapeRegistry : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
+  // Logs a collector's failure at error when a streak of failures starts, at debug while it
+  // lasts (a scrape every 15 s must not flood the log), and at info when it recovers.
+  void logOutcome(const std::string& name, bool ok, const std::string& what) const;
+
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<Collector>> collectors_;
+  mutable std::set<std::string> failing_;
 };
 
 }  // namespace ipcwatch
