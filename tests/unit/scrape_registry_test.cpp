@@ -1,6 +1,8 @@
 #include <stdexcept>
 
 #include <gmock/gmock.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 #include <gtest/gtest.h>
 
 #include "collectors/self_collector.h"
@@ -60,6 +62,37 @@ TEST(ScrapeRegistry, FailingCollectorsReportZeroAndDropPartialOutput) {
   EXPECT_THAT(text, HasSubstr("ipcwatch_collector_success{collector=\"broken\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("ipcwatch_collector_success{collector=\"weird\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("ipcwatch_collector_duration_seconds{collector=\"broken\"} "));
+}
+
+TEST(ScrapeRegistry, LogsAFailureStreakOnceAndTheRecovery) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+  spdlog::set_level(spdlog::level::info);
+  class Flaky : public Collector {
+   public:
+    std::string_view name() const override { return "flaky"; }
+    void collect(std::vector<prometheus::MetricFamily>&) override {
+      if (fail) {
+        throw std::runtime_error("no table");
+      }
+    }
+    bool fail = true;
+  };
+  auto flaky = std::make_unique<Flaky>();
+  Flaky* handle = flaky.get();
+  ScrapeRegistry registry;
+  registry.add(std::move(flaky));
+  registry.Collect();
+  registry.Collect();
+  registry.Collect();
+  handle->fail = false;
+  registry.Collect();
+  const auto lines = sink->last_formatted();
+  spdlog::set_default_logger(previous);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[0], HasSubstr("collector flaky failed: no table"));
+  EXPECT_THAT(lines[1], HasSubstr("collector flaky recovered"));
 }
 
 TEST(FamilyBuilder, SumsSamplesWithEqualLabels) {
