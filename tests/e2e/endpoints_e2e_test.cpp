@@ -462,5 +462,100 @@ TEST_F(EndpointsE2eTest, DiagnoseUsageErrorsAndJson) {
   EXPECT_THAT(output, HasSubstr("(the agent's namespaces)"));
 }
 
+// The server found through its pid file: the umask check reports its umask, and a private
+// /tmp of the client is compared with the server's mount namespace.
+TEST_F(EndpointsE2eTest, ServerFoundThroughItsPidFile) {
+  makeFifo(fifo_, 0660, 0, kSharedGid);
+  auto reader = std::make_unique<TestProcess>(uniqueComm("srv"), [this] {
+    umask(027);
+    return open(fifo_.c_str(), O_RDONLY | O_NONBLOCK) >= 0 ? 0 : errno;
+  });
+  ASSERT_TRUE(reader->ready());
+  const std::string pid_file = dir_ + "/server.pid";
+  std::ofstream(pid_file) << reader->pid() << "\n";
+  const std::string config_path = dir_ + "/ipcwatch.yaml";
+  std::ofstream(config_path) << "endpoints:\n  - name: mi\n    path: " << fifo_
+                             << "\n    server: { pid_file: " << pid_file << " }\n"
+                             << "    clients:\n      - { name: panel, user: \"61234:61300\" }\n";
+  const auto [status, output] = diagnose("--endpoint mi --config " + config_path);
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("✓ umask_mode  server pid " + std::to_string(reader->pid()) +
+                                " umask 027; endpoint mode 0660"));
+  EXPECT_THAT(output, HasSubstr("user 61234, uid 61234 gid 61300"));
+  EXPECT_THAT(output, HasSubstr("(the agent's namespaces)"));
+
+  reader->stop();
+  const auto [status2, output2] = diagnose("--endpoint mi --config " + config_path + " --json");
+  EXPECT_EQ(status2, 1) << output2;
+  EXPECT_THAT(output2, HasSubstr("\"name\":\"peer\",\"status\":\"fail\""));
+  EXPECT_THAT(output2, HasSubstr("\"reachable\":false"));
+}
+
+// The real agent: the collector is in the table, the series change when the reader dies, and
+// the exposition passes promtool.
+TEST_F(EndpointsE2eTest, AgentExportsEndpointSeries) {
+  makeFifo(fifo_, 0600, kClientUid, kClientGid);
+  const std::string reader_comm = uniqueComm("srv");
+  auto reader = startReader(fifo_, reader_comm);
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+  AgentProcess agent(
+      "web:\n  listen_address: \"127.0.0.1:0\"\n"
+      "probes:\n  broken_pipe:\n    enabled: false\n  sigpipe:\n    enabled: false\n"
+      "  fifo_open:\n    enabled: false\n  unix_sock:\n    enabled: false\n"
+      "endpoints:\n  - name: mi\n    path: " +
+      fifo_ +
+      "\n    type: fifo\n"
+      "    server: { process: " +
+      reader_comm +
+      " }\n"
+      "    clients:\n      - name: panel\n        process: " +
+      client_comm +
+      "\n"
+      "        user: nobody\n        access: write\n");
+  const int port = agent.waitForPort(10s);
+  ASSERT_GT(port, 0) << agent.log();
+  const std::map<std::string, std::string> labels = {{"endpoint", "mi"}, {"client", "panel"}};
+  auto metrics = httpRequest(port, "GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  auto samples = parseExposition(metrics->body);
+  EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", "endpoints"}}), 1);
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_up", labels), 1);
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_peers", {{"endpoint", "mi"}}), 1);
+  const double last_ok = sampleValue(samples, "ipc_endpoint_last_ok_timestamp_seconds", labels);
+  EXPECT_GT(last_ok, 1.6e9);
+  const std::string file = dir_ + "/metrics.prom";
+  std::ofstream(file) << metrics->body;
+  const auto [code, output] = runCommand("promtool check metrics < " + file);
+  EXPECT_EQ(code, 0) << output;
+
+  reader->stop();
+  metrics = httpRequest(port, "GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  samples = parseExposition(metrics->body);
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_up", labels), 0);
+  auto check_labels = labels;
+  check_labels["check"] = "peer";
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_check_ok", check_labels), 0);
+  check_labels["check"] = "permission";
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_check_ok", check_labels), 1);
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_peers", {{"endpoint", "mi"}}), 0);
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_last_ok_timestamp_seconds", labels), last_ok);
+}
+
+TEST_F(EndpointsE2eTest, CheckConfigRejectsBadEndpoints) {
+  const std::string config_path = dir_ + "/bad.yaml";
+  std::ofstream(config_path)
+      << "endpoints:\n  - name: mi\n    path: tmp/fifo\n    type: pipe\n"
+         "    clients:\n      - name: panel\n        user: no_such_user_xyz\n";
+  const auto [status, output] =
+      runCommand(std::string(IPCWATCH_BINARY) + " check-config " + config_path);
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output,
+              HasSubstr(config_path + ":3:11: endpoints[0].path: expected an absolute path"));
+  EXPECT_THAT(output, HasSubstr(config_path + ":4:11: endpoints[0].type: 'pipe' is not one of"));
+  EXPECT_THAT(output, HasSubstr(config_path + ":7:15: endpoints[0].clients[0].user: unknown user"));
+}
+
 }  // namespace
 }  // namespace ipcwatch::testing
