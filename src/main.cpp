@@ -12,6 +12,7 @@
 #include "collectors/collector_table.h"
 #include "collectors/self_collector.h"
 #include "config/config.h"
+#include "endpoints/diagnose_command.h"
 #include "log/logging.h"
 
 namespace {
@@ -97,11 +98,15 @@ int main(int argc, char** argv) {
     config = loadConfig(args);
   } catch (const ConfigError& e) {
     std::cerr << "ipcwatch: invalid configuration:\n" << e.what() << "\n";
-    return kExitFailure;
+    // diagnose keeps 1 for "not reachable".
+    return args.command == Command::kDiagnose ? kExitUsage : kExitFailure;
   }
   if (args.command == Command::kCheckConfig) {
     std::cout << *args.config_path << ": configuration is valid\n";
     return 0;
+  }
+  if (args.command == Command::kDiagnose) {
+    return runDiagnose(args, config);
   }
   return runAgent(config);
 }

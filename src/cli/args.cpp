@@ -17,12 +17,38 @@ constexpr Flag kValueFlags[] = {
     {"--log.format", &Args::log_format},
 };
 
+// Accepted only after `diagnose`.
+constexpr Flag kDiagnoseFlags[] = {
+    {"--endpoint", &Args::diagnose_endpoint}, {"--as", &Args::diagnose_user},
+    {"--as-pid", &Args::diagnose_pid},        {"--access", &Args::diagnose_access},
+    {"--type", &Args::diagnose_type},
+};
+
+std::optional<ArgsError> checkDiagnose(const Args& args) {
+  if (args.diagnose_path.has_value() == args.diagnose_endpoint.has_value()) {
+    return ArgsError{"diagnose needs either a PATH or --endpoint NAME"};
+  }
+  if (args.diagnose_user && args.diagnose_pid) {
+    return ArgsError{"diagnose: --as and --as-pid exclude each other"};
+  }
+  if (args.diagnose_endpoint && (args.diagnose_user || args.diagnose_pid ||
+                                 args.diagnose_access || args.diagnose_type)) {
+    return ArgsError{"diagnose --endpoint takes the client and access from the configuration"};
+  }
+  if (args.diagnose_path && !args.diagnose_user && !args.diagnose_pid) {
+    return ArgsError{"diagnose PATH needs --as USER or --as-pid PID"};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string usage() {
   return R"(Usage:
   ipcwatch [--config FILE] [--web.listen-address ADDR] [--log.level LEVEL] [--log.format FORMAT]
   ipcwatch check-config FILE
+  ipcwatch diagnose PATH (--as USER | --as-pid PID) [--access ACCESS] [--json]
+  ipcwatch diagnose --endpoint NAME [--config FILE] [--json]
   ipcwatch --version
   ipcwatch --help
 
@@ -39,6 +65,12 @@ Options:
 
 Commands:
   check-config FILE          validate FILE and exit 0 when it is valid, 1 when it is not
+  diagnose PATH (--as USER | --as-pid PID) [--access read|write|read_write|connect]
+           [--type fifo|unix_stream|unix_dgram|unix_seqpacket] [--json]
+  diagnose --endpoint NAME [--config FILE] [--json]
+                             check whether the client can reach the FIFO or unix socket, from
+                             its point of view; prints each check with its evidence and a fix.
+                             Exit 0 reachable, 1 not reachable, 2 usage error
 )";
 }
 
@@ -64,6 +96,18 @@ std::variant<Args, ArgsError> parseArgs(const std::vector<std::string>& argv) {
       args.config_path = argv[++i];
       continue;
     }
+    if (arg == "diagnose" && !command_seen) {
+      command_seen = true;
+      args.command = Command::kDiagnose;
+      if (i + 1 < argv.size() && argv[i + 1].rfind("--", 0) != 0) {
+        args.diagnose_path = argv[++i];
+      }
+      continue;
+    }
+    if (arg == "--json" && args.command == Command::kDiagnose) {
+      args.json = true;
+      continue;
+    }
     bool matched = false;
     for (const auto& flag : kValueFlags) {
       const std::string name = flag.name;
@@ -85,8 +129,29 @@ std::variant<Args, ArgsError> parseArgs(const std::vector<std::string>& argv) {
       matched = true;
       break;
     }
+    for (const auto& flag : kDiagnoseFlags) {
+      if (matched || args.command != Command::kDiagnose) {
+        break;
+      }
+      const std::string name = flag.name;
+      if (arg == name) {
+        if (i + 1 >= argv.size() || argv[i + 1].empty()) {
+          return ArgsError{name + " needs a value"};
+        }
+        args.*(flag.field) = argv[++i];
+        matched = true;
+      } else if (arg.rfind(name + "=", 0) == 0 && arg.size() > name.size() + 1) {
+        args.*(flag.field) = arg.substr(name.size() + 1);
+        matched = true;
+      }
+    }
     if (!matched) {
       return ArgsError{"unknown argument '" + arg + "'"};
+    }
+  }
+  if (args.command == Command::kDiagnose) {
+    if (auto error = checkDiagnose(args)) {
+      return *error;
     }
   }
   return args;

@@ -7,7 +7,7 @@
 
 namespace ipcwatch {
 
-enum class Command { kRun, kCheckConfig, kVersion, kHelp };
+enum class Command { kRun, kCheckConfig, kDiagnose, kVersion, kHelp };
 
 struct Args {
   Command command = Command::kRun;
@@ -15,6 +15,15 @@ struct Args {
   std::optional<std::string> listen_address;  // --web.listen-address overrides the config
   std::optional<std::string> log_level;       // --log.level overrides the config
   std::optional<std::string> log_format;      // --log.format overrides the config
+  // diagnose PATH [--as USER | --as-pid PID] [--access A] [--type T] [--json]
+  // diagnose --endpoint NAME [--config FILE] [--json]
+  std::optional<std::string> diagnose_path;
+  std::optional<std::string> diagnose_endpoint;  // --endpoint NAME
+  std::optional<std::string> diagnose_user;      // --as USER
+  std::optional<std::string> diagnose_pid;       // --as-pid PID
+  std::optional<std::string> diagnose_access;    // --access read|write|read_write|connect
+  std::optional<std::string> diagnose_type;      // --type fifo|unix_stream|...
+  bool json = false;                             // --json
 };
 
 struct ArgsError {

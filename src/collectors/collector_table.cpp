@@ -1,6 +1,7 @@
 #include "collectors/collector_table.h"
 
 #include "collectors/broken_pipe_collector.h"
+#include "collectors/endpoints_collector.h"
 #include "collectors/fifo_open_collector.h"
 #include "collectors/unix_sock_collector.h"
 #include "collectors/ipc_files_collector.h"
@@ -70,6 +71,14 @@ const std::vector<CollectorSpec>& collectorTable() {
                              config.inventory.posix_mqueue_top_n},
              *deps.parse_errors,
              std::make_unique<SetnsIpcNamespaceVisitor>(config.paths.procfs));
+       }},
+      {"endpoints", true,
+       "reachability of the configured endpoints from each client's point of view",
+       [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
+         if (deps.config->endpoints.empty()) {
+           return nullptr;
+         }
+         return std::make_unique<EndpointsCollector>(*deps.config);
        }},
   };
   return table;

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstdlib>
 #include <system_error>
 
 #include "util/unique_fd.h"
@@ -69,6 +70,13 @@ bool scanProcess(int proc_fd, const char* pid, const std::set<FileId>& fifos,
     const unsigned mode = *flags & O_ACCMODE;
     holders.readers += (mode == O_RDONLY || mode == O_RDWR) ? 1 : 0;
     holders.writers += (mode == O_WRONLY || mode == O_RDWR) ? 1 : 0;
+    const auto tgid = static_cast<std::uint32_t>(std::strtoul(pid, nullptr, 10));
+    if (mode == O_RDONLY || mode == O_RDWR) {
+      holders.reader_pids.insert(tgid);
+    }
+    if (mode == O_WRONLY || mode == O_RDWR) {
+      holders.writer_pids.insert(tgid);
+    }
   }
   closedir(fd_dir);
   return in_time;

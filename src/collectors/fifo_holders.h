@@ -15,6 +15,8 @@ namespace ipcwatch {
 struct FifoHolders {
   std::uint32_t readers = 0;  // open file descriptions opened O_RDONLY or O_RDWR
   std::uint32_t writers = 0;  // opened O_WRONLY or O_RDWR
+  std::set<std::uint32_t> reader_pids;  // the processes behind them
+  std::set<std::uint32_t> writer_pids;
 };
 
 // The `flags:` field of /proc/<pid>/fdinfo/<fd> (octal open flags), or nullopt.

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <pwd.h>
 #include <set>
 #include <sstream>
 
@@ -52,6 +53,17 @@ inventory:
   posix_mqueue_top_n: 10   # per-queue series for the fullest POSIX message queues
   posix_shm_top_n: 10      # per-object series for the largest /dev/shm objects
   posix_shm_dir: /dev/shm
+endpoints: []            # FIFOs/unix sockets clients must reach, checked from each client's view
+# endpoints:
+#   - name: opensips_mi
+#     path: /tmp/opensips_fifo
+#     type: fifo           # fifo | unix_stream | unix_dgram | unix_seqpacket (path or @abstract)
+#     server: { process: opensips }   # process (comm), exe, pid_file or systemd_unit
+#     clients:
+#       - name: opensips-cp
+#         process: httpd   # the client as it runs now...
+#         user: apache     # ...or, when no such process runs, the identity to check as
+#         access: write    # read | write | read_write (FIFOs) | connect (sockets)
 # collectors:            # every collector is on unless switched off here, e.g.
 #   unix_sock: false
 )";
@@ -465,6 +477,216 @@ void parseCollectors(Validator& v, const YAML::Node& node, const std::string& pa
   }
 }
 
+const std::vector<std::string> kEndpointTypes = {"fifo", "unix_stream", "unix_dgram",
+                                                 "unix_seqpacket"};
+const std::vector<std::string> kEndpointAccesses = {"read", "write", "read_write", "connect"};
+
+bool validEndpointName(const std::string& name) {
+  if (name.empty() || name.size() > 64) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-' || c == '.';
+  });
+}
+
+void endpointName(Validator& v, const YAML::Node& node, const std::string& path,
+                  std::string& out) {
+  if (!v.scalar(node, path, "a name")) {
+    return;
+  }
+  if (!validEndpointName(node.Scalar())) {
+    v.error(node, path, "'" + node.Scalar() + "' is not 1-64 characters of A-Z a-z 0-9 _ - .");
+    return;
+  }
+  out = node.Scalar();
+}
+
+void endpointServer(Validator& v, const YAML::Node& node, const std::string& path,
+                    EndpointServerConfig& server) {
+  v.mapping(node, path, {
+      {"process", [&](const YAML::Node& n, const std::string& p) {
+         if (v.scalar(n, p, "a process name (comm)")) {
+           if (n.Scalar().empty() || n.Scalar().size() > 15) {
+             v.error(n, p, "a comm is 1-15 bytes, got '" + n.Scalar() + "'");
+           } else {
+             server.process = n.Scalar();
+           }
+         }
+       }},
+      {"exe", [&](const YAML::Node& n, const std::string& p) { v.absolutePath(n, p, server.exe); }},
+      {"pid_file",
+       [&](const YAML::Node& n, const std::string& p) { v.absolutePath(n, p, server.pid_file); }},
+      {"systemd_unit", [&](const YAML::Node& n, const std::string& p) {
+         if (v.scalar(n, p, "a unit name") && !n.Scalar().empty()) {
+           server.systemd_unit = n.Scalar();
+         }
+       }},
+  });
+}
+
+EndpointClientConfig endpointClient(Validator& v, const YAML::Node& node, const std::string& path,
+                                    EndpointType type) {
+  EndpointClientConfig client;
+  client.access = type == EndpointType::kFifo ? EndpointAccess::kWrite : EndpointAccess::kConnect;
+  if (!node.IsMap()) {
+    v.error(node, path, "expected a mapping with name, process and/or user, access");
+    return client;
+  }
+  v.mapping(node, path, {
+      {"name", [&](const YAML::Node& n, const std::string& p) { endpointName(v, n, p, client.name); }},
+      {"process", [&](const YAML::Node& n, const std::string& p) {
+         if (v.scalar(n, p, "a process name (comm)")) {
+           if (n.Scalar().empty() || n.Scalar().size() > 15) {
+             v.error(n, p, "a comm is 1-15 bytes, got '" + n.Scalar() + "'");
+           } else {
+             client.process = n.Scalar();
+           }
+         }
+       }},
+      {"user", [&](const YAML::Node& n, const std::string& p) {
+         if (!v.scalar(n, p, "a user name, UID or UID:GID")) {
+           return;
+         }
+         ResolvedUser resolved;
+         if (!resolveUser(n.Scalar(), resolved)) {
+           v.error(n, p, "unknown user '" + n.Scalar() + "' (no passwd entry; a UID or UID:GID "
+                         "is accepted as it is)");
+           return;
+         }
+         client.user = n.Scalar();
+       }},
+      {"access", [&](const YAML::Node& n, const std::string& p) {
+         std::string access;
+         v.oneOf(n, p, kEndpointAccesses, access);
+         if (access.empty()) {
+           return;
+         }
+         const bool socket = type != EndpointType::kFifo;
+         if (socket && access != "connect") {
+           v.error(n, p, "a socket is reached with 'connect', not '" + access + "'");
+         } else if (!socket && access == "connect") {
+           v.error(n, p, "a FIFO is opened for read, write or read_write, not 'connect'");
+         } else {
+           const auto index = std::find(kEndpointAccesses.begin(), kEndpointAccesses.end(), access) -
+                              kEndpointAccesses.begin();
+           client.access = static_cast<EndpointAccess>(index);
+         }
+       }},
+  });
+  if (!node["name"]) {
+    v.error(node, path, "missing key 'name'");
+  }
+  if (!node["process"] && !node["user"]) {
+    v.error(node, path, "needs 'process', 'user' or both");
+  }
+  return client;
+}
+
+EndpointType endpointTypeOf(const YAML::Node& node) {
+  if (node && node.IsScalar()) {
+    const auto it = std::find(kEndpointTypes.begin(), kEndpointTypes.end(), node.Scalar());
+    if (it != kEndpointTypes.end()) {
+      return static_cast<EndpointType>(it - kEndpointTypes.begin());
+    }
+  }
+  return EndpointType::kFifo;
+}
+
+void endpointPath(Validator& v, const YAML::Node& node, const std::string& path, EndpointType type,
+                  std::string& out) {
+  if (!v.scalar(node, path, "an absolute path or @abstract-name")) {
+    return;
+  }
+  const std::string& text = node.Scalar();
+  if (!text.empty() && text.front() == '@') {
+    if (type == EndpointType::kFifo) {
+      v.error(node, path, "a FIFO needs an absolute path; @names are abstract unix sockets");
+    } else if (text.size() < 2 || text.size() > 107) {
+      v.error(node, path, "an abstract name is 1-107 bytes after '@'");
+    } else {
+      out = text;
+    }
+    return;
+  }
+  // Whitespace around the path is kept: the path_clean check reports it with its fix.
+  const auto first = text.find_first_not_of(" \t");
+  if (text.empty() || first == std::string::npos || text[first] != '/') {
+    v.error(node, path, "expected an absolute path" +
+                            std::string(type == EndpointType::kFifo ? "" : " or @abstract-name") +
+                            ", got '" + text + "'");
+    return;
+  }
+  if (type != EndpointType::kFifo && text.size() > 107) {
+    v.error(node, path, "a unix socket path is at most 107 bytes");
+    return;
+  }
+  out = text;
+}
+
+void parseEndpoints(Validator& v, const YAML::Node& node, const std::string& path,
+                    Config& config) {
+  if (node.IsNull()) {
+    return;
+  }
+  if (!node.IsSequence()) {
+    v.error(node, path, "expected a list of endpoints");
+    return;
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    const std::string at = path + "[" + std::to_string(i) + "]";
+    if (!item.IsMap()) {
+      v.error(item, at, "expected a mapping with name, path, type, server, clients");
+      continue;
+    }
+    EndpointConfig endpoint;
+    endpoint.type = endpointTypeOf(item["type"]);
+    std::set<std::string> client_names;
+    v.mapping(item, at, {
+        {"name", [&](const YAML::Node& n, const std::string& p) {
+           endpointName(v, n, p, endpoint.name);
+           if (!endpoint.name.empty() && !names.insert(endpoint.name).second) {
+             v.error(n, p, "duplicate endpoint name '" + endpoint.name + "'");
+           }
+         }},
+        {"path", [&](const YAML::Node& n, const std::string& p) {
+           endpointPath(v, n, p, endpoint.type, endpoint.path);
+         }},
+        {"type", [&](const YAML::Node& n, const std::string& p) {
+           std::string type;
+           v.oneOf(n, p, kEndpointTypes, type);
+         }},
+        {"server", [&](const YAML::Node& n, const std::string& p) {
+           endpointServer(v, n, p, endpoint.server);
+         }},
+        {"clients", [&](const YAML::Node& n, const std::string& p) {
+           if (!n.IsSequence() || n.size() == 0) {
+             v.error(n, p, "expected a non-empty list of clients");
+             return;
+           }
+           for (std::size_t j = 0; j < n.size(); ++j) {
+             const std::string client_at = p + "[" + std::to_string(j) + "]";
+             auto client = endpointClient(v, n[j], client_at, endpoint.type);
+             if (!client.name.empty() && !client_names.insert(client.name).second) {
+               v.error(n[j]["name"], client_at + ".name",
+                       "duplicate client name '" + client.name + "'");
+             }
+             endpoint.clients.push_back(std::move(client));
+           }
+         }},
+    });
+    for (const char* required : {"name", "path", "clients"}) {
+      if (!item[required]) {
+        v.error(item, at, std::string("missing key '") + required + "'");
+      }
+    }
+    config.endpoints.push_back(std::move(endpoint));
+  }
+}
+
 void parseTop(Validator& v, const YAML::Node& root, Config& config) {
   v.mapping(root, "", {
       {"log", [&](const YAML::Node& n, const std::string& p) {
@@ -522,6 +744,8 @@ void parseTop(Validator& v, const YAML::Node& root, Config& config) {
       {"watch_paths",
        [&](const YAML::Node& n, const std::string& p) { parseWatchPaths(v, n, p, config); }},
       {"scan", [&](const YAML::Node& n, const std::string& p) { parseScan(v, n, p, config); }},
+      {"endpoints",
+       [&](const YAML::Node& n, const std::string& p) { parseEndpoints(v, n, p, config); }},
       {"collectors",
        [&](const YAML::Node& n, const std::string& p) { parseCollectors(v, n, p, config); }},
       {"inventory",
@@ -540,6 +764,59 @@ const std::vector<std::string>& knownBrokenPipeSyscalls() {
 bool isKnownSyscall(std::string_view name) {
   const auto& names = knownBrokenPipeSyscalls();
   return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::string_view endpointTypeName(EndpointType type) {
+  switch (type) {
+    case EndpointType::kFifo:
+      return "fifo";
+    case EndpointType::kUnixStream:
+      return "unix_stream";
+    case EndpointType::kUnixDgram:
+      return "unix_dgram";
+    case EndpointType::kUnixSeqpacket:
+      return "unix_seqpacket";
+  }
+  return "fifo";
+}
+
+std::string_view endpointAccessName(EndpointAccess access) {
+  switch (access) {
+    case EndpointAccess::kRead:
+      return "read";
+    case EndpointAccess::kWrite:
+      return "write";
+    case EndpointAccess::kReadWrite:
+      return "read_write";
+    case EndpointAccess::kConnect:
+      return "connect";
+  }
+  return "write";
+}
+
+bool resolveUser(const std::string& user, ResolvedUser& out) {
+  const auto parseId = [](std::string_view text, std::uint32_t& id) {
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    return !text.empty() && ec == std::errc() && ptr == text.data() + text.size();
+  };
+  const auto colon = user.find(':');
+  std::uint32_t uid = 0;
+  if (parseId(std::string_view(user).substr(0, colon), uid)) {
+    out.uid = uid;
+    const passwd* pw = getpwuid(uid);
+    out.name = pw != nullptr ? pw->pw_name : "";
+    out.gid = pw != nullptr ? pw->pw_gid : uid;
+    if (colon != std::string::npos) {
+      return parseId(std::string_view(user).substr(colon + 1), out.gid);
+    }
+    return true;
+  }
+  const passwd* pw = getpwnam(user.c_str());
+  if (pw == nullptr) {
+    return false;
+  }
+  out = ResolvedUser{pw->pw_uid, pw->pw_gid, pw->pw_name};
+  return true;
 }
 
 void setKnownCollectors(std::vector<std::string> names) { knownCollectors() = std::move(names); }

@@ -79,6 +79,36 @@ struct InventoryConfig {
   std::string posix_shm_dir = "/dev/shm";
 };
 
+// A FIFO or unix socket that clients must be able to reach (`endpoints:`).
+enum class EndpointType { kFifo, kUnixStream, kUnixDgram, kUnixSeqpacket };
+enum class EndpointAccess { kRead, kWrite, kReadWrite, kConnect };
+
+std::string_view endpointTypeName(EndpointType type);
+std::string_view endpointAccessName(EndpointAccess access);
+
+// How to find the serving process; every key set is tried, the first match wins.
+struct EndpointServerConfig {
+  std::string process;       // comm
+  std::string exe;           // absolute path of the executable
+  std::string pid_file;      // absolute path of a file holding the pid
+  std::string systemd_unit;  // e.g. opensips.service (matched in /proc/PID/cgroup)
+};
+
+struct EndpointClientConfig {
+  std::string name;
+  std::string process;  // comm of the client as it runs now
+  std::string user;     // the identity to check as when no such process runs: name, UID or UID:GID
+  EndpointAccess access = EndpointAccess::kWrite;
+};
+
+struct EndpointConfig {
+  std::string name;
+  std::string path;  // absolute path, or @name for an abstract socket; kept verbatim
+  EndpointType type = EndpointType::kFifo;
+  EndpointServerConfig server;
+  std::vector<EndpointClientConfig> clients;
+};
+
 struct Config {
   LogConfig log;
   WebConfig web;
@@ -90,6 +120,7 @@ struct Config {
   std::vector<std::string> watch_paths;
   ScanConfig scan;
   InventoryConfig inventory;
+  std::vector<EndpointConfig> endpoints;
   std::map<std::string, bool> collectors;  // only the names the file sets explicitly
   std::string source = "<embedded default>";
 };
@@ -108,6 +139,14 @@ std::string_view embeddedDefaultConfig();
 // The syscalls the broken_pipe probe can watch.
 const std::vector<std::string>& knownBrokenPipeSyscalls();
 bool isKnownSyscall(std::string_view name);
+
+// A user as `endpoints:` names it: a login name, UID or UID:GID. Returns false when unknown.
+struct ResolvedUser {
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string name;  // "" for a numeric user without a passwd entry
+};
+bool resolveUser(const std::string& user, ResolvedUser& out);
 
 // The collector names `collectors:` may use (set once at start-up from the collector table).
 // While empty, any name is accepted.

@@ -148,7 +148,7 @@ TEST_F(ConfigTest, ReportsEveryErrorWithFileLineColumnAndKey) {
              "unix_sock); did you mean 'broken_pipe'?",
       path + ":13:14: probes.sigpipe.enabled: expected true or false, got 'maybe'",
       path + ":15:3: collectors.sigpip: unknown collector (known: broken_pipe, sigpipe, fifo_open, "
-             "unix_sock, unix_sockets, ipc_files, sysv_ipc, posix_ipc); did you mean 'sigpipe'?",
+             "unix_sock, unix_sockets, ipc_files, sysv_ipc, posix_ipc, endpoints); did you mean 'sigpipe'?",
   };
   for (const auto& line : expected) {
     EXPECT_THAT(text, HasSubstr(line));

@@ -1,0 +1,69 @@
+#include "collectors/endpoints_collector.h"
+
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+#include "metrics/family.h"
+
+namespace ipcwatch {
+
+EndpointsCollector::EndpointsCollector(const Config& config)
+    : endpoints_(config.endpoints), checker_(config.paths.procfs, config.paths.sysfs) {}
+
+void EndpointsCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+  FamilyBuilder up("ipc_endpoint_up",
+                   "1 when a configured endpoint passes every check from the client's point of "
+                   "view (see ipcwatch diagnose --endpoint for the reason when 0).",
+                   prometheus::MetricType::Gauge);
+  FamilyBuilder check_ok("ipc_endpoint_check_ok",
+                         "1 when one check of an endpoint passes for a client (not-applicable "
+                         "checks and warnings count as passing), 0 when it fails; absent when "
+                         "an earlier failure kept it from being evaluated.",
+                         prometheus::MetricType::Gauge);
+  FamilyBuilder peers("ipc_endpoint_peers",
+                      "Processes holding a FIFO endpoint open in the serving direction, or "
+                      "sockets serving a socket endpoint (as the first client sees it).",
+                      prometheus::MetricType::Gauge);
+  FamilyBuilder last_ok("ipc_endpoint_last_ok_timestamp_seconds",
+                        "When the endpoint last passed every check for the client (Unix time); "
+                        "0 when it has not since the agent started.",
+                        prometheus::MetricType::Gauge);
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::lock_guard lock(mutex_);
+  for (const auto& endpoint : endpoints_) {
+    bool first = true;
+    for (const auto& client : endpoint.clients) {
+      const EndpointReport report = checker_.check(endpoint, client);
+      const LabelSet labels{{"client", client.name}, {"endpoint", endpoint.name}};
+      up.set(labels, report.reachable ? 1 : 0);
+      for (const auto& check : report.checks) {
+        if (check.status == CheckStatus::kSkipped) {
+          continue;
+        }
+        check_ok.set({{"check", check.name}, {"client", client.name}, {"endpoint", endpoint.name}},
+                     check.status == CheckStatus::kFail ? 0 : 1);
+      }
+      auto& when = last_ok_[{endpoint.name, client.name}];
+      if (report.reachable) {
+        when = now;
+      }
+      last_ok.set(labels, when);
+      if (first) {
+        peers.set({{"endpoint", endpoint.name}}, report.peers);
+        first = false;
+      }
+      if (!report.reachable) {
+        spdlog::debug("endpoint {} unreachable for client {}", endpoint.name, client.name);
+      }
+    }
+  }
+  for (const auto* family : {&up, &check_ok, &peers, &last_ok}) {
+    if (!family->empty()) {
+      out.push_back(family->build());
+    }
+  }
+}
+
+}  // namespace ipcwatch

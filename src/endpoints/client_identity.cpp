@@ -1,0 +1,357 @@
+#include "endpoints/client_identity.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "config/config.h"
+#include "util/unique_fd.h"
+
+namespace ipcwatch {
+namespace {
+
+std::vector<std::uint32_t> numbers(std::string_view text) {
+  std::vector<std::uint32_t> out;
+  while (!text.empty()) {
+    const auto start = text.find_first_of("0123456789");
+    if (start == std::string_view::npos) {
+      break;
+    }
+    text.remove_prefix(start);
+    std::uint32_t value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    out.push_back(value);
+    text.remove_prefix(static_cast<std::size_t>(ptr - text.data()));
+  }
+  return out;
+}
+
+std::vector<std::uint32_t> allPids(const std::string& procfs) {
+  std::vector<std::uint32_t> pids;
+  DIR* dir = opendir(procfs.c_str());
+  if (dir == nullptr) {
+    return pids;
+  }
+  while (const dirent* entry = readdir(dir)) {
+    std::uint32_t pid = 0;
+    const std::string_view name = entry->d_name;
+    const auto [ptr, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
+    if (ec == std::errc() && ptr == name.data() + name.size()) {
+      pids.push_back(pid);
+    }
+  }
+  closedir(dir);
+  std::sort(pids.begin(), pids.end());
+  return pids;
+}
+
+std::string trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+    text.pop_back();
+  }
+  return text;
+}
+
+std::string describe(const ClientIdentity& id) {
+  std::string groups;
+  for (const auto gid : id.groups) {
+    groups += (groups.empty() ? "" : ",") + std::to_string(gid);
+  }
+  std::string out =
+      id.pid != 0 ? "pid " + std::to_string(id.pid) + " (" + id.comm + ")" : "user " + id.user_name;
+  out += ", uid " + std::to_string(id.uid) + " gid " + std::to_string(id.gid) + " groups " +
+         groups + ", mnt:[" + std::to_string(id.mnt_ns) + "] net:[" + std::to_string(id.net_ns) +
+         "]";
+  return out;
+}
+
+std::string userNameOf(std::uint32_t uid) {
+  const passwd* pw = getpwuid(uid);
+  return pw != nullptr ? pw->pw_name : std::to_string(uid);
+}
+
+}  // namespace
+
+std::optional<ProcStatus> parseProcStatus(const std::string& text) {
+  ProcStatus status;
+  bool uid = false;
+  bool gid = false;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::string_view view = line;
+    if (view.starts_with("Uid:")) {
+      const auto ids = numbers(view.substr(4));
+      if (ids.size() >= 2) {
+        status.euid = ids[1];
+        uid = true;
+      }
+    } else if (view.starts_with("Gid:")) {
+      const auto ids = numbers(view.substr(4));
+      if (ids.size() >= 2) {
+        status.egid = ids[1];
+        gid = true;
+      }
+    } else if (view.starts_with("Groups:")) {
+      status.groups = numbers(view.substr(7));
+    } else if (view.starts_with("Umask:")) {
+      unsigned mask = 0;
+      auto rest = view.substr(6);
+      rest.remove_prefix(std::min(rest.find_first_not_of(" \t"), rest.size()));
+      if (std::from_chars(rest.data(), rest.data() + rest.size(), mask, 8).ec == std::errc()) {
+        status.umask = mask;
+      }
+    }
+  }
+  if (!uid || !gid) {
+    return std::nullopt;
+  }
+  return status;
+}
+
+std::string readSmallFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return "";
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::uint64_t nsInode(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+std::vector<std::uint32_t> findProcessesByComm(const std::string& procfs, const std::string& comm) {
+  std::vector<std::uint32_t> out;
+  for (const auto pid : allPids(procfs)) {
+    if (trimmed(readSmallFile(procfs + "/" + std::to_string(pid) + "/comm")) == comm) {
+      out.push_back(pid);
+    }
+  }
+  return out;
+}
+
+std::uint32_t findServerProcess(const std::string& procfs, const EndpointServerConfig& server) {
+  if (!server.pid_file.empty()) {
+    const auto pids = numbers(readSmallFile(server.pid_file));
+    if (!pids.empty() && access((procfs + "/" + std::to_string(pids[0])).c_str(), F_OK) == 0) {
+      return pids[0];
+    }
+  }
+  if (!server.process.empty()) {
+    const auto pids = findProcessesByComm(procfs, server.process);
+    if (!pids.empty()) {
+      return pids[0];
+    }
+  }
+  if (server.exe.empty() && server.systemd_unit.empty()) {
+    return 0;
+  }
+  for (const auto pid : allPids(procfs)) {
+    const std::string dir = procfs + "/" + std::to_string(pid);
+    if (!server.exe.empty()) {
+      char target[4096];
+      const ssize_t n = readlink((dir + "/exe").c_str(), target, sizeof target - 1);
+      if (n > 0 && std::string_view(target, static_cast<std::size_t>(n)) == server.exe) {
+        return pid;
+      }
+    }
+    if (!server.systemd_unit.empty()) {
+      const std::string cgroup = readSmallFile(dir + "/cgroup");
+      if (cgroup.find("/" + server.systemd_unit + "\n") != std::string::npos) {
+        return pid;
+      }
+    }
+  }
+  return 0;
+}
+
+ClientIdentity identityOfProcess(const std::string& procfs, std::uint32_t pid) {
+  ClientIdentity id;
+  const std::string dir = procfs + "/" + std::to_string(pid);
+  const auto status = parseProcStatus(readSmallFile(dir + "/status"));
+  if (!status) {
+    id.description = "pid " + std::to_string(pid) + " does not exist (or its status is unreadable)";
+    return id;
+  }
+  id.resolved = true;
+  id.pid = pid;
+  id.comm = trimmed(readSmallFile(dir + "/comm"));
+  id.uid = status->euid;
+  id.gid = status->egid;
+  id.groups.push_back(status->egid);
+  for (const auto gid : status->groups) {
+    if (gid != status->egid) {
+      id.groups.push_back(gid);
+    }
+  }
+  id.user_name = userNameOf(id.uid);
+  id.root = dir + "/root";
+  id.mnt_ns = nsInode(dir + "/ns/mnt");
+  id.net_ns = nsInode(dir + "/ns/net");
+  id.description = describe(id);
+  return id;
+}
+
+ClientIdentity identityOfUser(const std::string& procfs, const std::string& user) {
+  ClientIdentity id;
+  ResolvedUser resolved;
+  if (!resolveUser(user, resolved)) {
+    id.description = "unknown user '" + user + "'";
+    return id;
+  }
+  id.resolved = true;
+  id.uid = resolved.uid;
+  id.gid = resolved.gid;
+  id.groups.push_back(resolved.gid);
+  if (!resolved.name.empty()) {
+    std::vector<gid_t> groups(64);
+    int count = static_cast<int>(groups.size());
+    if (getgrouplist(resolved.name.c_str(), resolved.gid, groups.data(), &count) >= 0) {
+      for (int i = 0; i < count; ++i) {
+        if (groups[static_cast<std::size_t>(i)] != resolved.gid) {
+          id.groups.push_back(groups[static_cast<std::size_t>(i)]);
+        }
+      }
+    }
+  }
+  id.user_name = resolved.name.empty() ? std::to_string(resolved.uid) : resolved.name;
+  id.mnt_ns = nsInode(procfs + "/self/ns/mnt");
+  id.net_ns = nsInode(procfs + "/self/ns/net");
+  id.description = describe(id) + " (the agent's namespaces)";
+  return id;
+}
+
+ClientIdentity resolveClient(const std::string& procfs, const std::string& process,
+                             const std::string& user) {
+  if (!process.empty()) {
+    const auto pids = findProcessesByComm(procfs, process);
+    ResolvedUser wanted;
+    const bool by_user = !user.empty() && resolveUser(user, wanted);
+    std::optional<ClientIdentity> first;
+    for (const auto pid : pids) {
+      auto id = identityOfProcess(procfs, pid);
+      if (!id.resolved) {
+        continue;
+      }
+      if (!by_user || id.uid == wanted.uid) {
+        return id;  // a worker running as the configured user, not the root master
+      }
+      if (!first) {
+        first = std::move(id);
+      }
+    }
+    if (first) {
+      return *first;
+    }
+    if (user.empty()) {
+      ClientIdentity none;
+      none.description = "no process named '" + process + "' runs and no user is configured";
+      return none;
+    }
+    auto id = identityOfUser(procfs, user);
+    id.description += "; no process named '" + process + "' runs";
+    return id;
+  }
+  return identityOfUser(procfs, user);
+}
+
+std::optional<std::vector<int>> kernelAccess(const std::string& procfs,
+                                             const ClientIdentity& identity,
+                                             const std::vector<AccessQuery>& queries,
+                                             std::string& error) {
+  UniqueFd mnt_fd;
+  UniqueFd root_fd;
+  if (identity.pid != 0) {
+    const std::string dir = procfs + "/" + std::to_string(identity.pid);
+    mnt_fd.reset(open((dir + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+    root_fd.reset(open((dir + "/root").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!mnt_fd.valid() || !root_fd.valid()) {
+      error = "cannot open the namespaces of pid " + std::to_string(identity.pid) + ": " +
+              std::strerror(errno);
+      return std::nullopt;
+    }
+  }
+  std::vector<gid_t> groups(identity.groups.begin(), identity.groups.end());
+  std::vector<const char*> paths;
+  for (const auto& query : queries) {
+    paths.push_back(query.path.c_str());
+  }
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    error = std::string("pipe: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  UniqueFd read_end(pipe_fds[0]);
+  UniqueFd write_end(pipe_fds[1]);
+  const pid_t child = fork();
+  if (child < 0) {
+    error = std::string("fork: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  if (child == 0) {
+    // Only async-signal-safe calls from here: the parent may have other threads.
+    int step = 0;
+    if (mnt_fd.valid()) {
+      if (setns(mnt_fd.get(), CLONE_NEWNS) != 0 || fchdir(root_fd.get()) != 0 || chroot(".") != 0) {
+        step = -1;
+      }
+    }
+    if (step == 0 && (setgroups(groups.size(), groups.data()) != 0 || setgid(identity.gid) != 0 ||
+                      setuid(identity.uid) != 0)) {
+      step = -2;
+    }
+    int header[2] = {step, errno};
+    if (write(write_end.get(), header, sizeof header) != sizeof header || step != 0) {
+      _exit(1);
+    }
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      const int result =
+          faccessat(AT_FDCWD, paths[i], queries[i].mode, AT_EACCESS) == 0 ? 0 : errno;
+      if (write(write_end.get(), &result, sizeof result) != sizeof result) {
+        _exit(1);
+      }
+    }
+    _exit(0);
+  }
+  write_end.reset();
+  int header[2] = {0, 0};
+  std::vector<int> results(queries.size(), 0);
+  const bool header_ok = read(read_end.get(), header, sizeof header) == sizeof header;
+  const ssize_t wanted = static_cast<ssize_t>(results.size() * sizeof(int));
+  ssize_t got = 0;
+  while (header_ok && header[0] == 0 && got < wanted) {
+    const ssize_t n = read(read_end.get(), reinterpret_cast<char*>(results.data()) + got,
+                           static_cast<std::size_t>(wanted - got));
+    if (n <= 0) {
+      break;
+    }
+    got += n;
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (!header_ok || header[0] != 0 || got != wanted) {
+    error = std::string(header[0] == -1 ? "cannot enter the client's mount namespace: "
+                                        : "cannot take the client's credentials: ") +
+            std::strerror(header[1]);
+    return std::nullopt;
+  }
+  return results;
+}
+
+}  // namespace ipcwatch

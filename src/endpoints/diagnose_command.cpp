@@ -1,0 +1,124 @@
+#include "endpoints/diagnose_command.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <charconv>
+#include <iostream>
+
+#include "endpoints/diagnose_report.h"
+#include "endpoints/endpoint_checker.h"
+
+namespace ipcwatch {
+namespace {
+
+constexpr int kReachable = 0;
+constexpr int kUnreachable = 1;
+constexpr int kUsage = 2;
+
+template <typename Enum>
+std::optional<Enum> parseEnum(const std::string& text, int count, std::string_view (*name)(Enum)) {
+  for (int i = 0; i < count; ++i) {
+    if (name(static_cast<Enum>(i)) == text) {
+      return static_cast<Enum>(i);
+    }
+  }
+  return std::nullopt;
+}
+
+EndpointType guessType(const std::string& path) {
+  struct stat st {};
+  if (path.starts_with("@") || (stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))) {
+    return EndpointType::kUnixStream;
+  }
+  return EndpointType::kFifo;
+}
+
+int usageError(const std::string& message) {
+  std::cerr << "ipcwatch diagnose: " << message << "\n";
+  return kUsage;
+}
+
+void print(const EndpointReport& report, bool json) {
+  std::cout << (json ? renderReportJson(report) : renderReportText(report));
+}
+
+int diagnosePath(const Args& args, const Config& config) {
+  EndpointConfig endpoint;
+  endpoint.path = *args.diagnose_path;
+  if (endpoint.path.empty() || (endpoint.path.find_first_not_of(" \t") == std::string::npos) ||
+      (endpoint.path[endpoint.path.find_first_not_of(" \t")] != '/' &&
+       endpoint.path.front() != '@')) {
+    return usageError("PATH must be absolute (or @name for an abstract socket)");
+  }
+  endpoint.type = guessType(endpoint.path);
+  if (args.diagnose_type) {
+    const auto type = parseEnum<EndpointType>(*args.diagnose_type, 4, endpointTypeName);
+    if (!type) {
+      return usageError("--type: '" + *args.diagnose_type +
+                        "' is not one of fifo, unix_stream, unix_dgram, unix_seqpacket");
+    }
+    endpoint.type = *type;
+  }
+  EndpointAccess access =
+      endpoint.type == EndpointType::kFifo ? EndpointAccess::kWrite : EndpointAccess::kConnect;
+  if (args.diagnose_access) {
+    const auto parsed = parseEnum<EndpointAccess>(*args.diagnose_access, 4, endpointAccessName);
+    if (!parsed) {
+      return usageError("--access: '" + *args.diagnose_access +
+                        "' is not one of read, write, read_write, connect");
+    }
+    access = *parsed;
+  }
+  ClientIdentity identity;
+  if (args.diagnose_pid) {
+    std::uint32_t pid = 0;
+    const std::string& text = *args.diagnose_pid;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+    if (ec != std::errc() || ptr != text.data() + text.size() || pid == 0) {
+      return usageError("--as-pid: '" + text + "' is not a process id");
+    }
+    identity = identityOfProcess(config.paths.procfs, pid);
+  } else {
+    identity = identityOfUser(config.paths.procfs, *args.diagnose_user);
+  }
+  if (!identity.resolved) {
+    return usageError(identity.description);
+  }
+  const EndpointChecker checker(config.paths.procfs, config.paths.sysfs);
+  const auto report = checker.checkAs(endpoint, "", access, std::move(identity));
+  print(report, args.json);
+  return report.reachable ? kReachable : kUnreachable;
+}
+
+int diagnoseEndpoint(const Args& args, const Config& config) {
+  const auto it = std::find_if(config.endpoints.begin(), config.endpoints.end(),
+                               [&](const auto& e) { return e.name == *args.diagnose_endpoint; });
+  if (it == config.endpoints.end()) {
+    std::string known;
+    for (const auto& e : config.endpoints) {
+      known += (known.empty() ? "" : ", ") + e.name;
+    }
+    return usageError("no endpoint named '" + *args.diagnose_endpoint + "' in " + config.source +
+                      " (known: " + (known.empty() ? "none" : known) + ")");
+  }
+  const EndpointChecker checker(config.paths.procfs, config.paths.sysfs);
+  bool reachable = true;
+  for (std::size_t i = 0; i < it->clients.size(); ++i) {
+    const auto report = checker.check(*it, it->clients[i]);
+    if (i > 0 && !args.json) {
+      std::cout << "\n";
+    }
+    print(report, args.json);
+    reachable = reachable && report.reachable;
+  }
+  return reachable ? kReachable : kUnreachable;
+}
+
+}  // namespace
+
+int runDiagnose(const Args& args, const Config& config) {
+  return args.diagnose_endpoint ? diagnoseEndpoint(args, config) : diagnosePath(args, config);
+}
+
+}  // namespace ipcwatch

@@ -1,0 +1,650 @@
+#include "endpoints/endpoint_checker.h"
+
+#include <grp.h>
+#include <linux/unix_diag.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <sstream>
+
+#include "collectors/fifo_holders.h"
+#include "collectors/unix_socket_inventory.h"
+#include "endpoints/posix_acl.h"
+
+namespace ipcwatch {
+namespace {
+
+constexpr const char* kNamedNetnsDir = "/var/run/netns";
+
+std::string octal(unsigned mode) {
+  std::ostringstream out;
+  out << "0" << std::oct << (mode & 07777);
+  return out.str();
+}
+
+std::string groupName(std::uint32_t gid) {
+  const group* gr = getgrgid(gid);
+  return gr != nullptr ? gr->gr_name : std::to_string(gid);
+}
+
+std::string fileTypeName(mode_t mode) {
+  if (S_ISFIFO(mode)) {
+    return "a FIFO";
+  }
+  if (S_ISSOCK(mode)) {
+    return "a socket";
+  }
+  if (S_ISREG(mode)) {
+    return "a regular file";
+  }
+  if (S_ISDIR(mode)) {
+    return "a directory";
+  }
+  if (S_ISLNK(mode)) {
+    return "a symlink";
+  }
+  return "a special file";
+}
+
+std::uint8_t socketTypeOf(EndpointType type) {
+  switch (type) {
+    case EndpointType::kUnixDgram:
+      return SOCK_DGRAM;
+    case EndpointType::kUnixSeqpacket:
+      return SOCK_SEQPACKET;
+    default:
+      return SOCK_STREAM;
+  }
+}
+
+unsigned wantedBits(EndpointAccess access) {
+  switch (access) {
+    case EndpointAccess::kRead:
+      return 4;
+    case EndpointAccess::kReadWrite:
+      return 6;
+    default:
+      return 2;  // write, and connect (which needs write permission on the socket file)
+  }
+}
+
+std::string bitsText(unsigned bits) {
+  std::string out;
+  out += (bits & 4) != 0 ? "r" : "";
+  out += (bits & 2) != 0 ? "w" : "";
+  out += (bits & 1) != 0 ? "x" : "";
+  return out;
+}
+
+std::vector<AclEntry> readAcl(const std::string& path) {
+  char buffer[4096];
+  const ssize_t n = getxattr(path.c_str(), "system.posix_acl_access", buffer, sizeof buffer);
+  if (n <= 0) {
+    return {};
+  }
+  auto acl = decodePosixAcl(std::string_view(buffer, static_cast<std::size_t>(n)));
+  return acl ? *acl : std::vector<AclEntry>{};
+}
+
+std::string aclText(const std::vector<AclEntry>& acl) {
+  std::string out;
+  for (const auto& entry : acl) {
+    std::string item;
+    switch (entry.tag) {
+      case AclEntry::Tag::kUser:
+        item = "user:" + std::to_string(entry.id);
+        break;
+      case AclEntry::Tag::kGroup:
+        item = "group:" + std::to_string(entry.id);
+        break;
+      case AclEntry::Tag::kMask:
+        item = "mask:";
+        break;
+      default:
+        continue;  // the owner, group and other entries are the mode bits shown already
+    }
+    out += (out.empty() ? "" : ",") + item + ":" + permString(entry.perm);
+  }
+  return out;
+}
+
+// Every directory the lookup of `path` traverses: "/", "/a", "/a/b" for /a/b/c.
+std::vector<std::string> parentDirectories(const std::string& path) {
+  std::vector<std::string> out = {"/"};
+  for (std::size_t at = path.find('/', 1); at != std::string::npos; at = path.find('/', at + 1)) {
+    out.push_back(path.substr(0, at));
+  }
+  return out;
+}
+
+bool hasUnclean(const std::string& path) {
+  return std::any_of(path.begin(), path.end(),
+                     [](unsigned char c) { return c < 0x20 || c == 0x7f; }) ||
+         path.front() == ' ' || path.back() == ' ';
+}
+
+std::string cleaned(const std::string& path) {
+  std::string out;
+  for (const unsigned char c : path) {
+    if (c >= 0x20 && c != 0x7f) {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  const auto first = out.find_first_not_of(' ');
+  const auto last = out.find_last_not_of(' ');
+  return first == std::string::npos ? "" : out.substr(first, last - first + 1);
+}
+
+class CheckRun {
+ public:
+  CheckRun(const std::string& procfs, const std::string& sysfs, EndpointReport& report,
+           const EndpointConfig& endpoint)
+      : procfs_(procfs), sysfs_(sysfs), report_(report), endpoint_(endpoint) {}
+
+  void run() {
+    server_pid_ = findServerProcess(procfs_, endpoint_.server);
+    abstract_ = !endpoint_.path.empty() && endpoint_.path.front() == '@';
+    pathClean();
+    if (!report_.identity.resolved) {
+      for (const auto& name : endpointCheckNames()) {
+        if (name != "path_clean") {
+          add(name, CheckStatus::kSkipped, "no client identity: " + report_.identity.description,
+              "start the client or set `user:` for it");
+        }
+      }
+      return;
+    }
+    const bool exists = existsCheck();
+    if (abstract_) {
+      for (const char* name : {"type", "search", "permission"}) {
+        add(name, CheckStatus::kNotApplicable,
+            "abstract socket name: no file, no mode bits (any process in the network "
+            "namespace may connect)");
+      }
+    }
+    const bool type_ok = exists && typeCheck();
+    const bool search_ok = exists && searchCheck();
+    if (!exists || !search_ok) {
+      skip("type", exists);
+      skip("search", exists);
+      skip("permission", false);
+    } else {
+      permissionCheck(type_ok);
+    }
+    peerCheck();
+    backlogCheck();
+    selinuxCheck();
+    umaskCheck();
+  }
+
+ private:
+  void add(const std::string& name, CheckStatus status, std::string evidence,
+           std::string fix = "") {
+    for (auto& check : report_.checks) {
+      if (check.name == name) {
+        return;  // already decided
+      }
+    }
+    report_.checks.push_back(CheckResult{name, status, std::move(evidence), std::move(fix)});
+  }
+
+  void skip(const std::string& name, bool exists) {
+    add(name, CheckStatus::kSkipped,
+        exists ? "not evaluated: a parent directory cannot be searched"
+               : "not evaluated: the path does not exist for the client");
+  }
+
+  std::string clientView(const std::string& path) const { return report_.identity.root + path; }
+
+  void pathClean() {
+    if (abstract_ || !hasUnclean(endpoint_.path)) {
+      add("path_clean", CheckStatus::kPass, "no whitespace or control characters in the path");
+      return;
+    }
+    const std::string clean = cleaned(endpoint_.path);
+    const bool trailing = endpoint_.path.back() == ' ' || endpoint_.path.back() == '\t';
+    add("path_clean", CheckStatus::kFail,
+        std::string(trailing ? "path has a trailing space"
+                             : "path has stray whitespace or "
+                               "control characters") +
+            ": '" + endpoint_.path + "'",
+        "path has a " + std::string(trailing ? "trailing space" : "stray character") + ": use '" +
+            clean + "' in the client's configuration");
+  }
+
+  bool existsCheck() {
+    if (abstract_) {
+      add("exists", CheckStatus::kNotApplicable, "abstract socket name: no file to find");
+      return true;
+    }
+    if (lstat(clientView(endpoint_.path).c_str(), &lstat_) == 0) {
+      add("exists", CheckStatus::kPass,
+          "exists in the client's mount namespace mnt:[" + std::to_string(report_.identity.mnt_ns) +
+              "]");
+      return true;
+    }
+    const int err = errno;
+    std::string evidence = "'" + endpoint_.path +
+                           "' does not exist in the client's mount "
+                           "namespace mnt:[" +
+                           std::to_string(report_.identity.mnt_ns) + "] (" + std::strerror(err) +
+                           ")";
+    const std::string clean = cleaned(endpoint_.path);
+    struct stat st {};
+    if (clean != endpoint_.path && lstat(clientView(clean).c_str(), &st) == 0) {
+      add("exists", CheckStatus::kFail, evidence + "; '" + clean + "' does",
+          "path has a trailing space: use '" + clean + "'");
+      return false;
+    }
+    // Where else is it? The server's namespace, else the agent's (the host's).
+    const std::string other_root =
+        server_pid_ != 0 ? procfs_ + "/" + std::to_string(server_pid_) + "/root" : "";
+    const std::uint64_t other_ns =
+        nsInode(server_pid_ != 0 ? procfs_ + "/" + std::to_string(server_pid_) + "/ns/mnt"
+                                 : procfs_ + "/self/ns/mnt");
+    if (other_ns != report_.identity.mnt_ns &&
+        lstat((other_root + endpoint_.path).c_str(), &st) == 0) {
+      const std::string who =
+          server_pid_ != 0 ? "the server (pid " + std::to_string(server_pid_) + ")" : "the host";
+      const bool in_tmp =
+          endpoint_.path.starts_with("/tmp/") || endpoint_.path.starts_with("/var/tmp/");
+      evidence += "; it exists for " + who + " in mount namespace mnt:[" +
+                  std::to_string(other_ns) + "]: a mount-namespace split" +
+                  (in_tmp ? " (private /tmp, systemd PrivateTmp=)" : "");
+      const std::string client =
+          report_.identity.comm.empty() ? "the client" : report_.identity.comm;
+      add("exists", CheckStatus::kFail, evidence,
+          in_tmp ? "the client runs with a private /tmp: move the FIFO to /run/<server>/ or set "
+                   "PrivateTmp=false for " +
+                       client + ".service"
+                 : "the client runs in its own mount namespace: make the path visible there "
+                   "(bind-mount its directory) or move the endpoint to a shared directory");
+      return false;
+    }
+    add("exists", CheckStatus::kFail, evidence,
+        server_pid_ == 0 ? "nothing exists at the path: is the server running? It creates the "
+                           "endpoint at start"
+                         : "the server runs (pid " + std::to_string(server_pid_) +
+                               ") but the path is missing: check the path in both "
+                               "configurations");
+    return false;
+  }
+
+  bool typeCheck() {
+    struct stat target = lstat_;
+    std::string via;
+    if (S_ISLNK(lstat_.st_mode)) {
+      if (stat(clientView(endpoint_.path).c_str(), &target) != 0) {
+        add("type", CheckStatus::kFail, "a dangling symlink",
+            "remove the symlink; let the "
+            "server create the endpoint");
+        return false;
+      }
+      via = "a symlink to ";
+    }
+    stat_ = target;
+    const bool fifo = endpoint_.type == EndpointType::kFifo;
+    const bool ok = fifo ? S_ISFIFO(target.st_mode) : S_ISSOCK(target.st_mode);
+    const std::string seen = via + fileTypeName(target.st_mode);
+    if (ok) {
+      add("type", CheckStatus::kPass, "is " + seen);
+      return true;
+    }
+    add("type", CheckStatus::kFail, "is " + seen + ", expected " + (fifo ? "a FIFO" : "a socket"),
+        S_ISREG(target.st_mode)
+            ? "a regular file was created in its place (e.g. by a write to the path while the "
+              "server was down): remove it and restart the server"
+            : "remove '" + endpoint_.path + "' and restart the server so it recreates it");
+    return false;
+  }
+
+  bool searchCheck() {
+    std::vector<AccessQuery> queries;
+    const auto dirs = parentDirectories(endpoint_.path);
+    for (const auto& dir : dirs) {
+      queries.push_back({dir, X_OK});
+    }
+    queries.push_back({endpoint_.path, static_cast<int>(wantedBits(report_.access) & 6)});
+    std::string error;
+    const auto results = kernelAccess(procfs_, report_.identity, queries, error);
+    if (!results) {
+      add("search", CheckStatus::kFail, "the access helper failed: " + error);
+      add("permission", CheckStatus::kFail, "the access helper failed: " + error);
+      return false;
+    }
+    kernel_verdict_ = results->back();
+    for (std::size_t i = 0; i < dirs.size(); ++i) {
+      if ((*results)[i] == 0) {
+        continue;
+      }
+      struct stat st {};
+      stat(clientView(dirs[i]).c_str(), &st);
+      const auto acl = readAcl(clientView(dirs[i]));
+      const auto why = explainAccess({st.st_uid, st.st_gid, st.st_mode}, acl, report_.identity.uid,
+                                     report_.identity.groups, 1);
+      add("search", CheckStatus::kFail,
+          "the kernel denies search (x) on " + dirs[i] + " (" + errnoText((*results)[i]) +
+              "): owner " + std::to_string(st.st_uid) + " group " + std::to_string(st.st_gid) +
+              " mode " + octal(st.st_mode) + "; " + why.rule,
+          "setfacl -m u:" + report_.identity.user_name + ":x " + dirs[i] + "  (or chmod o+x " +
+              dirs[i] + ")");
+      return false;
+    }
+    add("search", CheckStatus::kPass,
+        "every parent directory is searchable (" + std::to_string(dirs.size()) + " checked)");
+    return true;
+  }
+
+  static std::string errnoText(int err) {
+    return strerrorname_np(err) ? strerrorname_np(err) : std::to_string(err);
+  }
+
+  void permissionCheck(bool type_ok) {
+    if (!type_ok) {
+      add("permission", CheckStatus::kSkipped, "not evaluated: the path is not the expected type");
+      return;
+    }
+    const unsigned wanted = wantedBits(report_.access);
+    const auto acl = readAcl(clientView(endpoint_.path));
+    const auto why = explainAccess({stat_.st_uid, stat_.st_gid, stat_.st_mode}, acl,
+                                   report_.identity.uid, report_.identity.groups, wanted);
+    std::string evidence = "owner " + std::to_string(stat_.st_uid) + " group " +
+                           std::to_string(stat_.st_gid) + " (" + groupName(stat_.st_gid) +
+                           ") mode " + octal(stat_.st_mode) +
+                           (acl.empty() ? ", no ACL" : ", ACL " + aclText(acl)) + "; needs " +
+                           bitsText(wanted) + "; " + why.rule;
+    if (kernel_verdict_ == 0) {
+      add("permission", CheckStatus::kPass,
+          "the kernel allows " + bitsText(wanted) + ": " + evidence);
+      return;
+    }
+    std::string fix;
+    const std::string& user = report_.identity.user_name;
+    if (why.mask_blocks) {
+      fix = "setfacl -m m::" + bitsText(wanted) + " " + endpoint_.path;
+    } else if (!why.granting_groups.empty()) {
+      fix = "usermod -aG " + groupName(why.granting_groups.front()) + " " + user +
+            "  (then restart the client)";
+    } else {
+      fix = "setfacl -m u:" + user + ":" + bitsText(wanted) + " " + endpoint_.path;
+    }
+    add("permission", CheckStatus::kFail,
+        "the kernel denies " + bitsText(wanted) + " (" + errnoText(kernel_verdict_) +
+            "): " + evidence + (why.missing.empty() ? "" : "; missing bit: " + why.missing),
+        fix);
+  }
+
+  void peerCheck() {
+    if (endpoint_.type == EndpointType::kFifo) {
+      fifoPeer();
+    } else {
+      socketPeer();
+    }
+  }
+
+  void fifoPeer() {
+    struct stat st {};
+    std::string view = clientView(endpoint_.path);
+    if (stat(view.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
+      view = (server_pid_ != 0 ? procfs_ + "/" + std::to_string(server_pid_) + "/root" : "") +
+             endpoint_.path;
+      if (stat(view.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
+        add("peer", CheckStatus::kSkipped, "not evaluated: no FIFO at the path");
+        return;
+      }
+    }
+    const FileId id{st.st_dev, st.st_ino};
+    const auto scan =
+        findFifoHolders(procfs_, {id}, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+    const bool wants_reader = report_.access != EndpointAccess::kRead;
+    const auto it = scan.holders.find(id);
+    std::set<std::uint32_t> peers;
+    if (it != scan.holders.end()) {
+      peers = wants_reader ? it->second.reader_pids : it->second.writer_pids;
+    }
+    peers.erase(report_.identity.pid);  // the client itself does not serve it
+    report_.peers = static_cast<std::uint32_t>(peers.size());
+    const std::string direction = wants_reader ? "reading" : "writing";
+    if (peers.empty()) {
+      const std::string server =
+          !endpoint_.server.process.empty() ? endpoint_.server.process : std::string("the server");
+      add("peer", CheckStatus::kFail,
+          "no process holds the FIFO open for " + direction +
+              (scan.out_of_time ? " (the /proc scan ran out of time)" : ""),
+          "no process " + std::string(wants_reader ? "reads" : "writes") + " this FIFO: is " +
+              server + " running?");
+      return;
+    }
+    std::string who;
+    for (const auto pid : peers) {
+      const std::string comm = readSmallFile(procfs_ + "/" + std::to_string(pid) + "/comm");
+      who += (who.empty() ? "" : ", ") + std::string("pid ") + std::to_string(pid) + " (" +
+             comm.substr(0, comm.find('\n')) + ")";
+    }
+    add("peer", CheckStatus::kPass, "held open for " + direction + " by " + who);
+  }
+
+  void socketPeer() {
+    UnixSocketInventoryReader reader(procfs_, kNamedNetnsDir);
+    const auto inventory = reader.read(UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN);
+    struct stat st {};
+    const bool have_file = !abstract_ && stat(clientView(endpoint_.path).c_str(), &st) == 0;
+    const std::string abstract_name =
+        abstract_ ? std::string(1, '\0') + endpoint_.path.substr(1) : "";
+    const std::uint8_t type = socketTypeOf(endpoint_.type);
+    std::vector<std::uint64_t> elsewhere;
+    std::uint32_t found = 0;
+    for (const auto& ns : inventory.namespaces) {
+      for (const auto& socket : ns.sockets) {
+        const bool serving = socket.type == SOCK_DGRAM
+                                 ? socket.state != UnixSocketState::kConnected
+                                 : socket.state == UnixSocketState::kListening;
+        if (!serving || socket.type != type) {
+          continue;
+        }
+        const bool match = abstract_ ? socket.name == abstract_name
+                                     : have_file && socket.has_vfs &&
+                                           devFromKernel(socket.vfs_dev) == st.st_dev &&
+                                           socket.vfs_ino == static_cast<std::uint32_t>(st.st_ino);
+        if (!match) {
+          continue;
+        }
+        if (abstract_ && ns.ns.inode != report_.identity.net_ns) {
+          elsewhere.push_back(ns.ns.inode);
+          continue;
+        }
+        ++found;
+        if (!listener_) {
+          listener_ = socket;
+        }
+      }
+    }
+    report_.peers = found;
+    const std::string kind(endpointTypeName(endpoint_.type));
+    if (found > 0) {
+      add("peer", CheckStatus::kPass,
+          std::to_string(found) + " " + kind + " socket(s) bound and serving" +
+              (abstract_ ? " in the client's network namespace net:[" +
+                               std::to_string(report_.identity.net_ns) + "]"
+                         : ""));
+      return;
+    }
+    if (abstract_) {
+      std::string where;
+      for (const auto inode : elsewhere) {
+        where += (where.empty() ? "" : ", ") + std::string("net:[") + std::to_string(inode) + "]";
+      }
+      add("peer", CheckStatus::kFail,
+          "no " + kind + " listener named " + endpoint_.path +
+              " in the client's network namespace net:[" + std::to_string(report_.identity.net_ns) +
+              "]" +
+              (where.empty() ? ""
+                             : "; it is bound in " + where +
+                                   ", which the client cannot reach (abstract names are "
+                                   "per network namespace)"),
+          where.empty() ? "no process listens on " + endpoint_.path + ": is the server running?"
+                        : "run the client in the server's network namespace, or bind a "
+                          "filesystem path instead of an abstract name");
+      return;
+    }
+    if (!have_file) {
+      add("peer", CheckStatus::kSkipped, "not evaluated: no socket file at the path");
+      return;
+    }
+    add("peer", CheckStatus::kFail,
+        "stale socket file: no " + kind + " socket is bound to it (inode " +
+            std::to_string(st.st_ino) + "); the server exited without removing it",
+        "no process listens on " + endpoint_.path +
+            ": restart the server (it should unlink "
+            "the stale file before bind)");
+  }
+
+  void backlogCheck() {
+    if (endpoint_.type == EndpointType::kFifo || endpoint_.type == EndpointType::kUnixDgram) {
+      add("backlog", CheckStatus::kNotApplicable, "no accept queue for this endpoint type");
+      return;
+    }
+    if (!listener_ || !listener_->has_rqlen) {
+      add("backlog", CheckStatus::kSkipped, "not evaluated: no listener found");
+      return;
+    }
+    const std::string queue = std::to_string(listener_->rqueue) +
+                              " connection(s) waiting, "
+                              "backlog " +
+                              std::to_string(listener_->wqueue);
+    // The kernel refuses a connect when the queue is longer than the backlog.
+    if (listener_->rqueue > listener_->wqueue) {
+      add("backlog", CheckStatus::kFail, "accept queue full: " + queue,
+          "the server does not accept() fast enough: check that it is not stuck, or raise its "
+          "listen() backlog");
+      return;
+    }
+    add("backlog", CheckStatus::kPass, "accept queue not full: " + queue);
+  }
+
+  void selinuxCheck() {
+    const std::string enforce = sysfs_ + "/fs/selinux/enforce";
+    if (access(enforce.c_str(), F_OK) != 0) {
+      add("selinux", CheckStatus::kNotApplicable, "SELinux not active (no " + enforce + ")");
+      return;
+    }
+    char label[256] = {};
+    const ssize_t n = abstract_ ? -1
+                                : getxattr(clientView(endpoint_.path).c_str(), "security.selinux",
+                                           label, sizeof label - 1);
+    const std::string domain =
+        report_.identity.pid != 0
+            ? readSmallFile(procfs_ + "/" + std::to_string(report_.identity.pid) + "/attr/current")
+            : "";
+    add("selinux", CheckStatus::kPass,
+        "file label " + (n > 0 ? std::string(label, static_cast<std::size_t>(n)) : "unknown") +
+            ", client domain " +
+            (domain.empty() ? "unknown" : domain.substr(0, domain.find('\0'))) +
+            " (denials are not inspected)");
+  }
+
+  void umaskCheck() {
+    std::string evidence;
+    if (server_pid_ != 0) {
+      const auto status =
+          parseProcStatus(readSmallFile(procfs_ + "/" + std::to_string(server_pid_) + "/status"));
+      if (status && status->umask) {
+        evidence = "server pid " + std::to_string(server_pid_) + " umask " + octal(*status->umask);
+      }
+    }
+    if (abstract_ || stat_.st_mode == 0) {
+      add("umask_mode", CheckStatus::kNotApplicable,
+          evidence.empty() ? "no file mode to inspect" : evidence);
+      return;
+    }
+    evidence +=
+        (evidence.empty() ? "" : "; ") + std::string("endpoint mode ") + octal(stat_.st_mode);
+    if ((stat_.st_mode & S_IWOTH) != 0) {
+      add("umask_mode", CheckStatus::kWarn,
+          evidence +
+              ": world-writable, any local user can "
+              "talk to the server",
+          "chmod o-w " + endpoint_.path + " and grant the clients through a group or ACL");
+      return;
+    }
+    add("umask_mode", CheckStatus::kPass, evidence);
+  }
+
+  const std::string& procfs_;
+  const std::string& sysfs_;
+  EndpointReport& report_;
+  const EndpointConfig& endpoint_;
+  std::uint32_t server_pid_ = 0;
+  bool abstract_ = false;
+  struct stat lstat_ {};
+  struct stat stat_ {};
+  int kernel_verdict_ = EACCES;
+  std::optional<UnixSocket> listener_;
+};
+
+}  // namespace
+
+std::string_view checkStatusName(CheckStatus status) {
+  switch (status) {
+    case CheckStatus::kPass:
+      return "pass";
+    case CheckStatus::kFail:
+      return "fail";
+    case CheckStatus::kWarn:
+      return "warn";
+    case CheckStatus::kNotApplicable:
+      return "not_applicable";
+    case CheckStatus::kSkipped:
+      return "skipped";
+  }
+  return "skipped";
+}
+
+const std::vector<std::string>& endpointCheckNames() {
+  static const std::vector<std::string> names = {"path_clean", "exists",     "type",
+                                                 "search",     "permission", "peer",
+                                                 "backlog",    "selinux",    "umask_mode"};
+  return names;
+}
+
+EndpointReport EndpointChecker::check(const EndpointConfig& endpoint,
+                                      const EndpointClientConfig& client) const {
+  return checkAs(endpoint, client.name, client.access,
+                 resolveClient(procfs_, client.process, client.user));
+}
+
+EndpointReport EndpointChecker::checkAs(const EndpointConfig& endpoint,
+                                        const std::string& client_name, EndpointAccess access,
+                                        ClientIdentity identity) const {
+  EndpointReport report;
+  report.endpoint = endpoint.name;
+  report.client = client_name;
+  report.path = endpoint.path;
+  report.type = endpoint.type;
+  report.access = access;
+  report.identity = std::move(identity);
+  CheckRun(procfs_, sysfs_, report, endpoint).run();
+  // In the documented order, whatever order they were decided in.
+  std::vector<CheckResult> ordered;
+  for (const auto& name : endpointCheckNames()) {
+    for (auto& check : report.checks) {
+      if (check.name == name) {
+        ordered.push_back(std::move(check));
+      }
+    }
+  }
+  report.checks = std::move(ordered);
+  report.reachable = std::none_of(report.checks.begin(), report.checks.end(), [](const auto& c) {
+    return c.status == CheckStatus::kFail || c.status == CheckStatus::kSkipped;
+  });
+  return report;
+}
+
+}  // namespace ipcwatch

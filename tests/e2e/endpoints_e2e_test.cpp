@@ -1,0 +1,561 @@
+// End to end: endpoint reachability from a client's point of view, with real FIFOs, sockets,
+// processes, credentials and namespaces. Each case is asserted on the metrics of the
+// endpoints collector and on the output and exit status of the real `ipcwatch diagnose`.
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "agent_process.h"
+#include "collectors/endpoints_collector.h"
+#include "config/config.h"
+#include "endpoints/posix_acl.h"
+
+namespace ipcwatch::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using namespace std::chrono_literals;
+
+constexpr std::uint32_t kClientUid = 61234;
+constexpr std::uint32_t kClientGid = 61234;
+constexpr std::uint32_t kSharedGid = 61300;
+
+// A forked process that runs `setup` (returning 0 on success), reports that it is ready and
+// waits to be killed.
+class TestProcess {
+ public:
+  TestProcess(const std::string& comm, const std::function<int()>& setup) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+      return;
+    }
+    pid_ = fork();
+    if (pid_ == 0) {
+      close(fds[0]);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      prctl(PR_SET_NAME, comm.c_str());
+      const int result = setup();
+      const char status = result == 0 ? 'y' : 'n';
+      (void)!write(fds[1], &status, 1);
+      if (result != 0) {
+        _exit(1);
+      }
+      for (;;) {
+        pause();
+      }
+    }
+    close(fds[1]);
+    char status = 'n';
+    ready_ = read(fds[0], &status, 1) == 1 && status == 'y';
+    close(fds[0]);
+  }
+  ~TestProcess() { stop(); }
+  void stop() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  bool ready() const { return ready_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool ready_ = false;
+};
+
+int becomeClient(std::vector<gid_t> groups) {
+  groups.insert(groups.begin(), kClientGid);
+  if (setgroups(groups.size(), groups.data()) != 0 || setgid(kClientGid) != 0 ||
+      setuid(kClientUid) != 0) {
+    return errno;
+  }
+  return 0;
+}
+
+class EndpointsE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) {
+      GTEST_SKIP() << "needs root (credentials, namespaces, every process's fds)";
+    }
+    char tmpl[] = "/tmp/ipcwatch-ep-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+    fifo_ = dir_ + "/fifo";
+  }
+  void TearDown() override {
+    if (!dir_.empty()) {
+      runCommand("rm -rf '" + dir_ + "'");
+    }
+  }
+
+  void makeFifo(const std::string& path, mode_t mode, uid_t uid, gid_t gid) {
+    ASSERT_EQ(mkfifo(path.c_str(), 0600), 0) << std::strerror(errno);
+    ASSERT_EQ(chown(path.c_str(), uid, gid), 0);
+    ASSERT_EQ(chmod(path.c_str(), mode), 0);
+  }
+
+  // A root process holding `path` open for reading, named `comm`.
+  std::unique_ptr<TestProcess> startReader(const std::string& path, const std::string& comm) {
+    auto reader = std::make_unique<TestProcess>(
+        comm, [path] { return open(path.c_str(), O_RDONLY | O_NONBLOCK) >= 0 ? 0 : errno; });
+    EXPECT_TRUE(reader->ready());
+    return reader;
+  }
+
+  std::unique_ptr<TestProcess> startClient(const std::string& comm,
+                                           const std::vector<gid_t>& groups = {}) {
+    auto client = std::make_unique<TestProcess>(comm, [groups] { return becomeClient(groups); });
+    EXPECT_TRUE(client->ready());
+    return client;
+  }
+
+  // The metrics of the endpoints collector for one endpoint with one client process.
+  std::vector<prometheus::MetricFamily> collect(const std::string& path, EndpointType type,
+                                                const std::string& client_comm,
+                                                EndpointAccess access = EndpointAccess::kWrite,
+                                                const std::string& server_comm = "") {
+    Config config;
+    EndpointConfig endpoint;
+    endpoint.name = "ep";
+    endpoint.path = path;
+    endpoint.type = type;
+    endpoint.server.process = server_comm;
+    EndpointClientConfig client;
+    client.name = "cl";
+    client.process = client_comm;
+    client.access = access;
+    endpoint.clients.push_back(client);
+    config.endpoints.push_back(endpoint);
+    EndpointsCollector collector(config);
+    std::vector<prometheus::MetricFamily> out;
+    collector.collect(out);
+    return out;
+  }
+
+  static double value(const std::vector<prometheus::MetricFamily>& families,
+                      const std::string& name, std::map<std::string, std::string> labels) {
+    for (const auto& family : families) {
+      if (family.name != name) {
+        continue;
+      }
+      for (const auto& metric : family.metric) {
+        std::map<std::string, std::string> got;
+        for (const auto& label : metric.label) {
+          got[label.name] = label.value;
+        }
+        if (got == labels) {
+          return metric.gauge.value;
+        }
+      }
+    }
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+
+  static double checkOk(const std::vector<prometheus::MetricFamily>& families,
+                        const std::string& check) {
+    return value(families, "ipc_endpoint_check_ok",
+                 {{"endpoint", "ep"}, {"client", "cl"}, {"check", check}});
+  }
+  static double up(const std::vector<prometheus::MetricFamily>& families) {
+    return value(families, "ipc_endpoint_up", {{"endpoint", "ep"}, {"client", "cl"}});
+  }
+
+  static std::pair<int, std::string> diagnose(const std::string& args) {
+    return runCommand(std::string(IPCWATCH_BINARY) + " diagnose " + args);
+  }
+
+  std::string dir_;
+  std::string fifo_;
+};
+
+TEST_F(EndpointsE2eTest, HealthyFifoThenReaderKilled) {
+  makeFifo(fifo_, 0600, kClientUid, kClientGid);
+  const std::string reader_comm = uniqueComm("srv");
+  auto reader = startReader(fifo_, reader_comm);
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+
+  auto metrics =
+      collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, reader_comm);
+  EXPECT_EQ(up(metrics), 1);
+  for (const char* check : {"path_clean", "exists", "type", "search", "permission", "peer",
+                            "backlog", "selinux", "umask_mode"}) {
+    EXPECT_EQ(checkOk(metrics, check), 1) << check;
+  }
+  EXPECT_EQ(value(metrics, "ipc_endpoint_peers", {{"endpoint", "ep"}}), 1);
+  EXPECT_GT(value(metrics, "ipc_endpoint_last_ok_timestamp_seconds",
+                  {{"endpoint", "ep"}, {"client", "cl"}}),
+            1.6e9);
+  auto [status, output] = diagnose(fifo_ + " --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("✓ peer"));
+  EXPECT_THAT(output, HasSubstr("held open for reading by pid " + std::to_string(reader->pid()) +
+                                " (" + reader_comm + ")"));
+  EXPECT_THAT(output, HasSubstr("reachable"));
+
+  reader->stop();
+  metrics = collect(fifo_, EndpointType::kFifo, client_comm);
+  EXPECT_EQ(up(metrics), 0);
+  EXPECT_EQ(checkOk(metrics, "peer"), 0);
+  EXPECT_EQ(checkOk(metrics, "permission"), 1);
+  EXPECT_EQ(value(metrics, "ipc_endpoint_peers", {{"endpoint", "ep"}}), 0);
+  std::tie(status, output) = diagnose(fifo_ + " --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("✗ peer"));
+  EXPECT_THAT(output, HasSubstr("no process reads this FIFO"));
+  EXPECT_THAT(output, HasSubstr("NOT reachable"));
+}
+
+TEST_F(EndpointsE2eTest, ModeOwnedByAnotherUserFailsPermissionNamingTheBit) {
+  makeFifo(fifo_, 0600, 0, 0);
+  auto reader = startReader(fifo_, uniqueComm("srv"));
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+  const auto metrics = collect(fifo_, EndpointType::kFifo, client_comm);
+  EXPECT_EQ(up(metrics), 0);
+  EXPECT_EQ(checkOk(metrics, "permission"), 0);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);
+  const auto [status, output] = diagnose(fifo_ + " --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("✗ permission"));
+  EXPECT_THAT(output, HasSubstr("missing bit: w"));
+  EXPECT_THAT(output, HasSubstr("mode 0600"));
+  EXPECT_THAT(output, HasSubstr("setfacl -m u:61234:w " + fifo_));
+}
+
+TEST_F(EndpointsE2eTest, AccessThroughASupplementaryGroup) {
+  makeFifo(fifo_, 0620, 0, kSharedGid);
+  auto reader = startReader(fifo_, uniqueComm("srv"));
+  const std::string member_comm = uniqueComm("mem");
+  auto member = startClient(member_comm, {kSharedGid});
+  auto metrics = collect(fifo_, EndpointType::kFifo, member_comm);
+  EXPECT_EQ(up(metrics), 1);
+  EXPECT_EQ(checkOk(metrics, "permission"), 1);
+  auto [status, output] = diagnose(fifo_ + " --as-pid " + std::to_string(member->pid()));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("group (gid 61300) class grants -w-"));
+
+  // The same client without the group: the fix is to add it.
+  const std::string outsider_comm = uniqueComm("out");
+  auto outsider = startClient(outsider_comm);
+  metrics = collect(fifo_, EndpointType::kFifo, outsider_comm);
+  EXPECT_EQ(checkOk(metrics, "permission"), 0);
+  std::tie(status, output) = diagnose(fifo_ + " --as-pid " + std::to_string(outsider->pid()));
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("usermod -aG 61300 61234"));
+}
+
+TEST_F(EndpointsE2eTest, AccessThroughAPosixAclEntry) {
+  makeFifo(fifo_, 0600, 0, 0);
+  const std::string acl = encodePosixAcl({{AclEntry::Tag::kUserObj, 6, 0},
+                                          {AclEntry::Tag::kUser, 6, kClientUid},
+                                          {AclEntry::Tag::kGroupObj, 0, 0},
+                                          {AclEntry::Tag::kMask, 6, 0},
+                                          {AclEntry::Tag::kOther, 0, 0}});
+  ASSERT_EQ(setxattr(fifo_.c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0), 0)
+      << std::strerror(errno);
+  auto reader = startReader(fifo_, uniqueComm("srv"));
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+  const auto metrics = collect(fifo_, EndpointType::kFifo, client_comm);
+  EXPECT_EQ(up(metrics), 1);
+  EXPECT_EQ(checkOk(metrics, "permission"), 1);
+  const auto [status, output] = diagnose(fifo_ + " --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("ACL user:61234:rw-"));
+  EXPECT_THAT(output, HasSubstr("ACL entry user:61234:rw- (mask rw-) grants rw-"));
+}
+
+TEST_F(EndpointsE2eTest, ParentDirectoryWithoutSearchPermission) {
+  const std::string locked = dir_ + "/locked";
+  ASSERT_EQ(mkdir(locked.c_str(), 0700), 0);
+  const std::string path = locked + "/fifo";
+  makeFifo(path, 0666, 0, 0);
+  auto reader = startReader(path, uniqueComm("srv"));
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+  const auto metrics = collect(path, EndpointType::kFifo, client_comm);
+  EXPECT_EQ(up(metrics), 0);
+  EXPECT_EQ(checkOk(metrics, "search"), 0);
+  EXPECT_EQ(checkOk(metrics, "exists"), 1);
+  const auto [status, output] = diagnose(path + " --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("✗ search"));
+  EXPECT_THAT(output, HasSubstr("denies search (x) on " + locked + " (EACCES)"));
+  EXPECT_THAT(output, HasSubstr("chmod o+x " + locked));
+}
+
+TEST_F(EndpointsE2eTest, ClientWithAPrivateTmpDoesNotSeeTheFifo) {
+  makeFifo(fifo_, 0666, 0, 0);
+  const std::string reader_comm = uniqueComm("srv");
+  auto reader = startReader(fifo_, reader_comm);
+  const std::string client_comm = uniqueComm("cli");
+  auto client = std::make_unique<TestProcess>(client_comm, [] {
+    // What systemd's PrivateTmp= does: a mount namespace with its own tmpfs on /tmp.
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777") != 0) {
+      return errno;
+    }
+    return becomeClient({});
+  });
+  ASSERT_TRUE(client->ready());
+  const auto metrics =
+      collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, reader_comm);
+  EXPECT_EQ(up(metrics), 0);
+  EXPECT_EQ(checkOk(metrics, "exists"), 0);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);  // the server side is fine
+  const auto [status, output] = diagnose(fifo_ + " --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("✗ exists"));
+  EXPECT_THAT(output, HasSubstr("does not exist in the client's mount namespace mnt:["));
+  EXPECT_THAT(output, HasSubstr("a mount-namespace split (private /tmp, systemd PrivateTmp=)"));
+  EXPECT_THAT(output, HasSubstr("the client runs with a private /tmp"));
+}
+
+TEST_F(EndpointsE2eTest, ConfiguredPathWithATrailingSpace) {
+  makeFifo(fifo_, 0666, 0, 0);
+  auto reader = startReader(fifo_, uniqueComm("srv"));
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+  const auto metrics = collect(fifo_ + " ", EndpointType::kFifo, client_comm);
+  EXPECT_EQ(up(metrics), 0);
+  EXPECT_EQ(checkOk(metrics, "path_clean"), 0);
+  EXPECT_EQ(checkOk(metrics, "exists"), 0);
+
+  const std::string config_path = dir_ + "/ipcwatch.yaml";
+  {
+    std::ofstream config(config_path);
+    config << "endpoints:\n  - name: mi\n    path: \"" << fifo_ << " \"\n    type: fifo\n"
+           << "    clients:\n      - name: panel\n        process: " << client_comm << "\n";
+  }
+  const auto [status, output] = diagnose("--endpoint mi --config " + config_path);
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("✗ path_clean"));
+  EXPECT_THAT(output, HasSubstr("path has a trailing space: use '" + fifo_ + "'"));
+}
+
+TEST_F(EndpointsE2eTest, StaleUnixSocketHasNoPeer) {
+  const std::string path = dir_ + "/api.sock";
+  {
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path.c_str());
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(listen(fd, 8), 0);
+    close(fd);  // the server died; the file stays
+  }
+  ASSERT_EQ(chmod(path.c_str(), 0666), 0);
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+  const auto metrics =
+      collect(path, EndpointType::kUnixStream, client_comm, EndpointAccess::kConnect);
+  EXPECT_EQ(up(metrics), 0);
+  EXPECT_EQ(checkOk(metrics, "type"), 1);
+  EXPECT_EQ(checkOk(metrics, "permission"), 1);
+  EXPECT_EQ(checkOk(metrics, "peer"), 0);
+  const auto [status, output] = diagnose(path + " --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("stale socket file"));
+}
+
+TEST_F(EndpointsE2eTest, AbstractListenerInAnotherNetworkNamespace) {
+  const std::string name = "@" + uniqueComm("ipcwatch-abs");
+  auto listener = std::make_unique<TestProcess>(uniqueComm("lsn"), [name] {
+    if (unshare(CLONE_NEWNET) != 0) {
+      return errno;
+    }
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path + 1, name.data() + 1, name.size() - 1);
+    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(fd, 8) != 0) {
+      return errno;
+    }
+    return 0;
+  });
+  ASSERT_TRUE(listener->ready());
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+  const auto metrics =
+      collect(name, EndpointType::kUnixStream, client_comm, EndpointAccess::kConnect);
+  EXPECT_EQ(up(metrics), 0);
+  EXPECT_EQ(checkOk(metrics, "peer"), 0);
+  auto [status, output] = diagnose(name + " --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("✗ peer"));
+  EXPECT_THAT(output, HasSubstr("which the client cannot reach"));
+  // Seen from inside its namespace, the same name is served.
+  std::tie(status, output) = diagnose(name + " --as-pid " + std::to_string(listener->pid()));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("✓ peer"));
+}
+
+TEST_F(EndpointsE2eTest, FullAcceptQueueFailsBacklog) {
+  const std::string path = dir_ + "/busy.sock";
+  const int server = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path.c_str());
+  ASSERT_EQ(bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(server, 0), 0);  // nobody accepts; one waiting connection fills it
+  ASSERT_EQ(chmod(path.c_str(), 0666), 0);
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+
+  auto metrics = collect(path, EndpointType::kUnixStream, client_comm, EndpointAccess::kConnect);
+  EXPECT_EQ(checkOk(metrics, "backlog"), 1);
+  EXPECT_EQ(up(metrics), 1);
+
+  const int waiting = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  ASSERT_EQ(connect(waiting, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  metrics = collect(path, EndpointType::kUnixStream, client_comm, EndpointAccess::kConnect);
+  EXPECT_EQ(checkOk(metrics, "backlog"), 0);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);
+  EXPECT_EQ(up(metrics), 0);
+  const auto [status, output] = diagnose(path + " --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("✗ backlog"));
+  EXPECT_THAT(output, HasSubstr("accept queue full: 1 connection(s) waiting, backlog 0"));
+  close(waiting);
+  close(server);
+}
+
+TEST_F(EndpointsE2eTest, DiagnoseUsageErrorsAndJson) {
+  EXPECT_EQ(diagnose("").first, 2);
+  EXPECT_EQ(diagnose(fifo_).first, 2);  // no --as
+  EXPECT_EQ(diagnose(fifo_ + " --as no_such_user_xyz").first, 2);
+  EXPECT_EQ(diagnose(fifo_ + " --as nobody --access sideways").first, 2);
+  EXPECT_EQ(diagnose("--endpoint nope").first, 2);
+  makeFifo(fifo_, 0622, 0, 0);
+  auto reader = startReader(fifo_, uniqueComm("srv"));
+  const auto [status, output] = diagnose(fifo_ + " --as nobody --json");
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("\"reachable\":true"));
+  EXPECT_THAT(output, HasSubstr("{\"name\":\"peer\",\"status\":\"pass\""));
+  EXPECT_THAT(output, HasSubstr("(the agent's namespaces)"));
+}
+
+// The server found through its pid file: the umask check reports its umask, and a private
+// /tmp of the client is compared with the server's mount namespace.
+TEST_F(EndpointsE2eTest, ServerFoundThroughItsPidFile) {
+  makeFifo(fifo_, 0660, 0, kSharedGid);
+  auto reader = std::make_unique<TestProcess>(uniqueComm("srv"), [this] {
+    umask(027);
+    return open(fifo_.c_str(), O_RDONLY | O_NONBLOCK) >= 0 ? 0 : errno;
+  });
+  ASSERT_TRUE(reader->ready());
+  const std::string pid_file = dir_ + "/server.pid";
+  std::ofstream(pid_file) << reader->pid() << "\n";
+  const std::string config_path = dir_ + "/ipcwatch.yaml";
+  std::ofstream(config_path) << "endpoints:\n  - name: mi\n    path: " << fifo_
+                             << "\n    server: { pid_file: " << pid_file << " }\n"
+                             << "    clients:\n      - { name: panel, user: \"61234:61300\" }\n";
+  const auto [status, output] = diagnose("--endpoint mi --config " + config_path);
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("✓ umask_mode  server pid " + std::to_string(reader->pid()) +
+                                " umask 027; endpoint mode 0660"));
+  EXPECT_THAT(output, HasSubstr("user 61234, uid 61234 gid 61300"));
+  EXPECT_THAT(output, HasSubstr("(the agent's namespaces)"));
+
+  reader->stop();
+  const auto [status2, output2] = diagnose("--endpoint mi --config " + config_path + " --json");
+  EXPECT_EQ(status2, 1) << output2;
+  EXPECT_THAT(output2, HasSubstr("\"name\":\"peer\",\"status\":\"fail\""));
+  EXPECT_THAT(output2, HasSubstr("\"reachable\":false"));
+}
+
+// The real agent: the collector is in the table, the series change when the reader dies, and
+// the exposition passes promtool.
+TEST_F(EndpointsE2eTest, AgentExportsEndpointSeries) {
+  makeFifo(fifo_, 0600, kClientUid, kClientGid);
+  const std::string reader_comm = uniqueComm("srv");
+  auto reader = startReader(fifo_, reader_comm);
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+  AgentProcess agent(
+      "web:\n  listen_address: \"127.0.0.1:0\"\n"
+      "probes:\n  broken_pipe:\n    enabled: false\n  sigpipe:\n    enabled: false\n"
+      "  fifo_open:\n    enabled: false\n  unix_sock:\n    enabled: false\n"
+      "endpoints:\n  - name: mi\n    path: " +
+      fifo_ +
+      "\n    type: fifo\n"
+      "    server: { process: " +
+      reader_comm +
+      " }\n"
+      "    clients:\n      - name: panel\n        process: " +
+      client_comm +
+      "\n"
+      "        user: nobody\n        access: write\n");
+  const int port = agent.waitForPort(10s);
+  ASSERT_GT(port, 0) << agent.log();
+  const std::map<std::string, std::string> labels = {{"endpoint", "mi"}, {"client", "panel"}};
+  auto metrics = httpRequest(port, "GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  auto samples = parseExposition(metrics->body);
+  EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", "endpoints"}}), 1);
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_up", labels), 1);
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_peers", {{"endpoint", "mi"}}), 1);
+  const double last_ok = sampleValue(samples, "ipc_endpoint_last_ok_timestamp_seconds", labels);
+  EXPECT_GT(last_ok, 1.6e9);
+  const std::string file = dir_ + "/metrics.prom";
+  std::ofstream(file) << metrics->body;
+  const auto [code, output] = runCommand("promtool check metrics < " + file);
+  EXPECT_EQ(code, 0) << output;
+
+  reader->stop();
+  metrics = httpRequest(port, "GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  samples = parseExposition(metrics->body);
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_up", labels), 0);
+  auto check_labels = labels;
+  check_labels["check"] = "peer";
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_check_ok", check_labels), 0);
+  check_labels["check"] = "permission";
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_check_ok", check_labels), 1);
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_peers", {{"endpoint", "mi"}}), 0);
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_last_ok_timestamp_seconds", labels), last_ok);
+}
+
+TEST_F(EndpointsE2eTest, CheckConfigRejectsBadEndpoints) {
+  const std::string config_path = dir_ + "/bad.yaml";
+  std::ofstream(config_path)
+      << "endpoints:\n  - name: mi\n    path: tmp/fifo\n    type: pipe\n"
+         "    clients:\n      - name: panel\n        user: no_such_user_xyz\n";
+  const auto [status, output] =
+      runCommand(std::string(IPCWATCH_BINARY) + " check-config " + config_path);
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output,
+              HasSubstr(config_path + ":3:11: endpoints[0].path: expected an absolute path"));
+  EXPECT_THAT(output, HasSubstr(config_path + ":4:11: endpoints[0].type: 'pipe' is not one of"));
+  EXPECT_THAT(output, HasSubstr(config_path + ":7:15: endpoints[0].clients[0].user: unknown user"));
+}
+
+}  // namespace
+}  // namespace ipcwatch::testing
