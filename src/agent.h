@@ -3,6 +3,8 @@
 #include <memory>
 #include <vector>
 
+#include "audit/audit_netlink_source.h"
+#include "audit/denial_store.h"
 #include "config/config.h"
 #include "http/http_server.h"
 #include "metrics/label_caps.h"
@@ -23,6 +25,7 @@ class Agent {
 
  private:
   void startProbes();
+  void startAuditSources();
 
  public:
   int port() const { return http_->port(); }
@@ -35,6 +38,10 @@ class Agent {
   std::unique_ptr<BrokenPipeProbe> broken_pipe_;
   std::unique_ptr<FifoOpenProbe> fifo_open_;
   std::unique_ptr<UnixSockProbe> unix_sock_;
+  // The sources feed the store from their threads: they are declared after it, so they stop
+  // before it goes away.
+  std::unique_ptr<DenialStore> selinux_store_;
+  std::unique_ptr<AuditNetlinkSource> audit_netlink_;
   ScrapeRegistry registry_;
   std::unique_ptr<HttpServer> http_;
 };

@@ -7,7 +7,9 @@
 namespace ipcwatch {
 namespace {
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x1d'; }
+bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x1d';
+}
 
 std::string_view trimLeft(std::string_view s) {
   while (!s.empty() && isSpace(s.front())) {
@@ -45,7 +47,7 @@ struct Token {
   std::string_view key;
   std::string_view value;  // without its quotes
   bool quoted = false;
-  std::size_t begin = 0;   // offset of the token in the scanned text
+  std::size_t begin = 0;  // offset of the token in the scanned text
   std::size_t end = 0;
 };
 
@@ -151,8 +153,8 @@ const Token* findKey(const std::vector<Token>& tokens, std::string_view key) {
 // locale, 11/23/2026 in en_US; a few common date orders are accepted.
 std::optional<std::int64_t> parseLocalTime(std::string_view text) {
   const std::string s(text);
-  for (const char* format : {"%m/%d/%Y %H:%M:%S", "%m/%d/%y %H:%M:%S", "%Y-%m-%d %H:%M:%S",
-                             "%d.%m.%Y %H:%M:%S"}) {
+  for (const char* format :
+       {"%m/%d/%Y %H:%M:%S", "%m/%d/%y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S"}) {
     std::tm tm{};
     const char* end = strptime(s.c_str(), format, &tm);
     if (end != nullptr && *end == '\0') {
@@ -252,8 +254,8 @@ AuditRecord parseAvcMessage(AuditRecord record, std::string_view text, bool user
   const Token* scontext = findKey(fields, "scontext");
   const Token* tcontext = findKey(fields, "tcontext");
   const Token* tclass = findKey(fields, "tclass");
-  if (avc.permissions.empty() || scontext == nullptr || tcontext == nullptr ||
-      tclass == nullptr || tclass->value.empty()) {
+  if (avc.permissions.empty() || scontext == nullptr || tcontext == nullptr || tclass == nullptr ||
+      tclass->value.empty()) {
     return malformed(std::move(record), "avc message without permissions, contexts or tclass");
   }
   avc.scontext = std::string(scontext->value);
@@ -404,17 +406,20 @@ std::string_view contextType(std::string_view context) {
     return {};
   }
   const std::size_t third = context.find(':', second + 1);
-  return context.substr(second + 1,
-                        third == std::string_view::npos ? std::string_view::npos
-                                                        : third - second - 1);
+  return context.substr(
+      second + 1, third == std::string_view::npos ? std::string_view::npos : third - second - 1);
 }
 
 std::string_view auditTypeName(std::uint16_t type) {
   switch (type) {
-    case kAuditAvc: return "AVC";
-    case kAuditUserAvc: return "USER_AVC";
-    case kAuditSelinuxErr: return "SELINUX_ERR";
-    default: return "other";
+    case kAuditAvc:
+      return "AVC";
+    case kAuditUserAvc:
+      return "USER_AVC";
+    case kAuditSelinuxErr:
+      return "SELINUX_ERR";
+    default:
+      return "other";
   }
 }
 

@@ -36,24 +36,24 @@ struct AvcMessage {
   std::string comm;                    // decoded (quoted and hex-encoded values), may be empty
   std::string path;                    // path=, else name=
   std::string exe;
-  std::optional<std::int64_t> pid;     // pid=, for USER_AVC spid= (the peer, not dbus itself)
+  std::optional<std::int64_t> pid;  // pid=, for USER_AVC spid= (the peer, not dbus itself)
 };
 
 enum class AuditRecordKind {
-  kAvc,          // an SELinux AVC message (denied or granted)
-  kSelinuxError, // SELINUX_ERR
-  kNotSelinux,   // AppArmor's type=AVC records, USER_AVC policy-load notices
-  kOther,        // any other record type (SYSCALL, PATH, ...): not ours, not an error
-  kMalformed,    // looked like one of ours but could not be understood
+  kAvc,           // an SELinux AVC message (denied or granted)
+  kSelinuxError,  // SELINUX_ERR
+  kNotSelinux,    // AppArmor's type=AVC records, USER_AVC policy-load notices
+  kOther,         // any other record type (SYSCALL, PATH, ...): not ours, not an error
+  kMalformed,     // looked like one of ours but could not be understood
 };
 
 struct AuditRecord {
   AuditRecordKind kind = AuditRecordKind::kOther;
   std::string type;  // AVC, USER_AVC, SELINUX_ERR, or the record's own type name
   std::optional<AuditEventId> id;
-  AvcMessage avc;    // kind == kAvc
-  std::string op;    // kind == kSelinuxError: op=, or the function named before ':'
-  std::string error; // kind == kMalformed: why
+  AvcMessage avc;     // kind == kAvc
+  std::string op;     // kind == kSelinuxError: op=, or the function named before ':'
+  std::string error;  // kind == kMalformed: why
 };
 
 // Parses one record's text after its type, as netlink delivers it (`audit(T:S): fields`) or as

@@ -5,6 +5,7 @@
 #include "collectors/unix_sock_collector.h"
 #include "collectors/ipc_files_collector.h"
 #include "collectors/unix_socket_collector.h"
+#include "collectors/selinux_collector.h"
 
 namespace ipcwatch {
 
@@ -48,6 +49,14 @@ const std::vector<CollectorSpec>& collectorTable() {
        "stale socket files, FIFOs without readers and insecure endpoints under scan.directories",
        [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
          return std::make_unique<IpcFilesCollector>(*deps.config, *deps.caps);
+       }},
+      {"selinux", true,
+       "SELinux denials and errors from the audit stream and audit.log; SELinux state",
+       [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
+         if (deps.selinux == nullptr) {
+           return nullptr;
+         }
+         return std::make_unique<SelinuxCollector>(*deps.selinux, deps.config->paths.sysfs);
        }},
   };
   return table;

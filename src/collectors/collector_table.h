@@ -11,6 +11,7 @@
 namespace ipcwatch {
 
 class BrokenPipeProbe;
+class DenialStore;
 class FifoOpenProbe;
 class UnixSockProbe;
 struct Config;
@@ -23,6 +24,7 @@ struct CollectorDeps {
   const UnixSockProbe* unix_sock = nullptr;
   LabelCaps* caps = nullptr;
   const Config* config = nullptr;
+  const DenialStore* selinux = nullptr;  // null when the selinux collector is switched off
 };
 
 // One row of the explicit collector table (no static self-registration).

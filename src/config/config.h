@@ -71,6 +71,15 @@ struct ScanConfig {
   double time_budget_seconds = 2.0;   // per scrape; past it the collector reports failure
 };
 
+// The SELinux denial pipeline (the selinux collector): which audit sources feed it.
+struct SelinuxConfig {
+  // netlink: the audit multicast stream; audit_log: tail of audit_log. Sources that cannot
+  // start on the host are reported down, not fatal.
+  std::vector<std::string> sources = {"netlink", "audit_log"};
+  std::string audit_log = "/var/log/audit/audit.log";
+  std::uint32_t recent_denials = 50;  // kept for /denials
+};
+
 struct Config {
   LogConfig log;
   WebConfig web;
@@ -81,6 +90,7 @@ struct Config {
   // for every errno, also where the kernel cannot tell the target was a FIFO (ENOENT, EACCES).
   std::vector<std::string> watch_paths;
   ScanConfig scan;
+  SelinuxConfig selinux;
   std::map<std::string, bool> collectors;  // only the names the file sets explicitly
   std::string source = "<embedded default>";
 };

@@ -119,11 +119,11 @@ TEST(AvcRecordParser, SystemdUserAvcWithQuotedBlanks) {
 
 TEST(AvcRecordParser, NetlinkBodyWithoutTypePrefix) {
   // What NETLINK_AUDIT delivers: the type is in nlmsg_type, the text starts at audit(.
-  const auto r = parseAuditRecord(
-      "USER_AVC",
-      "audit(1700000400.000:12): pid=1 uid=0 auid=4294967295 ses=4294967295 "
-      "subj=kernel msg='avc:  denied  { send_msg } for scontext=u:r:init:s0 "
-      "tcontext=u:r:vold:s0 tclass=dbus permissive=1 exe=\"/x\"'");
+  const auto r =
+      parseAuditRecord("USER_AVC",
+                       "audit(1700000400.000:12): pid=1 uid=0 auid=4294967295 ses=4294967295 "
+                       "subj=kernel msg='avc:  denied  { send_msg } for scontext=u:r:init:s0 "
+                       "tcontext=u:r:vold:s0 tclass=dbus permissive=1 exe=\"/x\"'");
   ASSERT_EQ(r.kind, AuditRecordKind::kAvc) << r.error;
   EXPECT_EQ(r.id->serial, 12u);
   EXPECT_EQ(contextType(r.avc.scontext), "init");
@@ -132,9 +132,8 @@ TEST(AvcRecordParser, NetlinkBodyWithoutTypePrefix) {
 }
 
 TEST(AvcRecordParser, NodePrefixAndEnrichedSuffix) {
-  const std::string line =
-      "node=sip1.example.com " + std::string(kKernelAvc) +
-      "\x1dSYSCALL=openat ARCH=x86_64 AUID=\"unset\" UID=\"apache\"";
+  const std::string line = "node=sip1.example.com " + std::string(kKernelAvc) +
+                           "\x1dSYSCALL=openat ARCH=x86_64 AUID=\"unset\" UID=\"apache\"";
   const auto records = parseAuditLine(line);
   ASSERT_EQ(records.size(), 1u);
   ASSERT_EQ(records[0].kind, AuditRecordKind::kAvc) << records[0].error;
@@ -274,7 +273,8 @@ TEST(AvcRecordParser, SelinuxErrOps) {
 TEST(AvcRecordParser, GarbageIsMalformedNotACrash) {
   const std::vector<std::string> bad = {
       "type=AVC msg=audit(1700000000.000:1): avc:  denied  { write } for pid=1",  // no contexts
-      "type=AVC msg=audit(1700000000.000:1): avc:  denied  write for scontext=a:b:c tcontext=a:b:c tclass=x",
+      "type=AVC msg=audit(1700000000.000:1): avc:  denied  write for scontext=a:b:c tcontext=a:b:c "
+      "tclass=x",
       "type=AVC msg=audit(1700000000.000:1): avc:  denied  {  } for scontext=a:b:c "
       "tcontext=a:b:c tclass=file",
       "type=AVC msg=audit(1700000000.000:1): something else entirely",
