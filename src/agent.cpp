@@ -118,6 +118,8 @@ void Agent::startAuditSources() {
     try {
       if (source == AuditNetlinkSource::kName) {
         audit_netlink_ = std::make_unique<AuditNetlinkSource>(*selinux_store_);
+      } else if (source == AuditLogTail::kName) {
+        audit_log_ = std::make_unique<AuditLogTail>(*selinux_store_, config_.selinux.audit_log);
       }
       spdlog::info("selinux: reading audit records from {}", source);
     } catch (const std::exception& e) {

@@ -3,6 +3,7 @@
 #include <memory>
 #include <vector>
 
+#include "audit/audit_log_tail.h"
 #include "audit/audit_netlink_source.h"
 #include "audit/denial_store.h"
 #include "config/config.h"
@@ -42,6 +43,7 @@ class Agent {
   // before it goes away.
   std::unique_ptr<DenialStore> selinux_store_;
   std::unique_ptr<AuditNetlinkSource> audit_netlink_;
+  std::unique_ptr<AuditLogTail> audit_log_;
   ScrapeRegistry registry_;
   std::unique_ptr<HttpServer> http_;
 };
