@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "audit/denials_page.h"
 #include "collectors/collector_table.h"
 #include "collectors/self_collector.h"
 
@@ -71,7 +72,13 @@ Agent::Agent(const Config& config)
   if (!address) {
     throw std::runtime_error("invalid listen address '" + config_.web.listen_address + "'");
   }
-  http_ = std::make_unique<HttpServer>(*address, registry_);
+  std::vector<TextPage> pages;
+  if (selinux_store_) {
+    pages.push_back({"/denials", [store = selinux_store_.get()] {
+                       return renderDenialsPage(store->snapshot().recent);
+                     }});
+  }
+  http_ = std::make_unique<HttpServer>(*address, registry_, std::move(pages));
   spdlog::info("serving metrics on {} (port {})", config_.web.listen_address, http_->port());
 }
 

@@ -150,6 +150,25 @@ TEST_F(SelinuxE2eTest, UserAvcDenialsCountedPerPermissionAndLabel) {
                 records_before,
             7);
   EXPECT_EQ(sampleValue(after, "ipcwatch_collector_success", {{"collector", "selinux"}}), 1);
+
+  // /denials keeps the last 5 (recent_denials: 5): the open, then the three connectto.
+  const auto page = httpRequest(port_, "GET", "/denials");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  const std::string open_rule = "allow " + type + " user_tmp_t:fifo_file open;";
+  const std::string connect_rule = "allow " + type + " user_tmp_t:unix_stream_socket connectto;";
+  const std::size_t open_at = page->body.find(open_rule);
+  ASSERT_NE(open_at, std::string::npos) << page->body;
+  EXPECT_LT(open_at, page->body.find(connect_rule));  // newest first
+  EXPECT_NE(page->body.find("comm=\"opensips-cp\" pid=4242 path=\"/tmp/opensips_fifo\""),
+            std::string::npos);
+  // Five entries at most (which five beyond ours depends on other USER_AVC senders).
+  std::size_t entries = 0;
+  for (std::size_t at = page->body.find("\n  allow "); at != std::string::npos;
+       at = page->body.find("\n  allow ", at + 1)) {
+    ++entries;
+  }
+  EXPECT_LE(entries, 5u);
 }
 
 }  // namespace

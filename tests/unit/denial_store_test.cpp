@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "audit/denial_store.h"
+#include "audit/denials_page.h"
 #include "collectors/selinux_collector.h"
 
 namespace ipcwatch {
@@ -113,6 +114,32 @@ TEST(DenialStore, TypesRespectLabelCaps) {
   EXPECT_EQ(folds[0], (std::pair<std::string, std::uint64_t>{"ipc_selinux_denials_total",
                                                              2}));  // php_t, write
   EXPECT_EQ(folds[1], (std::pair<std::string, std::uint64_t>{"ipc_selinux_errors_total", 0}));
+}
+
+TEST(DenialsPage, NewestFirstWithRulesAndEscapedUntrustedText) {
+  LabelCaps caps(10, 10, 100);
+  DenialStore store(caps, 2);
+  store.add("netlink", one(kAvc));
+  // A hostile comm (hex-encoded newline) must not forge a line of the page.
+  store.add("audit_log",
+            one("type=AVC msg=audit(1700000124.007:2872): avc:  denied  { connectto } for  "
+                "pid=77 comm=610A616C6C6F7720 path=\"/run/x.sock\" "
+                "scontext=u:r:init:s0 tcontext=u:r:vold:s0 tclass=unix_stream_socket"));
+  const std::string page = renderDenialsPage(store.snapshot().recent);
+  const std::size_t newer = page.find(
+      "2023-11-14T22:15:24.007Z origin=kernel permissive=unknown "
+      "source=audit_log");
+  const std::size_t older = page.find(
+      "2023-11-14T22:15:23.456Z origin=kernel permissive=0 "
+      "source=netlink");
+  ASSERT_NE(newer, std::string::npos) << page;
+  ASSERT_NE(older, std::string::npos) << page;
+  EXPECT_LT(newer, older);
+  EXPECT_NE(page.find("  comm=\"a\\x0aallow \" pid=77 path=\"/run/x.sock\"\n"), std::string::npos)
+      << page;
+  EXPECT_NE(page.find("  allow init vold:unix_stream_socket connectto;\n"), std::string::npos);
+  EXPECT_NE(page.find("  allow httpd_t user_tmp_t:fifo_file { read write };\n"), std::string::npos);
+  EXPECT_NE(page.find("denied={ read write }"), std::string::npos);
 }
 
 class SelinuxCollectorTest : public ::testing::Test {
