@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -169,6 +170,45 @@ TEST_F(SelinuxE2eTest, UserAvcDenialsCountedPerPermissionAndLabel) {
     ++entries;
   }
   EXPECT_LE(entries, 5u);
+}
+
+// The audit.log source through the real binary: configured path, read from its end, and an
+// appended record counted once.
+TEST(SelinuxAuditLogE2eTest, AppendedRecordsCountedFromConfiguredFile) {
+  char dir[] = "/tmp/ipcwatch-auditlog-e2e-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string log = std::string(dir) + "/audit.log";
+  const std::string type = uniqueComm("ipcwl") + "_t";
+  auto line = [&](int serial) {
+    return "type=AVC msg=audit(1700000000.000:" + std::to_string(serial) +
+           "): avc:  denied  { write } for  pid=1 comm=\"httpd\" scontext=system_u:system_r:" +
+           type + ":s0 tcontext=system_u:object_r:user_tmp_t:s0 tclass=fifo_file permissive=0\n";
+  };
+  ASSERT_EQ(runCommand("printf '%s' '" + line(1) + "' > " + log).first, 0);
+  {
+    AgentProcess agent(
+        "web:\n  listen_address: \"127.0.0.1:0\"\nselinux:\n  sources: "
+        "[audit_log]\n  audit_log: " +
+        log + "\n");
+    const int port = agent.waitForPort(30s);
+    ASSERT_NE(port, 0) << agent.log();
+    ASSERT_EQ(runCommand("printf '%s' '" + line(2) + line(3) + "' >> " + log).first, 0);
+    const std::map<std::string, std::string> labels = {
+        {"tclass", "fifo_file"},       {"perm", "write"},   {"source_type", type},
+        {"target_type", "user_tmp_t"}, {"permissive", "0"}, {"origin", "kernel"}};
+    double n = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (n < 2 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(50ms);
+      const auto response = httpRequest(port, "GET", "/metrics");
+      n = response
+              ? sampleValue(parseExposition(response->body), "ipc_selinux_denials_total", labels)
+              : 0;
+    }
+    // Line 1 was there before the start: 2, not 3.
+    EXPECT_EQ(n, 2) << agent.log();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
