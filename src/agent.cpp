@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "audit/denials_page.h"
 #include "collectors/collector_table.h"
 #include "collectors/self_collector.h"
 
@@ -46,8 +47,9 @@ Agent::Agent(const Config& config)
     : config_(config),
       caps_(config.labels.comm, config.labels.path, config.labels.folded_values_remembered) {
   startProbes();
+  startAuditSources();
   CollectorDeps deps{broken_pipe_.get(), fifo_open_.get(), unix_sock_.get(), &caps_, &config_,
-                     &parse_errors_};
+                     &parse_errors_, selinux_store_.get()};
   for (const auto& spec : collectorTable()) {
     if (!collectorEnabled(config_, spec)) {
       spdlog::info("collector {} disabled by configuration", spec.name);
@@ -71,7 +73,13 @@ Agent::Agent(const Config& config)
   if (!address) {
     throw std::runtime_error("invalid listen address '" + config_.web.listen_address + "'");
   }
-  http_ = std::make_unique<HttpServer>(*address, registry_);
+  std::vector<TextPage> pages;
+  if (selinux_store_) {
+    pages.push_back({"/denials", [store = selinux_store_.get()] {
+                       return renderDenialsPage(store->snapshot().recent);
+                     }});
+  }
+  http_ = std::make_unique<HttpServer>(*address, registry_, std::move(pages));
   spdlog::info("serving metrics on {} (port {})", config_.web.listen_address, http_->port());
 }
 
@@ -103,6 +111,28 @@ void Agent::startProbes() {
     options.syscalls = probes.unix_sock.syscalls;
     options.map_entries = counterMapEntries(config_.labels.path);
     unix_sock_ = std::make_unique<UnixSockProbe>(std::move(options));
+  }
+}
+
+// The denial pipeline runs only while its collector is on. A source that cannot start (no
+// CAP_AUDIT_READ, no audit.log) is logged and left out; the others keep counting.
+void Agent::startAuditSources() {
+  const auto it = config_.collectors.find("selinux");
+  if (it != config_.collectors.end() && !it->second) {
+    return;
+  }
+  selinux_store_ = std::make_unique<DenialStore>(caps_, config_.selinux.recent_denials);
+  for (const auto& source : config_.selinux.sources) {
+    try {
+      if (source == AuditNetlinkSource::kName) {
+        audit_netlink_ = std::make_unique<AuditNetlinkSource>(*selinux_store_);
+      } else if (source == AuditLogTail::kName) {
+        audit_log_ = std::make_unique<AuditLogTail>(*selinux_store_, config_.selinux.audit_log);
+      }
+      spdlog::info("selinux: reading audit records from {}", source);
+    } catch (const std::exception& e) {
+      spdlog::warn("selinux: audit source {} unavailable: {}", source, e.what());
+    }
   }
 }
 

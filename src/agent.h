@@ -3,6 +3,9 @@
 #include <memory>
 #include <vector>
 
+#include "audit/audit_log_tail.h"
+#include "audit/audit_netlink_source.h"
+#include "audit/denial_store.h"
 #include "config/config.h"
 #include "http/http_server.h"
 #include "metrics/label_caps.h"
@@ -24,6 +27,7 @@ class Agent {
 
  private:
   void startProbes();
+  void startAuditSources();
 
  public:
   int port() const { return http_->port(); }
@@ -37,6 +41,11 @@ class Agent {
   std::unique_ptr<BrokenPipeProbe> broken_pipe_;
   std::unique_ptr<FifoOpenProbe> fifo_open_;
   std::unique_ptr<UnixSockProbe> unix_sock_;
+  // The sources feed the store from their threads: they are declared after it, so they stop
+  // before it goes away.
+  std::unique_ptr<DenialStore> selinux_store_;
+  std::unique_ptr<AuditNetlinkSource> audit_netlink_;
+  std::unique_ptr<AuditLogTail> audit_log_;
   ScrapeRegistry registry_;
   std::unique_ptr<HttpServer> http_;
 };

@@ -9,6 +9,7 @@
 #include "collectors/posix_ipc_collector.h"
 #include "collectors/sysv_ipc_collector.h"
 #include "config/config.h"
+#include "collectors/selinux_collector.h"
 
 namespace ipcwatch {
 
@@ -79,6 +80,14 @@ const std::vector<CollectorSpec>& collectorTable() {
            return nullptr;
          }
          return std::make_unique<EndpointsCollector>(*deps.config);
+       }},
+      {"selinux", true,
+       "SELinux denials and errors from the audit stream and audit.log; SELinux state",
+       [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
+         if (deps.selinux == nullptr) {
+           return nullptr;
+         }
+         return std::make_unique<SelinuxCollector>(*deps.selinux, deps.config->paths.sysfs);
        }},
   };
   return table;

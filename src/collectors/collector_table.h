@@ -11,6 +11,7 @@
 namespace ipcwatch {
 
 class BrokenPipeProbe;
+class DenialStore;
 class FifoOpenProbe;
 class UnixSockProbe;
 class ParseErrors;
@@ -25,6 +26,7 @@ struct CollectorDeps {
   LabelCaps* caps = nullptr;
   const Config* config = nullptr;
   ParseErrors* parse_errors = nullptr;
+  const DenialStore* selinux = nullptr;  // null when the selinux collector is switched off
 };
 
 // One row of the explicit collector table (no static self-registration).

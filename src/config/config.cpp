@@ -64,6 +64,10 @@ endpoints: []            # FIFOs/unix sockets clients must reach, checked from e
 #         process: httpd   # the client as it runs now...
 #         user: apache     # ...or, when no such process runs, the identity to check as
 #         access: write    # read | write | read_write (FIFOs) | connect (sockets)
+selinux:                 # the selinux collector's audit sources
+  sources: [netlink, audit_log]   # netlink (audit multicast), audit_log (file tail)
+  audit_log: /var/log/audit/audit.log
+  recent_denials: 50     # last denials shown on /denials (0-10000)
 # collectors:            # every collector is on unless switched off here, e.g.
 #   unix_sock: false
 )";
@@ -453,6 +457,44 @@ void parseInventory(Validator& v, const YAML::Node& node, const std::string& pat
   });
 }
 
+void parseSelinuxSources(Validator& v, const YAML::Node& node, const std::string& path,
+                         std::vector<std::string>& out) {
+  const std::vector<std::string> known = {"netlink", "audit_log"};
+  if (!node.IsSequence()) {
+    v.error(node, path, "expected a list of sources (" + joined(known) + ")");
+    return;
+  }
+  std::vector<std::string> sources;
+  for (const auto& item : node) {
+    std::string source;
+    v.oneOf(item, path, known, source);
+    if (source.empty()) {
+      continue;
+    }
+    if (std::find(sources.begin(), sources.end(), source) != sources.end()) {
+      v.error(item, path, "duplicate source '" + source + "'");
+      continue;
+    }
+    sources.push_back(source);
+  }
+  out = std::move(sources);
+}
+
+void parseSelinux(Validator& v, const YAML::Node& node, const std::string& path, Config& config) {
+  auto& selinux = config.selinux;
+  v.mapping(node, path, {
+      {"sources", [&](const YAML::Node& n, const std::string& p) {
+         parseSelinuxSources(v, n, p, selinux.sources);
+       }},
+      {"audit_log", [&](const YAML::Node& n, const std::string& p) {
+         v.absolutePath(n, p, selinux.audit_log);
+       }},
+      {"recent_denials", [&](const YAML::Node& n, const std::string& p) {
+         v.integer(n, p, 0, 10000, selinux.recent_denials);
+       }},
+  });
+}
+
 void parseCollectors(Validator& v, const YAML::Node& node, const std::string& path,
                      Config& config) {
   if (node.IsNull()) {
@@ -746,6 +788,7 @@ void parseTop(Validator& v, const YAML::Node& root, Config& config) {
       {"scan", [&](const YAML::Node& n, const std::string& p) { parseScan(v, n, p, config); }},
       {"endpoints",
        [&](const YAML::Node& n, const std::string& p) { parseEndpoints(v, n, p, config); }},
+      {"selinux", [&](const YAML::Node& n, const std::string& p) { parseSelinux(v, n, p, config); }},
       {"collectors",
        [&](const YAML::Node& n, const std::string& p) { parseCollectors(v, n, p, config); }},
       {"inventory",

@@ -109,6 +109,15 @@ struct EndpointConfig {
   std::vector<EndpointClientConfig> clients;
 };
 
+// The SELinux denial pipeline (the selinux collector): which audit sources feed it.
+struct SelinuxConfig {
+  // netlink: the audit multicast stream; audit_log: tail of audit_log. Sources that cannot
+  // start on the host are reported down, not fatal.
+  std::vector<std::string> sources = {"netlink", "audit_log"};
+  std::string audit_log = "/var/log/audit/audit.log";
+  std::uint32_t recent_denials = 50;  // kept for /denials
+};
+
 struct Config {
   LogConfig log;
   WebConfig web;
@@ -121,6 +130,7 @@ struct Config {
   ScanConfig scan;
   InventoryConfig inventory;
   std::vector<EndpointConfig> endpoints;
+  SelinuxConfig selinux;
   std::map<std::string, bool> collectors;  // only the names the file sets explicitly
   std::string source = "<embedded default>";
 };

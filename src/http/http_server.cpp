@@ -80,6 +80,29 @@ class MetricsHandler : public CivetHandler {
   const prometheus::Collectable& source_;
 };
 
+class TextPageHandler : public CivetHandler {
+ public:
+  explicit TextPageHandler(TextPage page) : page_(std::move(page)) {}
+  bool handleGet(CivetServer*, mg_connection* conn) override { return serve(conn, false); }
+  bool handleHead(CivetServer*, mg_connection* conn) override { return serve(conn, true); }
+
+ private:
+  bool serve(mg_connection* conn, bool head) {
+    std::string body;
+    try {
+      body = page_.render();
+    } catch (const std::exception& e) {
+      spdlog::error("rendering {} failed: {}", page_.uri, e.what());
+      mg_send_http_error(conn, 500, "%s", "Internal Server Error\n");
+      return true;
+    }
+    sendOk(conn, "text/plain; charset=utf-8", body, head);
+    return true;
+  }
+
+  const TextPage page_;
+};
+
 }  // namespace
 
 std::string renderMetrics(const prometheus::Collectable& source) {
@@ -88,7 +111,8 @@ std::string renderMetrics(const prometheus::Collectable& source) {
   return out;
 }
 
-HttpServer::HttpServer(const ListenAddress& address, const prometheus::Collectable& source) {
+HttpServer::HttpServer(const ListenAddress& address, const prometheus::Collectable& source,
+                       std::vector<TextPage> pages) {
   const std::vector<std::string> options = {
       "listening_ports", toCivetwebPorts(address),
       "num_threads", "4",
@@ -107,6 +131,11 @@ HttpServer::HttpServer(const ListenAddress& address, const prometheus::Collectab
   server_->addHandler("/", handlers_[0].get());
   server_->addHandler("/healthz", handlers_[1].get());
   server_->addHandler("/metrics", handlers_[2].get());
+  for (auto& page : pages) {
+    const std::string uri = page.uri;
+    handlers_.push_back(std::make_unique<TextPageHandler>(std::move(page)));
+    server_->addHandler(uri, handlers_.back().get());
+  }
   const auto ports = server_->getListeningPorts();
   port_ = ports.empty() ? address.port : ports.front();
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,11 +14,18 @@ class CivetHandler;
 
 namespace ipcwatch {
 
-// Serves / (a landing page), /metrics (text exposition of `source`) and /healthz.
+// A plain-text page rendered on each request (e.g. /denials).
+struct TextPage {
+  std::string uri;
+  std::function<std::string()> render;
+};
+
+// Serves / (a landing page), /metrics (text exposition of `source`), /healthz and `pages`.
 // Throws std::runtime_error when the address cannot be bound.
 class HttpServer {
  public:
-  HttpServer(const ListenAddress& address, const prometheus::Collectable& source);
+  HttpServer(const ListenAddress& address, const prometheus::Collectable& source,
+             std::vector<TextPage> pages = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

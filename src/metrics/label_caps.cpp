@@ -15,6 +15,10 @@ LabelCap& LabelCaps::comm(const std::string& metric) { return get(metric, "comm"
 
 LabelCap& LabelCaps::path(const std::string& metric) { return get(metric, "path", path_cap_); }
 
+LabelCap& LabelCaps::label(const std::string& metric, const std::string& label) {
+  return get(metric, label, path_cap_);
+}
+
 std::vector<std::pair<std::string, std::uint64_t>> LabelCaps::folds() const {
   std::lock_guard lock(mutex_);
   std::map<std::string, std::uint64_t> per_metric;

@@ -22,6 +22,9 @@ class LabelCaps {
   // labels gets one cap each; its overflow count is their sum.
   LabelCap& comm(const std::string& metric);
   LabelCap& path(const std::string& metric);
+  // The cap on any other outside-world label of `metric` (SELinux types, classes, ops), sized
+  // like the path cap.
+  LabelCap& label(const std::string& metric, const std::string& label);
 
   // metric name -> folds so far.
   std::vector<std::pair<std::string, std::uint64_t>> folds() const;

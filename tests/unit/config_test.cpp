@@ -64,6 +64,34 @@ TEST_F(ConfigTest, EmbeddedDefaultEqualsStructDefaults) {
   EXPECT_EQ(parsed.inventory.posix_shm_top_n, defaults.inventory.posix_shm_top_n);
   EXPECT_EQ(parsed.inventory.posix_shm_dir, "/dev/shm");
   EXPECT_EQ(defaults.inventory.msg_queue_top_n, 10u);
+  EXPECT_EQ(parsed.selinux.sources, defaults.selinux.sources);
+  EXPECT_EQ(parsed.selinux.audit_log, defaults.selinux.audit_log);
+  EXPECT_EQ(parsed.selinux.recent_denials, defaults.selinux.recent_denials);
+}
+
+TEST_F(ConfigTest, SelinuxSection) {
+  const Config c = parseConfig("selinux:\n  sources: [audit_log]\n  audit_log: /srv/audit.log\n"
+                               "  recent_denials: 0\n", "x");
+  EXPECT_EQ(c.selinux.sources, std::vector<std::string>{"audit_log"});
+  EXPECT_EQ(c.selinux.audit_log, "/srv/audit.log");
+  EXPECT_EQ(c.selinux.recent_denials, 0u);
+  EXPECT_TRUE(parseConfig("selinux:\n  sources: []\n", "x").selinux.sources.empty());
+  EXPECT_EQ(parseConfig("selinux:\n", "x").selinux.sources,
+            (std::vector<std::string>{"netlink", "audit_log"}));
+  EXPECT_THAT(errorsOf("selinux:\n  sources: [netlink, auditlog]\n"),
+              HasSubstr("test.yaml:2:22: selinux.sources: 'auditlog' is not one of netlink, "
+                        "audit_log; did you mean 'audit_log'?"));
+  EXPECT_THAT(errorsOf("selinux:\n  sources: [netlink, netlink]\n"),
+              HasSubstr("test.yaml:2:22: selinux.sources: duplicate source 'netlink'"));
+  EXPECT_THAT(errorsOf("selinux:\n  sources: netlink\n"),
+              HasSubstr("test.yaml:2:12: selinux.sources: expected a list of sources"));
+  EXPECT_THAT(errorsOf("selinux:\n  audit_log: audit.log\n"),
+              HasSubstr("test.yaml:2:14: selinux.audit_log: expected an absolute path"));
+  EXPECT_THAT(errorsOf("selinux:\n  recent_denials: 10001\n"),
+              HasSubstr("test.yaml:2:19: selinux.recent_denials: out of range: 10001"));
+  EXPECT_THAT(errorsOf("selinux:\n  recent: 3\n"),
+              HasSubstr("test.yaml:2:3: selinux.recent: unknown key (known: audit_log, "
+                        "recent_denials, sources)"));
 }
 
 TEST_F(ConfigTest, EmptyOrCommentOnlyFilesMeanDefaults) {
@@ -148,7 +176,8 @@ TEST_F(ConfigTest, ReportsEveryErrorWithFileLineColumnAndKey) {
              "unix_sock); did you mean 'broken_pipe'?",
       path + ":13:14: probes.sigpipe.enabled: expected true or false, got 'maybe'",
       path + ":15:3: collectors.sigpip: unknown collector (known: broken_pipe, sigpipe, fifo_open, "
-             "unix_sock, unix_sockets, ipc_files, sysv_ipc, posix_ipc, endpoints); did you mean 'sigpipe'?",
+             "unix_sock, unix_sockets, ipc_files, sysv_ipc, posix_ipc, endpoints, "
+             "selinux); did you mean 'sigpipe'?",
   };
   for (const auto& line : expected) {
     EXPECT_THAT(text, HasSubstr(line));

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <atomic>
+#include <thread>
+
+#include "audit/denial_store.h"
+#include "util/unique_fd.h"
+
+namespace ipcwatch {
+
+// Reads the kernel's audit stream as a multicast listener (NETLINK_AUDIT, group
+// AUDIT_NLGRP_READLOG; needs CAP_AUDIT_READ). Read-only: it never sends AUDIT_SET and so never
+// takes the audit daemon's place, and auditd keeps working beside it. Records go to the store
+// from a dedicated thread; a receive queue overrun (ENOBUFS) is counted as lost.
+class AuditNetlinkSource {
+ public:
+  static constexpr const char* kName = "netlink";
+
+  // Opens and binds the socket; throws std::system_error when the kernel refuses.
+  explicit AuditNetlinkSource(DenialStore& store);
+  ~AuditNetlinkSource();  // stops and joins the thread, then closes the socket
+  AuditNetlinkSource(const AuditNetlinkSource&) = delete;
+  AuditNetlinkSource& operator=(const AuditNetlinkSource&) = delete;
+
+ private:
+  void run();
+  void handleDatagram(const char* data, std::size_t size);
+
+  DenialStore& store_;
+  UniqueFd socket_;
+  UniqueFd stop_;  // eventfd: written once by the destructor
+  std::thread thread_;
+};
+
+}  // namespace ipcwatch
