@@ -75,7 +75,8 @@ Agent::Agent(const Config& config)
   }
   std::vector<TextPage> pages;
   if (selinux_store_) {
-    pages.push_back({"/denials", [store = selinux_store_.get()] {
+    pages.push_back({"/denials", "recent SELinux denials and the rules that would allow them",
+                     [store = selinux_store_.get()] {
                        return renderDenialsPage(store->snapshot().recent);
                      }});
   }

@@ -13,7 +13,9 @@ namespace {
 
 constexpr const char* kExpositionType = "text/plain; version=0.0.4; charset=utf-8";
 
-constexpr const char* kLandingPage = R"(<!DOCTYPE html>
+// The landing page links every endpoint the agent serves (titles are the agent's own text).
+std::string landingPage(const std::vector<TextPage>& pages) {
+  std::string html = R"(<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>ipcwatch</title></head>
 <body>
@@ -22,10 +24,14 @@ constexpr const char* kLandingPage = R"(<!DOCTYPE html>
 <ul>
 <li><a href="metrics">/metrics</a> &mdash; Prometheus metrics</li>
 <li><a href="healthz">/healthz</a> &mdash; liveness</li>
-</ul>
-</body>
-</html>
 )";
+  for (const auto& page : pages) {
+    const std::string relative = page.uri.substr(page.uri.find_first_not_of('/'));
+    html += "<li><a href=\"" + relative + "\">" + page.uri + "</a> &mdash; " + page.title +
+            "</li>\n";
+  }
+  return html + "</ul>\n</body>\n</html>\n";
+}
 
 void sendOk(mg_connection* conn, const char* type, const std::string& body, bool head) {
   mg_send_http_ok(conn, type, static_cast<long long>(body.size()));
@@ -125,7 +131,8 @@ HttpServer::HttpServer(const ListenAddress& address, const prometheus::Collectab
   } catch (const CivetException& e) {
     throw std::runtime_error("cannot listen on " + toCivetwebPorts(address) + ": " + e.what());
   }
-  handlers_.push_back(std::make_unique<StaticHandler>("/", "text/html; charset=utf-8", kLandingPage));
+  handlers_.push_back(
+      std::make_unique<StaticHandler>("/", "text/html; charset=utf-8", landingPage(pages)));
   handlers_.push_back(std::make_unique<StaticHandler>("/healthz", "text/plain; charset=utf-8", "ok\n"));
   handlers_.push_back(std::make_unique<MetricsHandler>(source));
   server_->addHandler("/", handlers_[0].get());

@@ -17,6 +17,7 @@ namespace ipcwatch {
 // A plain-text page rendered on each request (e.g. /denials).
 struct TextPage {
   std::string uri;
+  std::string title;  // its line on the landing page
   std::function<std::string()> render;
 };
 

@@ -153,6 +153,10 @@ TEST_F(SelinuxE2eTest, UserAvcDenialsCountedPerPermissionAndLabel) {
   EXPECT_EQ(sampleValue(after, "ipcwatch_collector_success", {{"collector", "selinux"}}), 1);
 
   // /denials keeps the last 5 (recent_denials: 5): the open, then the three connectto.
+  const auto landing = httpRequest(port_, "GET", "/");
+  ASSERT_TRUE(landing);
+  EXPECT_NE(landing->body.find("<a href=\"denials\">/denials</a>"), std::string::npos)
+      << landing->body;
   const auto page = httpRequest(port_, "GET", "/denials");
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 200);
