@@ -213,10 +213,11 @@ class Validator {
     out = static_cast<std::uint32_t>(value);
   }
 
+  // `what` names the quantity in messages ("a number", "a number of seconds").
   void number(const YAML::Node& node, const std::string& path, double min, double max,
-              double& out) {
+              double& out, const char* what = "a number") {
     std::ostringstream range;
-    range << "a number from " << min << " to " << max;
+    range << what << " from " << min << " to " << max;
     if (!scalar(node, path, range.str())) {
       return;
     }
@@ -263,12 +264,6 @@ class Validator {
   std::string source_;
   std::vector<std::string> errors_;
 };
-
-std::string fmtSeconds(double seconds) {
-  std::ostringstream out;
-  out << seconds;
-  return out.str();
-}
 
 using Handler = std::function<void(const YAML::Node&, const std::string&)>;
 
@@ -330,7 +325,7 @@ void parseProbes(Validator& v, const YAML::Node& node, const std::string& path, 
                 v.boolean(m, q, fifo.enabled);
               }},
              {"blocked_threshold_seconds", [&](const YAML::Node& m, const std::string& q) {
-                v.number(m, q, 0.001, 3600, fifo.blocked_threshold_seconds);
+                v.number(m, q, 0.001, 3600, fifo.blocked_threshold_seconds, "a number of seconds");
               }},
              {"syscalls", [&](const YAML::Node& m, const std::string& q) {
                 parseSyscalls(v, m, q, {"openat", "open"}, fifo.syscalls);
@@ -401,27 +396,6 @@ void parseScanDirectories(Validator& v, const YAML::Node& node, const std::strin
   out = std::move(directories);
 }
 
-void parseSeconds(Validator& v, const YAML::Node& node, const std::string& path, double min,
-                  double max, double& out) {
-  const std::string range = "a number of seconds from " + fmtSeconds(min) + " to " +
-                            fmtSeconds(max);
-  if (!v.scalar(node, path, range)) {
-    return;
-  }
-  const std::string& text = node.Scalar();
-  double value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-    v.error(node, path, "expected " + range + ", got '" + text + "'");
-    return;
-  }
-  if (!(value >= min && value <= max)) {
-    v.error(node, path, "out of range: " + text + " (expected " + range + ")");
-    return;
-  }
-  out = value;
-}
-
 void parseScan(Validator& v, const YAML::Node& node, const std::string& path, Config& config) {
   auto& scan = config.scan;
   v.mapping(node, path, {
@@ -432,7 +406,7 @@ void parseScan(Validator& v, const YAML::Node& node, const std::string& path, Co
          v.integer(n, p, 0, 64, scan.max_depth);
        }},
       {"time_budget_seconds", [&](const YAML::Node& n, const std::string& p) {
-         parseSeconds(v, n, p, 0.001, 60, scan.time_budget_seconds);
+         v.number(n, p, 0.001, 60, scan.time_budget_seconds, "a number of seconds");
        }},
   });
 }

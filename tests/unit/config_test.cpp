@@ -215,7 +215,7 @@ TEST_F(ConfigTest, FifoAndUnixProbesAndWatchPaths) {
 
   EXPECT_THAT(errorsOf("probes:\n  fifo_open:\n    blocked_threshold_seconds: 0\n"),
               HasSubstr("test.yaml:3:32: probes.fifo_open.blocked_threshold_seconds: out of "
-                        "range: 0 (expected a number from 0.001 to 3600)"));
+                        "range: 0 (expected a number of seconds from 0.001 to 3600)"));
   EXPECT_THAT(errorsOf("probes:\n  fifo_open:\n    blocked_threshold_seconds: soon\n"),
               HasSubstr("test.yaml:3:32: probes.fifo_open.blocked_threshold_seconds: expected a "
                         "number"));
