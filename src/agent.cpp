@@ -60,8 +60,8 @@ Agent::Agent(const Config& config)
     }
   }
   std::vector<const Probe*> probe_list;
-  for (const Probe* probe : std::initializer_list<const Probe*>{broken_pipe_.get(), fifo_open_.get(),
-                                                                unix_sock_.get()}) {
+  for (const Probe* probe : std::initializer_list<const Probe*>{
+           broken_pipe_.get(), fifo_open_.get(), unix_sock_.get(), selinux_avc_.get()}) {
     if (probe != nullptr) {
       probe_list.push_back(probe);
     }
@@ -116,7 +116,8 @@ void Agent::startProbes() {
 }
 
 // The denial pipeline runs only while its collector is on. A source that cannot start (no
-// CAP_AUDIT_READ, no audit.log) is logged and left out; the others keep counting.
+// CAP_AUDIT_READ, no audit.log, no avc tracepoint) is logged and left out; the others keep
+// counting. The tracepoint starts last, so that it knows which audit sources it defers to.
 void Agent::startAuditSources() {
   const auto it = config_.collectors.find("selinux");
   if (it != config_.collectors.end() && !it->second) {
@@ -124,6 +125,9 @@ void Agent::startAuditSources() {
   }
   selinux_store_ = std::make_unique<DenialStore>(caps_, config_.selinux.recent_denials);
   for (const auto& source : config_.selinux.sources) {
+    if (source == DenialStore::kTracepointSource) {
+      continue;
+    }
     try {
       if (source == AuditNetlinkSource::kName) {
         audit_netlink_ = std::make_unique<AuditNetlinkSource>(*selinux_store_);
@@ -133,6 +137,14 @@ void Agent::startAuditSources() {
       spdlog::info("selinux: reading audit records from {}", source);
     } catch (const std::exception& e) {
       spdlog::warn("selinux: audit source {} unavailable: {}", source, e.what());
+    }
+  }
+  const auto& sources = config_.selinux.sources;
+  if (std::find(sources.begin(), sources.end(), DenialStore::kTracepointSource) != sources.end()) {
+    // A program that cannot attach is logged by the probe and reported by probe_attached.
+    selinux_avc_ = std::make_unique<SelinuxAvcProbe>(*selinux_store_);
+    if (selinux_avc_->attached()) {
+      spdlog::info("selinux: reading AVC denials from the avc:selinux_audited tracepoint");
     }
   }
 }

@@ -13,6 +13,7 @@
 #include "metrics/scrape_registry.h"
 #include "probes/broken_pipe_probe.h"
 #include "probes/fifo_open_probe.h"
+#include "probes/selinux_avc_probe.h"
 #include "probes/unix_sock_probe.h"
 
 namespace ipcwatch {
@@ -46,6 +47,7 @@ class Agent {
   std::unique_ptr<DenialStore> selinux_store_;
   std::unique_ptr<AuditNetlinkSource> audit_netlink_;
   std::unique_ptr<AuditLogTail> audit_log_;
+  std::unique_ptr<SelinuxAvcProbe> selinux_avc_;
   ScrapeRegistry registry_;
   std::unique_ptr<HttpServer> http_;
 };

@@ -276,6 +276,9 @@ AuditRecord parseAvcMessage(AuditRecord record, std::string_view text, bool user
   if (const Token* exe = findKey(fields, "exe")) {
     avc.exe = untrustedValue(*exe);
   }
+  if (const Token* ino = findKey(fields, "ino")) {
+    avc.ino = toNumber<std::uint64_t>(ino->value);
+  }
   const Token* pid = findKey(fields, userspace ? "spid" : "pid");
   if (pid == nullptr) {
     pid = findKey(fields, "pid");

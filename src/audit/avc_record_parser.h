@@ -36,6 +36,7 @@ struct AvcMessage {
   std::string comm;                    // decoded (quoted and hex-encoded values), may be empty
   std::string path;                    // path=, else name=
   std::string exe;
+  std::optional<std::uint64_t> ino;  // the target's inode, where the record names one
   std::optional<std::int64_t> pid;  // pid=, for USER_AVC spid= (the peer, not dbus itself)
 };
 

@@ -68,6 +68,7 @@ DenialStore::DenialStore(LabelCaps& caps, std::size_t recent_capacity, std::size
 
 void DenialStore::declareSource(std::string_view source) {
   std::lock_guard lock(mutex_);
+  audit_sources_ = audit_sources_ || source != kTracepointSource;
   counts_.parse_errors[std::string(source)] += 0;
   counts_.lost[std::string(source)] += 0;
 }
@@ -107,7 +108,11 @@ void DenialStore::add(std::string_view source, const AuditRecord& record) {
       return;
     case AuditRecordKind::kAvc:
       if (record.avc.denied && firstSighting(record)) {
-        countDenial(source, record);
+        countDenial(source, record, record.id ? record.id->seconds : 0,
+                    record.id ? record.id->millis : 0);
+        if (!record.avc.userspace) {
+          matchAuditDenial(record, std::chrono::steady_clock::now());
+        }
       }
       return;
     default:
@@ -115,7 +120,75 @@ void DenialStore::add(std::string_view source, const AuditRecord& record) {
   }
 }
 
-void DenialStore::countDenial(std::string_view source, const AuditRecord& record) {
+DenialStore::KernelDenialSignature DenialStore::signatureOf(const AvcMessage& avc) {
+  return {avc.pid, avc.tclass, avc.scontext, avc.tcontext, avc.permissions.size()};
+}
+
+void DenialStore::addTracepointDenial(const AvcMessage& avc, std::int64_t seconds,
+                                      std::uint32_t millis,
+                                      std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  AuditRecord record;
+  record.kind = AuditRecordKind::kAvc;
+  record.type = "AVC";
+  record.avc = avc;
+  counts_.records[{kTracepointSource, record.type}] += 1;
+  if (!avc.denied) {
+    return;
+  }
+  expireLocked(now);
+  if (!audit_sources_) {
+    countDenial(kTracepointSource, record, seconds, millis);
+    return;
+  }
+  const auto signature = signatureOf(avc);
+  for (auto it = audit_sightings_.begin(); it != audit_sightings_.end(); ++it) {
+    if (it->signature == signature) {
+      audit_sightings_.erase(it);  // the audit source has counted this one
+      return;
+    }
+  }
+  pending_.push_back({signature, now + kMatchWindow, std::move(record), seconds, millis});
+  if (pending_.size() > kMaxMatchBacklog) {
+    const PendingDenial& oldest = pending_.front();
+    countDenial(kTracepointSource, oldest.record, oldest.seconds, oldest.millis);
+    pending_.pop_front();
+  }
+}
+
+void DenialStore::expireTracepointDenials(std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  expireLocked(now);
+}
+
+void DenialStore::expireLocked(std::chrono::steady_clock::time_point now) {
+  while (!pending_.empty() && pending_.front().deadline <= now) {
+    const PendingDenial& oldest = pending_.front();
+    countDenial(kTracepointSource, oldest.record, oldest.seconds, oldest.millis);
+    pending_.pop_front();
+  }
+  while (!audit_sightings_.empty() && audit_sightings_.front().expires <= now) {
+    audit_sightings_.pop_front();
+  }
+}
+
+void DenialStore::matchAuditDenial(const AuditRecord& record,
+                                   std::chrono::steady_clock::time_point now) {
+  const auto signature = signatureOf(record.avc);
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (it->signature == signature) {
+      pending_.erase(it);
+      return;
+    }
+  }
+  audit_sightings_.push_back({signature, now + kMatchWindow});
+  if (audit_sightings_.size() > kMaxMatchBacklog) {
+    audit_sightings_.pop_front();
+  }
+}
+
+void DenialStore::countDenial(std::string_view source, const AuditRecord& record,
+                              std::int64_t seconds, std::uint32_t millis) {
   const AvcMessage& avc = record.avc;
   DenialKey key;
   key.tclass = tclass_cap_.admit(sanitizeLabelValue(avc.tclass));
@@ -136,13 +209,14 @@ void DenialStore::countDenial(std::string_view source, const AuditRecord& record
     return;
   }
   RecentDenial recent;
-  recent.seconds = record.id ? record.id->seconds : 0;
-  recent.millis = record.id ? record.id->millis : 0;
+  recent.seconds = seconds;
+  recent.millis = millis;
   recent.source = std::string(source);
   recent.origin = key.origin;
   recent.comm = avc.comm;
   recent.pid = avc.pid;
   recent.path = avc.path;
+  recent.ino = avc.ino;
   recent.scontext = avc.scontext;
   recent.tcontext = avc.tcontext;
   recent.tclass = avc.tclass;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -28,6 +29,7 @@ struct RecentDenial {
   std::string comm;
   std::optional<std::int64_t> pid;
   std::string path;
+  std::optional<std::uint64_t> ino;
   std::string scontext;
   std::string tcontext;
   std::string tclass;
@@ -64,18 +66,58 @@ class DenialStore {
   void add(std::string_view source, const AuditRecord& record);
   // Records the source knows it missed (netlink ENOBUFS, a truncated log line).
   void addLost(std::string_view source, std::uint64_t n);
-  // Makes `source` appear with zero counts from the first scrape.
+  // Makes `source` appear with zero counts from the first scrape. An audit source (anything
+  // but the tracepoint) declared here makes kernel-tracepoint denials wait for its record.
   void declareSource(std::string_view source);
+
+  // A denial the avc:selinux_audited tracepoint saw, at wall time seconds.millis. It has no
+  // audit id, so while an audit source runs it is held for kMatchWindow: the same denial from
+  // that source (same pid, class, contexts and number of permissions) is counted instead,
+  // since its record carries the id and the path. Unmatched, it counts once the window ends.
+  void addTracepointDenial(const AvcMessage& avc, std::int64_t seconds, std::uint32_t millis,
+                           std::chrono::steady_clock::time_point now);
+  // Counts the tracepoint denials whose window ended by `now` (the tracepoint source calls it
+  // as it polls).
+  void expireTracepointDenials(std::chrono::steady_clock::time_point now);
 
   Snapshot snapshot() const;
 
+  static constexpr const char* kTracepointSource = "tracepoint";
+  static constexpr std::chrono::milliseconds kMatchWindow{3000};
+  // Tracepoint denials waiting for a match and audit records remembered for one; past it the
+  // oldest waiting denial is counted at once and the oldest remembered record forgotten.
+  static constexpr std::size_t kMaxMatchBacklog = 4096;
   static constexpr std::size_t kDefaultDedupeCapacity = 16384;
   // Distinct denial label sets kept apart; past it they fold into one all-"other" series.
   static constexpr std::size_t kMaxDenialSeries = 20000;
 
  private:
+  // What the tracepoint and an audit record of the same denial have in common.
+  struct KernelDenialSignature {
+    std::optional<std::int64_t> pid;
+    std::string tclass, scontext, tcontext;
+    std::size_t permissions = 0;
+    bool operator==(const KernelDenialSignature&) const = default;
+  };
+  struct PendingDenial {
+    KernelDenialSignature signature;
+    std::chrono::steady_clock::time_point deadline;
+    AuditRecord record;
+    std::int64_t seconds;
+    std::uint32_t millis;
+  };
+  struct AuditSighting {
+    KernelDenialSignature signature;
+    std::chrono::steady_clock::time_point expires;
+  };
+
+  static KernelDenialSignature signatureOf(const AvcMessage& avc);
   bool firstSighting(const AuditRecord& record);
-  void countDenial(std::string_view source, const AuditRecord& record);
+  void countDenial(std::string_view source, const AuditRecord& record, std::int64_t seconds,
+                   std::uint32_t millis);
+  // An audit source counted a kernel denial: drop its tracepoint twin or remember it.
+  void matchAuditDenial(const AuditRecord& record, std::chrono::steady_clock::time_point now);
+  void expireLocked(std::chrono::steady_clock::time_point now);
 
   LabelCap& tclass_cap_;
   LabelCap& perm_cap_;
@@ -90,6 +132,9 @@ class DenialStore {
   std::deque<RecentDenial> recent_;
   std::deque<std::size_t> seen_order_;
   std::unordered_set<std::size_t> seen_;
+  bool audit_sources_ = false;
+  std::deque<PendingDenial> pending_;         // tracepoint denials, oldest first
+  std::deque<AuditSighting> audit_sightings_;  // audit denials no tracepoint event matched yet
 };
 
 }  // namespace ipcwatch

@@ -65,7 +65,7 @@ endpoints: []            # FIFOs/unix sockets clients must reach, checked from e
 #         user: apache     # ...or, when no such process runs, the identity to check as
 #         access: write    # read | write | read_write (FIFOs) | connect (sockets)
 selinux:                 # the selinux collector's audit sources
-  sources: [netlink, audit_log]   # netlink (audit multicast), audit_log (file tail)
+  sources: [netlink, audit_log, tracepoint]   # audit multicast, file tail, BPF avc tracepoint
   audit_log: /var/log/audit/audit.log
   recent_denials: 50     # last denials shown on /denials (0-10000)
 # collectors:            # every collector is on unless switched off here, e.g.
@@ -433,7 +433,7 @@ void parseInventory(Validator& v, const YAML::Node& node, const std::string& pat
 
 void parseSelinuxSources(Validator& v, const YAML::Node& node, const std::string& path,
                          std::vector<std::string>& out) {
-  const std::vector<std::string> known = {"netlink", "audit_log"};
+  const std::vector<std::string> known = {"netlink", "audit_log", "tracepoint"};
   if (!node.IsSequence()) {
     v.error(node, path, "expected a list of sources (" + joined(known) + ")");
     return;

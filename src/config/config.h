@@ -111,9 +111,9 @@ struct EndpointConfig {
 
 // The SELinux denial pipeline (the selinux collector): which audit sources feed it.
 struct SelinuxConfig {
-  // netlink: the audit multicast stream; audit_log: tail of audit_log. Sources that cannot
-  // start on the host are reported down, not fatal.
-  std::vector<std::string> sources = {"netlink", "audit_log"};
+  // netlink: the audit multicast stream; audit_log: tail of audit_log; tracepoint: BPF on
+  // avc:selinux_audited. Sources that cannot start on the host are reported down, not fatal.
+  std::vector<std::string> sources = {"netlink", "audit_log", "tracepoint"};
   std::string audit_log = "/var/log/audit/audit.log";
   std::uint32_t recent_denials = 50;  // kept for /denials
 };

@@ -215,5 +215,29 @@ TEST(SelinuxAuditLogE2eTest, AppendedRecordsCountedFromConfiguredFile) {
   std::filesystem::remove_all(dir);
 }
 
+// The avc:selinux_audited BPF program loads and attaches on this kernel. It cannot fire here:
+// with SELinux inactive the kernel makes no AVC decisions, so no event can be produced and the
+// decoding of its records is covered by the unit tests (selinux_avc_test.cpp) instead.
+TEST(SelinuxTracepointE2eTest, AvcProgramAttaches) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root (CAP_BPF, CAP_PERFMON) to load the BPF program";
+  }
+  AgentProcess agent(
+      "web:\n  listen_address: \"127.0.0.1:0\"\nselinux:\n  sources: [tracepoint]\n");
+  const int port = agent.waitForPort(30s);
+  ASSERT_NE(port, 0) << agent.log();
+  const auto response = httpRequest(port, "GET", "/metrics");
+  ASSERT_TRUE(response);
+  const auto samples = parseExposition(response->body);
+  EXPECT_EQ(sampleValue(samples, "ipcwatch_probe_attached", {{"probe", "avc_denied"}}), 1)
+      << agent.log();
+  EXPECT_EQ(samples.count("ipcwatch_audit_lost_total{source=\"tracepoint\"}"), 1u)
+      << response->body;
+  EXPECT_EQ(samples.count("ipcwatch_events_lost_total{probe=\"selinux_avc\"}"), 1u);
+  EXPECT_NE(agent.log().find("reading AVC denials from the avc:selinux_audited tracepoint"),
+            std::string::npos)
+      << agent.log();
+}
+
 }  // namespace
 }  // namespace ipcwatch::testing

@@ -77,10 +77,10 @@ TEST_F(ConfigTest, SelinuxSection) {
   EXPECT_EQ(c.selinux.recent_denials, 0u);
   EXPECT_TRUE(parseConfig("selinux:\n  sources: []\n", "x").selinux.sources.empty());
   EXPECT_EQ(parseConfig("selinux:\n", "x").selinux.sources,
-            (std::vector<std::string>{"netlink", "audit_log"}));
+            (std::vector<std::string>{"netlink", "audit_log", "tracepoint"}));
   EXPECT_THAT(errorsOf("selinux:\n  sources: [netlink, auditlog]\n"),
               HasSubstr("test.yaml:2:22: selinux.sources: 'auditlog' is not one of netlink, "
-                        "audit_log; did you mean 'audit_log'?"));
+                        "audit_log, tracepoint; did you mean 'audit_log'?"));
   EXPECT_THAT(errorsOf("selinux:\n  sources: [netlink, netlink]\n"),
               HasSubstr("test.yaml:2:22: selinux.sources: duplicate source 'netlink'"));
   EXPECT_THAT(errorsOf("selinux:\n  sources: netlink\n"),

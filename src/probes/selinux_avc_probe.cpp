@@ -1,0 +1,137 @@
+#include "probes/selinux_avc_probe.h"
+
+#include <linux/types.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+
+#include "audit/selinux_classmap.h"
+#include "ipcwatch/bpf/selinux_avc.h"
+#include "metrics/label_value.h"
+#include "probes/bpf_map_reader.h"
+#include "selinux_avc.skel.h"
+
+namespace ipcwatch {
+
+static_assert(sizeof(ipcw_avc_event) == 16 + IPCW_AVC_COMM_LEN + IPCW_AVC_CLASS_LEN +
+                                            2 * IPCW_AVC_CONTEXT_LEN,
+              "ABI of struct ipcw_avc_event changed");
+
+namespace {
+
+constexpr int kPollTimeoutMs = 200;
+
+int onRingBufferRecord(void* ctx, void* data, std::size_t size) {
+  if (size < sizeof(ipcw_avc_event)) {
+    return 0;
+  }
+  ipcw_avc_event event;
+  std::memcpy(&event, data, sizeof(event));
+  static_cast<SelinuxAvcProbe*>(ctx)->handleEvent(event);
+  return 0;
+}
+
+}  // namespace
+
+void SelinuxAvcProbe::SkeletonDeleter::operator()(selinux_avc_bpf* skel) const {
+  selinux_avc_bpf__destroy(skel);
+}
+
+void SelinuxAvcProbe::RingBufferDeleter::operator()(ring_buffer* rb) const {
+  ring_buffer__free(rb);
+}
+
+SelinuxAvcProbe::SelinuxAvcProbe(DenialStore& store)
+    : store_(store), programs_("selinux_avc", {kProgram}) {
+  std::unique_ptr<selinux_avc_bpf, SkeletonDeleter> skel(selinux_avc_bpf__open());
+  if (!skel) {
+    programs_.failAll("open BPF object: " + libbpfErrorText(errno));
+    return;
+  }
+  if (const int err = selinux_avc_bpf__load(skel.get()); err != 0) {
+    programs_.failAll("load BPF object: " + libbpfErrorText(-err));
+    return;
+  }
+  skel_ = std::move(skel);
+  ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), onRingBufferRecord, this, nullptr));
+  if (!ring_) {
+    programs_.failAll("ring buffer: " + libbpfErrorText(errno));
+    skel_.reset();
+    return;
+  }
+  programs_.attach(skel_->obj);
+  if (attached()) {
+    store_.declareSource(DenialStore::kTracepointSource);
+    startPolling();
+  }
+}
+
+SelinuxAvcProbe::~SelinuxAvcProbe() {
+  stop_ = true;
+  if (poller_.joinable()) {
+    poller_.join();
+  }
+  programs_.detach();
+}
+
+bool SelinuxAvcProbe::attached() const {
+  const auto& status = programs_.status();
+  return !status.empty() && status.front().attached;
+}
+
+std::uint64_t SelinuxAvcProbe::dropped() const {
+  return skel_ ? readPerCpuArraySlot(bpf_map__fd(skel_->maps.drops), 0) : 0;
+}
+
+std::vector<LostEvents> SelinuxAvcProbe::lostEvents() const {
+  if (!skel_) {
+    return {};
+  }
+  return {{"selinux_avc", dropped()}};
+}
+
+void SelinuxAvcProbe::startPolling() {
+  poller_ = std::thread([this] {
+    std::uint64_t reported_drops = 0;
+    while (!stop_) {
+      const int n = ring_buffer__poll(ring_.get(), kPollTimeoutMs);
+      if (n < 0 && n != -EINTR) {
+        spdlog::error("selinux_avc probe: ring buffer poll failed: {}", libbpfErrorText(-n));
+        return;
+      }
+      store_.expireTracepointDenials(std::chrono::steady_clock::now());
+      if (const std::uint64_t drops = dropped(); drops > reported_drops) {
+        store_.addLost(DenialStore::kTracepointSource, drops - reported_drops);
+        reported_drops = drops;
+      }
+    }
+  });
+}
+
+AvcMessage SelinuxAvcProbe::avcMessage(const ipcw_avc_event& event) {
+  AvcMessage avc;
+  avc.denied = event.denied != 0;
+  avc.tclass = std::string(fromKernelString(event.tclass, sizeof(event.tclass)));
+  avc.permissions = kernelPermissionNames(avc.tclass, event.denied);
+  avc.scontext = std::string(fromKernelString(event.scontext, sizeof(event.scontext)));
+  avc.tcontext = std::string(fromKernelString(event.tcontext, sizeof(event.tcontext)));
+  // avc_has_perm returns 0 for a denial in a permissive domain or a permissive system.
+  avc.permissive = event.result == 0 ? "1" : "0";
+  avc.comm = std::string(fromKernelString(event.comm, sizeof(event.comm)));
+  avc.pid = event.tgid;
+  return avc;
+}
+
+void SelinuxAvcProbe::handleEvent(const ipcw_avc_event& event) {
+  const auto wall = std::chrono::system_clock::now().time_since_epoch();
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(wall).count();
+  store_.addTracepointDenial(avcMessage(event), millis / 1000,
+                             static_cast<std::uint32_t>(millis % 1000),
+                             std::chrono::steady_clock::now());
+}
+
+}  // namespace ipcwatch
