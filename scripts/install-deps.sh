@@ -8,7 +8,7 @@ PACKAGES=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   prometheus-cpp-dev libcivetweb-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev
-  curl prometheus iproute2 bpftrace
+  curl prometheus iproute2 bpftrace acl
 )
 
 missing=()

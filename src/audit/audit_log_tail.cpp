@@ -132,4 +132,37 @@ void AuditLogTail::handleLine(std::string_view line) {
   }
 }
 
+bool readAuditLogHistory(DenialStore& store, const std::string& path, std::size_t max_bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
+    return false;
+  }
+  const off_t start = st.st_size > static_cast<off_t>(max_bytes)
+                          ? st.st_size - static_cast<off_t>(max_bytes)
+                          : 0;
+  std::string text(static_cast<std::size_t>(st.st_size - start), '\0');
+  const ssize_t n = ::pread(fd.get(), text.data(), text.size(), start);
+  if (n < 0) {
+    return false;
+  }
+  text.resize(static_cast<std::size_t>(n));
+  std::size_t at = 0;
+  if (start > 0) {  // the first line is cut: skip it
+    at = text.find('\n');
+    at = at == std::string::npos ? text.size() : at + 1;
+  }
+  while (at < text.size()) {
+    const std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) {
+      break;  // being written
+    }
+    for (const auto& record : parseAuditLine(std::string_view(text).substr(at, end - at))) {
+      store.add(AuditLogTail::kName, record);
+    }
+    at = end + 1;
+  }
+  return true;
+}
+
 }  // namespace ipcwatch

@@ -49,4 +49,8 @@ class AuditLogTail {
   std::thread thread_;
 };
 
+// Feeds the last `max_bytes` of the audit log at `path` (whole lines only) to `store`, for a
+// one-shot reader such as `ipcwatch diagnose`. False when the file cannot be read.
+bool readAuditLogHistory(DenialStore& store, const std::string& path, std::size_t max_bytes);
+
 }  // namespace ipcwatch

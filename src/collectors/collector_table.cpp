@@ -79,7 +79,7 @@ const std::vector<CollectorSpec>& collectorTable() {
          if (deps.config->endpoints.empty()) {
            return nullptr;
          }
-         return std::make_unique<EndpointsCollector>(*deps.config);
+         return std::make_unique<EndpointsCollector>(*deps.config, deps.selinux);
        }},
       {"selinux", true,
        "SELinux denials and errors from the audit stream and audit.log; SELinux state",

@@ -8,8 +8,8 @@
 
 namespace ipcwatch {
 
-EndpointsCollector::EndpointsCollector(const Config& config)
-    : endpoints_(config.endpoints), checker_(config.paths.procfs, config.paths.sysfs) {}
+EndpointsCollector::EndpointsCollector(const Config& config, const DenialStore* denials)
+    : endpoints_(config.endpoints), checker_(config.paths.procfs, config.paths.sysfs, denials) {}
 
 void EndpointsCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   FamilyBuilder up("ipc_endpoint_up",

@@ -20,7 +20,8 @@ namespace ipcwatch {
 // bounded and need no caps.
 class EndpointsCollector : public Collector {
  public:
-  explicit EndpointsCollector(const Config& config);
+  // `denials` (the selinux collector's store, when it runs) feed the selinux check.
+  EndpointsCollector(const Config& config, const DenialStore* denials);
   std::string_view name() const override { return "endpoints"; }
   void collect(std::vector<prometheus::MetricFamily>& out) override;
 

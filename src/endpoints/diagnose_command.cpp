@@ -1,11 +1,13 @@
 #include "endpoints/diagnose_command.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <iostream>
 
+#include "audit/audit_log_tail.h"
 #include "endpoints/diagnose_report.h"
 #include "endpoints/endpoint_checker.h"
 
@@ -33,6 +35,29 @@ EndpointType guessType(const std::string& path) {
   }
   return EndpointType::kFifo;
 }
+
+// Where SELinux is active, the recent denials the selinux check consults: diagnose runs apart
+// from the agent, so it reads them from the end of the configured audit.log.
+class DiagnoseDenials {
+ public:
+  explicit DiagnoseDenials(const Config& config)
+      : caps_(config.labels.comm, config.labels.path, config.labels.folded_values_remembered),
+        store_(caps_, kKept) {
+    const std::string enforce = config.paths.sysfs + "/fs/selinux/enforce";
+    if (::access(enforce.c_str(), F_OK) == 0 &&
+        !readAuditLogHistory(store_, config.selinux.audit_log, kHistoryBytes)) {
+      std::cerr << "ipcwatch diagnose: cannot read " << config.selinux.audit_log
+                << ": the selinux check sees no denials\n";
+    }
+  }
+  const DenialStore* store() const { return &store_; }
+
+ private:
+  static constexpr std::size_t kKept = 1000;
+  static constexpr std::size_t kHistoryBytes = 8 * 1024 * 1024;
+  LabelCaps caps_;
+  DenialStore store_;
+};
 
 int usageError(const std::string& message) {
   std::cerr << "ipcwatch diagnose: " << message << "\n";
@@ -85,7 +110,8 @@ int diagnosePath(const Args& args, const Config& config) {
   if (!identity.resolved) {
     return usageError(identity.description);
   }
-  const EndpointChecker checker(config.paths.procfs, config.paths.sysfs);
+  const DiagnoseDenials denials(config);
+  const EndpointChecker checker(config.paths.procfs, config.paths.sysfs, denials.store());
   const auto report = checker.checkAs(endpoint, "", access, std::move(identity));
   print(report, args.json);
   return report.reachable ? kReachable : kUnreachable;
@@ -102,7 +128,8 @@ int diagnoseEndpoint(const Args& args, const Config& config) {
     return usageError("no endpoint named '" + *args.diagnose_endpoint + "' in " + config.source +
                       " (known: " + (known.empty() ? "none" : known) + ")");
   }
-  const EndpointChecker checker(config.paths.procfs, config.paths.sysfs);
+  const DiagnoseDenials denials(config);
+  const EndpointChecker checker(config.paths.procfs, config.paths.sysfs, denials.store());
   bool reachable = true;
   for (std::size_t i = 0; i < it->clients.size(); ++i) {
     const auto report = checker.check(*it, it->clients[i]);

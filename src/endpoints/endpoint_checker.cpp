@@ -17,6 +17,7 @@
 #include "collectors/fifo_holders.h"
 #include "collectors/unix_socket_inventory.h"
 #include "endpoints/posix_acl.h"
+#include "endpoints/selinux_check.h"
 
 namespace ipcwatch {
 namespace {
@@ -144,9 +145,9 @@ std::string cleaned(const std::string& path) {
 
 class CheckRun {
  public:
-  CheckRun(const std::string& procfs, const std::string& sysfs, EndpointReport& report,
-           const EndpointConfig& endpoint)
-      : procfs_(procfs), sysfs_(sysfs), report_(report), endpoint_(endpoint) {}
+  CheckRun(const std::string& procfs, const std::string& sysfs, const DenialStore* denials,
+           EndpointReport& report, const EndpointConfig& endpoint)
+      : procfs_(procfs), sysfs_(sysfs), denials_(denials), report_(report), endpoint_(endpoint) {}
 
   void run() {
     server_pid_ = findServerProcess(procfs_, endpoint_.server);
@@ -530,24 +531,34 @@ class CheckRun {
   }
 
   void selinuxCheck() {
-    const std::string enforce = sysfs_ + "/fs/selinux/enforce";
-    if (access(enforce.c_str(), F_OK) != 0) {
-      add("selinux", CheckStatus::kNotApplicable, "SELinux not active (no " + enforce + ")");
-      return;
+    SelinuxCheckInput input;
+    input.enforce_path = sysfs_ + "/fs/selinux/enforce";
+    input.active = access(input.enforce_path.c_str(), F_OK) == 0;
+    input.path = endpoint_.path;
+    if (input.active) {
+      struct stat st {};
+      if (!abstract_ && stat(clientView(endpoint_.path).c_str(), &st) == 0) {
+        input.ino = st.st_ino;
+      }
+      char label[256] = {};
+      const ssize_t n = abstract_ ? -1
+                                  : getxattr(clientView(endpoint_.path).c_str(), "security.selinux",
+                                             label, sizeof label - 1);
+      input.file_label = n > 0 ? std::string(label, strnlen(label, static_cast<std::size_t>(n)))
+                               : "";
+      if (report_.identity.pid != 0) {
+        const std::string domain = readSmallFile(
+            procfs_ + "/" + std::to_string(report_.identity.pid) + "/attr/current");
+        input.client_domain = domain.substr(0, domain.find_first_of(std::string("\0\n", 2)));
+      }
+      input.now_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
     }
-    char label[256] = {};
-    const ssize_t n = abstract_ ? -1
-                                : getxattr(clientView(endpoint_.path).c_str(), "security.selinux",
-                                           label, sizeof label - 1);
-    const std::string domain =
-        report_.identity.pid != 0
-            ? readSmallFile(procfs_ + "/" + std::to_string(report_.identity.pid) + "/attr/current")
-            : "";
-    add("selinux", CheckStatus::kPass,
-        "file label " + (n > 0 ? std::string(label, static_cast<std::size_t>(n)) : "unknown") +
-            ", client domain " +
-            (domain.empty() ? "unknown" : domain.substr(0, domain.find('\0'))) +
-            " (denials are not inspected)");
+    auto result =
+        checkSelinux(input, denials_ != nullptr ? denials_->snapshot().recent
+                                                : std::vector<RecentDenial>{});
+    add(result.name, result.status, std::move(result.evidence), std::move(result.fix));
   }
 
   void umaskCheck() {
@@ -579,6 +590,7 @@ class CheckRun {
 
   const std::string& procfs_;
   const std::string& sysfs_;
+  const DenialStore* denials_;
   EndpointReport& report_;
   const EndpointConfig& endpoint_;
   std::uint32_t server_pid_ = 0;
@@ -630,7 +642,7 @@ EndpointReport EndpointChecker::checkAs(const EndpointConfig& endpoint,
   report.type = endpoint.type;
   report.access = access;
   report.identity = std::move(identity);
-  CheckRun(procfs_, sysfs_, report, endpoint).run();
+  CheckRun(procfs_, sysfs_, denials_, report, endpoint).run();
   // In the documented order, whatever order they were decided in.
   std::vector<CheckResult> ordered;
   for (const auto& name : endpointCheckNames()) {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/denial_store.h"
 #include "config/config.h"
 #include "endpoints/client_identity.h"
 
@@ -46,8 +47,9 @@ struct EndpointReport {
 // /proc, asks sock_diag, and forks a helper for faccessat; it never opens an endpoint.
 class EndpointChecker {
  public:
-  EndpointChecker(std::string procfs, std::string sysfs)
-      : procfs_(std::move(procfs)), sysfs_(std::move(sysfs)) {}
+  // `denials`, when given, are the recent SELinux denials the selinux check consults.
+  EndpointChecker(std::string procfs, std::string sysfs, const DenialStore* denials = nullptr)
+      : procfs_(std::move(procfs)), sysfs_(std::move(sysfs)), denials_(denials) {}
 
   EndpointReport check(const EndpointConfig& endpoint, const EndpointClientConfig& client) const;
   // As `check`, for an identity resolved by the caller (diagnose --as-pid).
@@ -57,6 +59,7 @@ class EndpointChecker {
  private:
   std::string procfs_;
   std::string sysfs_;
+  const DenialStore* denials_;
 };
 
 }  // namespace ipcwatch

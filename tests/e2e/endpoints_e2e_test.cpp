@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -25,9 +24,10 @@
 #include <gtest/gtest.h>
 
 #include "agent_process.h"
+#include "audit/avc_record_parser.h"
+#include "audit/denial_store.h"
 #include "collectors/endpoints_collector.h"
 #include "config/config.h"
-#include "endpoints/posix_acl.h"
 
 namespace ipcwatch::testing {
 namespace {
@@ -137,8 +137,11 @@ class EndpointsE2eTest : public ::testing::Test {
   std::vector<prometheus::MetricFamily> collect(const std::string& path, EndpointType type,
                                                 const std::string& client_comm,
                                                 EndpointAccess access = EndpointAccess::kWrite,
-                                                const std::string& server_comm = "") {
+                                                const std::string& server_comm = "",
+                                                const std::string& sysfs = "/sys",
+                                                const DenialStore* denials = nullptr) {
     Config config;
+    config.paths.sysfs = sysfs;
     EndpointConfig endpoint;
     endpoint.name = "ep";
     endpoint.path = path;
@@ -150,7 +153,7 @@ class EndpointsE2eTest : public ::testing::Test {
     client.access = access;
     endpoint.clients.push_back(client);
     config.endpoints.push_back(endpoint);
-    EndpointsCollector collector(config);
+    EndpointsCollector collector(config, denials);
     std::vector<prometheus::MetricFamily> out;
     collector.collect(out);
     return out;
@@ -271,13 +274,10 @@ TEST_F(EndpointsE2eTest, AccessThroughASupplementaryGroup) {
 
 TEST_F(EndpointsE2eTest, AccessThroughAPosixAclEntry) {
   makeFifo(fifo_, 0600, 0, 0);
-  const std::string acl = encodePosixAcl({{AclEntry::Tag::kUserObj, 6, 0},
-                                          {AclEntry::Tag::kUser, 6, kClientUid},
-                                          {AclEntry::Tag::kGroupObj, 0, 0},
-                                          {AclEntry::Tag::kMask, 6, 0},
-                                          {AclEntry::Tag::kOther, 0, 0}});
-  ASSERT_EQ(setxattr(fifo_.c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0), 0)
-      << std::strerror(errno);
+  // As an administrator grants it; the mask becomes rw- as setfacl computes it.
+  const auto [setfacl, setfacl_output] =
+      runCommand("setfacl -m u:" + std::to_string(kClientUid) + ":rw '" + fifo_ + "'");
+  ASSERT_EQ(setfacl, 0) << setfacl_output;
   auto reader = startReader(fifo_, uniqueComm("srv"));
   const std::string client_comm = uniqueComm("cli");
   auto client = startClient(client_comm);
@@ -357,6 +357,66 @@ TEST_F(EndpointsE2eTest, ConfiguredPathWithATrailingSpace) {
   EXPECT_EQ(status, 1) << output;
   EXPECT_THAT(output, HasSubstr("✗ path_clean"));
   EXPECT_THAT(output, HasSubstr("path has a trailing space: use '" + fifo_ + "'"));
+}
+
+// Where SELinux is active, a recent denial naming the endpoint for the client's domain fails
+// the check. SELinux is not active on the test machines, so selinuxfs is a fixture directory
+// (paths.sysfs) and the denial a kernel AVC record as auditd writes it; the client's domain is
+// then unknown (no /proc/PID/attr/current), so a denial for any domain on the path counts.
+TEST_F(EndpointsE2eTest, RecentSelinuxDenialFailsTheSelinuxCheck) {
+  makeFifo(fifo_, 0666, 0, 0);
+  auto reader = startReader(fifo_, uniqueComm("srv"));
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+  const std::string sysfs = dir_ + "/sys";
+  ASSERT_EQ(runCommand("mkdir -p '" + sysfs + "/fs/selinux' && echo 1 > '" + sysfs +
+                       "/fs/selinux/enforce'")
+                .first,
+            0);
+  struct stat st {};
+  ASSERT_EQ(stat(fifo_.c_str(), &st), 0);
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const std::string record =
+      "type=AVC msg=audit(" + std::to_string(now) +
+      ".120:7311): avc:  denied  { write } for  pid=4121 comm=\"httpd\" name=\"fifo\" dev=\"sda1\" "
+      "ino=" +
+      std::to_string(st.st_ino) +
+      " scontext=system_u:system_r:httpd_t:s0 tcontext=system_u:object_r:user_tmp_t:s0 "
+      "tclass=fifo_file permissive=0";
+
+  LabelCaps caps(100, 100, 100);
+  DenialStore store(caps, 50);
+  auto metrics = collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, "",
+                         sysfs, &store);
+  EXPECT_EQ(checkOk(metrics, "selinux"), 1) << "no denial yet";
+  EXPECT_EQ(up(metrics), 1);
+  for (const auto& parsed : parseAuditLine(record)) {
+    store.add("audit_log", parsed);
+  }
+  metrics = collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, "", sysfs,
+                    &store);
+  EXPECT_EQ(checkOk(metrics, "selinux"), 0);
+  EXPECT_EQ(up(metrics), 0);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);
+
+  // diagnose reads the denials from the end of the configured audit.log.
+  const std::string audit_log = dir_ + "/audit.log";
+  const std::string config_path = dir_ + "/ipcwatch.yaml";
+  {
+    std::ofstream log(audit_log);
+    log << record << "\n";
+    std::ofstream config(config_path);
+    config << "paths:\n  sysfs: " << sysfs << "\nselinux:\n  audit_log: " << audit_log << "\n";
+  }
+  const auto [status, output] = diagnose(fifo_ + " --as-pid " + std::to_string(client->pid()) +
+                                         " --config " + config_path);
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("✗ selinux"));
+  EXPECT_THAT(output, HasSubstr("1 recent denial, newest: denied { write } for httpd_t on "
+                                "user_tmp_t:fifo_file path fifo comm httpd pid 4121"));
+  EXPECT_THAT(output, HasSubstr("allow httpd_t user_tmp_t:fifo_file write;"));
 }
 
 TEST_F(EndpointsE2eTest, StaleUnixSocketHasNoPeer) {
