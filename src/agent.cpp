@@ -48,8 +48,9 @@ Agent::Agent(const Config& config)
       caps_(config.labels.comm, config.labels.path, config.labels.folded_values_remembered) {
   startProbes();
   startAuditSources();
-  CollectorDeps deps{broken_pipe_.get(), fifo_open_.get(), unix_sock_.get(), &caps_, &config_,
-                     &parse_errors_, selinux_store_.get()};
+  unix_inventory_ = std::make_unique<SharedUnixSocketInventory>(config_.paths.procfs);
+  CollectorDeps deps{broken_pipe_.get(), fifo_open_.get(), unix_sock_.get(), &caps_,
+                     &config_,           &parse_errors_,   selinux_store_.get(), unix_inventory_.get()};
   for (const auto& spec : collectorTable()) {
     if (!collectorEnabled(config_, spec)) {
       spdlog::info("collector {} disabled by configuration", spec.name);

@@ -6,6 +6,7 @@
 #include "audit/audit_log_tail.h"
 #include "audit/audit_netlink_source.h"
 #include "audit/denial_store.h"
+#include "collectors/unix_socket_inventory.h"
 #include "config/config.h"
 #include "http/http_server.h"
 #include "metrics/label_caps.h"
@@ -48,6 +49,8 @@ class Agent {
   std::unique_ptr<AuditNetlinkSource> audit_netlink_;
   std::unique_ptr<AuditLogTail> audit_log_;
   std::unique_ptr<SelinuxAvcProbe> selinux_avc_;
+  // Read at most once per scrape, by whichever collector asks first.
+  std::unique_ptr<SharedUnixSocketInventory> unix_inventory_;
   ScrapeRegistry registry_;
   std::unique_ptr<HttpServer> http_;
 };

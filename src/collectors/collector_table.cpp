@@ -47,12 +47,13 @@ const std::vector<CollectorSpec>& collectorTable() {
       {"unix_sockets", true,
        "ipc_unix_sockets, listen queues and ipc_netns from sock_diag in every network namespace",
        [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
-         return std::make_unique<UnixSocketCollector>(*deps.config, *deps.caps);
+         return std::make_unique<UnixSocketCollector>(*deps.unix_inventory, *deps.caps);
        }},
       {"ipc_files", true,
        "stale socket files, FIFOs without readers and insecure endpoints under scan.directories",
        [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
-         return std::make_unique<IpcFilesCollector>(*deps.config, *deps.caps);
+         return std::make_unique<IpcFilesCollector>(*deps.config, *deps.caps,
+                                                    *deps.unix_inventory);
        }},
       {"sysv_ipc", true,
        "SysV shared memory, semaphores, message queues and limits of every IPC namespace",
@@ -79,7 +80,8 @@ const std::vector<CollectorSpec>& collectorTable() {
          if (deps.config->endpoints.empty()) {
            return nullptr;
          }
-         return std::make_unique<EndpointsCollector>(*deps.config, deps.selinux);
+         return std::make_unique<EndpointsCollector>(*deps.config, deps.selinux,
+                                                     deps.unix_inventory);
        }},
       {"selinux", true,
        "SELinux denials and errors from the audit stream and audit.log; SELinux state",

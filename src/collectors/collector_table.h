@@ -15,6 +15,7 @@ class DenialStore;
 class FifoOpenProbe;
 class UnixSockProbe;
 class ParseErrors;
+class SharedUnixSocketInventory;
 struct Config;
 
 // What a collector factory may use. A probe pointer is null when its probe family is switched
@@ -27,6 +28,7 @@ struct CollectorDeps {
   const Config* config = nullptr;
   ParseErrors* parse_errors = nullptr;
   const DenialStore* selinux = nullptr;  // null when the selinux collector is switched off
+  SharedUnixSocketInventory* unix_inventory = nullptr;  // one sock_diag read per scrape
 };
 
 // One row of the explicit collector table (no static self-registration).

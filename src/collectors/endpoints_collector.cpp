@@ -8,8 +8,10 @@
 
 namespace ipcwatch {
 
-EndpointsCollector::EndpointsCollector(const Config& config, const DenialStore* denials)
-    : endpoints_(config.endpoints), checker_(config.paths.procfs, config.paths.sysfs, denials) {}
+EndpointsCollector::EndpointsCollector(const Config& config, const DenialStore* denials,
+                                       SharedUnixSocketInventory* inventory)
+    : endpoints_(config.endpoints),
+      checker_(config.paths.procfs, config.paths.sysfs, denials, inventory) {}
 
 void EndpointsCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   FamilyBuilder up("ipc_endpoint_up",

@@ -21,7 +21,6 @@ constexpr const char* kStaleInfo = "ipc_unix_stale_socket_file_info";
 constexpr const char* kFifoWithoutReader = "ipc_fifo_without_reader";
 constexpr const char* kWorldWritable = "ipc_endpoint_world_writable";
 constexpr const char* kUnsafeDir = "ipc_endpoint_in_unsafe_dir";
-constexpr const char* kNamedNetnsDir = "/var/run/netns";
 
 constexpr std::uint32_t kIno32 = 0xffffffffu;
 
@@ -34,10 +33,11 @@ bool IpcFilesCollector::BoundSockets::isBound(const FoundEndpoint& socket) const
   return files.count({socket.id.dev, static_cast<std::uint32_t>(socket.id.ino & kIno32)}) != 0;
 }
 
-IpcFilesCollector::IpcFilesCollector(const Config& config, LabelCaps& caps)
+IpcFilesCollector::IpcFilesCollector(const Config& config, LabelCaps& caps,
+                                     SharedUnixSocketInventory& inventory)
     : scan_(config.scan),
       procfs_(config.paths.procfs),
-      reader_(config.paths.procfs, kNamedNetnsDir),
+      inventory_(inventory),
       stale_cap_(caps.path(kStaleInfo)),
       fifo_cap_(caps.path(kFifoWithoutReader)),
       writable_cap_(caps.path(kWorldWritable)),
@@ -54,7 +54,8 @@ void IpcFilesCollector::outOfTime(const std::string& stage) {
 }
 
 IpcFilesCollector::BoundSockets IpcFilesCollector::boundSockets() {
-  const auto inventory = reader_.read(UDIAG_SHOW_VFS | UDIAG_SHOW_NAME);
+  const auto read = inventory_.get();
+  const UnixSocketInventory& inventory = *read.inventory;
   BoundSockets bound;
   bound.by_path = inventory.from_procfs;
   for (const auto& entry : inventory.namespaces) {

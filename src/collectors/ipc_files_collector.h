@@ -18,7 +18,7 @@ namespace ipcwatch {
 // report a partial scan when the time budget runs out.
 class IpcFilesCollector : public Collector {
  public:
-  IpcFilesCollector(const Config& config, LabelCaps& caps);
+  IpcFilesCollector(const Config& config, LabelCaps& caps, SharedUnixSocketInventory& inventory);
   std::string_view name() const override { return "ipc_files"; }
   void collect(std::vector<prometheus::MetricFamily>& out) override;
 
@@ -37,7 +37,7 @@ class IpcFilesCollector : public Collector {
 
   ScanConfig scan_;
   std::string procfs_;
-  UnixSocketInventoryReader reader_;
+  SharedUnixSocketInventory& inventory_;
   LabelCap& stale_cap_;
   LabelCap& fifo_cap_;
   LabelCap& writable_cap_;

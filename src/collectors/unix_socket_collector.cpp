@@ -12,12 +12,11 @@ namespace ipcwatch {
 namespace {
 
 constexpr const char* kQueueMetric = "ipc_unix_listen_queue";
-constexpr const char* kNamedNetnsDir = "/var/run/netns";
 
 }  // namespace
 
-UnixSocketCollector::UnixSocketCollector(const Config& config, LabelCaps& caps)
-    : reader_(config.paths.procfs, kNamedNetnsDir),
+UnixSocketCollector::UnixSocketCollector(SharedUnixSocketInventory& inventory, LabelCaps& caps)
+    : inventory_(inventory),
       path_cap_(caps.path(kQueueMetric)),
       parse_errors_{{"proc_net_unix", 0}, {"unix_diag", 0}} {}
 
@@ -35,9 +34,12 @@ void UnixSocketCollector::countParseErrors(const UnixSocketInventory& inventory)
 }
 
 void UnixSocketCollector::collect(std::vector<prometheus::MetricFamily>& out) {
-  const auto inventory =
-      reader_.read(UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN | UDIAG_SHOW_PEER);
-  countParseErrors(inventory);
+  const auto read = inventory_.get();
+  const UnixSocketInventory& inventory = *read.inventory;
+  if (read.generation != counted_generation_) {  // a read shared with an earlier scrape counts once
+    countParseErrors(inventory);
+    counted_generation_ = read.generation;
+  }
 
   FamilyBuilder counts("ipc_unix_sockets",
                        "Unix sockets, by network namespace (inode), type and state.",

@@ -5,7 +5,6 @@
 #include <string>
 
 #include "collectors/unix_socket_inventory.h"
-#include "config/config.h"
 #include "metrics/collector.h"
 #include "metrics/label_caps.h"
 
@@ -16,14 +15,15 @@ namespace ipcwatch {
 // ipc_netns{netns,name}.
 class UnixSocketCollector : public Collector {
  public:
-  UnixSocketCollector(const Config& config, LabelCaps& caps);
+  UnixSocketCollector(SharedUnixSocketInventory& inventory, LabelCaps& caps);
   std::string_view name() const override { return "unix_sockets"; }
   void collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:
   void countParseErrors(const UnixSocketInventory& inventory);
 
-  UnixSocketInventoryReader reader_;
+  SharedUnixSocketInventory& inventory_;
+  std::uint64_t counted_generation_ = 0;
   LabelCap& path_cap_;
   std::map<std::string, std::uint64_t> parse_errors_;  // source -> errors so far
   bool parse_error_logged_ = false;

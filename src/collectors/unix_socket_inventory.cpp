@@ -262,4 +262,16 @@ void UnixSocketInventoryReader::readFromProcfs(UnixSocketInventory& inventory) {
   }
 }
 
+SharedUnixSocketInventory::Read SharedUnixSocketInventory::get() {
+  std::lock_guard lock(mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  if (!last_.inventory || now - read_at_ >= kReuseWindow) {
+    last_.inventory = std::make_shared<const UnixSocketInventory>(
+        reader_.read(UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN | UDIAG_SHOW_PEER));
+    ++last_.generation;
+    read_at_ = std::chrono::steady_clock::now();
+  }
+  return last_;
+}
+
 }  // namespace ipcwatch

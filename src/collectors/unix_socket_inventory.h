@@ -1,12 +1,18 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "collectors/parsers/unix_socket_parsers.h"
 
 namespace ipcwatch {
+
+// Where `ip netns add` bind-mounts named network namespaces.
+constexpr const char* kNamedNetnsDir = "/var/run/netns";
 
 // A network namespace found on the host.
 struct NetNamespace {
@@ -57,6 +63,33 @@ class UnixSocketInventoryReader {
   std::string named_dir_;
   Source source_;
   bool fallback_logged_ = false;
+};
+
+// One inventory for all the collectors of a scrape (unix_sockets, ipc_files' stale-file check,
+// the endpoints' peer and backlog checks): the first to ask reads every namespace once, with
+// every UDIAG_SHOW flag they use; whoever asks within kReuseWindow gets that same read, and
+// concurrent askers wait for it rather than start their own.
+class SharedUnixSocketInventory {
+ public:
+  static constexpr std::chrono::milliseconds kReuseWindow{1000};
+
+  struct Read {
+    std::shared_ptr<const UnixSocketInventory> inventory;
+    std::uint64_t generation = 0;  // increases with every new read
+  };
+
+  explicit SharedUnixSocketInventory(
+      std::string procfs, std::string named_dir = kNamedNetnsDir,
+      UnixSocketInventoryReader::Source source = UnixSocketInventoryReader::Source::kSockDiag)
+      : reader_(std::move(procfs), std::move(named_dir), source) {}
+
+  Read get();
+
+ private:
+  std::mutex mutex_;
+  UnixSocketInventoryReader reader_;
+  Read last_;
+  std::chrono::steady_clock::time_point read_at_;
 };
 
 // One NETLINK_SOCK_DIAG dump of the unix sockets visible to `diag_fd`'s namespace. Throws

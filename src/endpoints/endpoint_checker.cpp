@@ -22,8 +22,6 @@
 namespace ipcwatch {
 namespace {
 
-constexpr const char* kNamedNetnsDir = "/var/run/netns";
-
 std::string octal(unsigned mode) {
   std::ostringstream out;
   out << "0" << std::oct << (mode & 07777);
@@ -146,8 +144,14 @@ std::string cleaned(const std::string& path) {
 class CheckRun {
  public:
   CheckRun(const std::string& procfs, const std::string& sysfs, const DenialStore* denials,
-           EndpointReport& report, const EndpointConfig& endpoint)
-      : procfs_(procfs), sysfs_(sysfs), denials_(denials), report_(report), endpoint_(endpoint) {}
+           SharedUnixSocketInventory& inventory, EndpointReport& report,
+           const EndpointConfig& endpoint)
+      : procfs_(procfs),
+        sysfs_(sysfs),
+        denials_(denials),
+        inventory_(inventory),
+        report_(report),
+        endpoint_(endpoint) {}
 
   void run() {
     server_pid_ = findServerProcess(procfs_, endpoint_.server);
@@ -433,8 +437,8 @@ class CheckRun {
   }
 
   void socketPeer() {
-    UnixSocketInventoryReader reader(procfs_, kNamedNetnsDir);
-    const auto inventory = reader.read(UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN);
+    const auto read = inventory_.get();
+    const UnixSocketInventory& inventory = *read.inventory;
     struct stat st {};
     const bool have_file = !abstract_ && stat(clientView(endpoint_.path).c_str(), &st) == 0;
     const std::string abstract_name =
@@ -591,6 +595,7 @@ class CheckRun {
   const std::string& procfs_;
   const std::string& sysfs_;
   const DenialStore* denials_;
+  SharedUnixSocketInventory& inventory_;
   EndpointReport& report_;
   const EndpointConfig& endpoint_;
   std::uint32_t server_pid_ = 0;
@@ -626,6 +631,15 @@ const std::vector<std::string>& endpointCheckNames() {
   return names;
 }
 
+EndpointChecker::EndpointChecker(std::string procfs, std::string sysfs,
+                                 const DenialStore* denials, SharedUnixSocketInventory* inventory)
+    : procfs_(std::move(procfs)),
+      sysfs_(std::move(sysfs)),
+      denials_(denials),
+      own_inventory_(inventory == nullptr ? std::make_unique<SharedUnixSocketInventory>(procfs_)
+                                          : nullptr),
+      inventory_(inventory == nullptr ? own_inventory_.get() : inventory) {}
+
 EndpointReport EndpointChecker::check(const EndpointConfig& endpoint,
                                       const EndpointClientConfig& client) const {
   return checkAs(endpoint, client.name, client.access,
@@ -642,7 +656,7 @@ EndpointReport EndpointChecker::checkAs(const EndpointConfig& endpoint,
   report.type = endpoint.type;
   report.access = access;
   report.identity = std::move(identity);
-  CheckRun(procfs_, sysfs_, denials_, report, endpoint).run();
+  CheckRun(procfs_, sysfs_, denials_, *inventory_, report, endpoint).run();
   // In the documented order, whatever order they were decided in.
   std::vector<CheckResult> ordered;
   for (const auto& name : endpointCheckNames()) {

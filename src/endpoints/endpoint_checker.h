@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "audit/denial_store.h"
+#include "collectors/unix_socket_inventory.h"
 #include "config/config.h"
 #include "endpoints/client_identity.h"
 
@@ -47,9 +48,10 @@ struct EndpointReport {
 // /proc, asks sock_diag, and forks a helper for faccessat; it never opens an endpoint.
 class EndpointChecker {
  public:
-  // `denials`, when given, are the recent SELinux denials the selinux check consults.
-  EndpointChecker(std::string procfs, std::string sysfs, const DenialStore* denials = nullptr)
-      : procfs_(std::move(procfs)), sysfs_(std::move(sysfs)), denials_(denials) {}
+  // `denials`, when given, are the recent SELinux denials the selinux check consults;
+  // `inventory`, the unix socket inventory to share (else the checker keeps its own).
+  EndpointChecker(std::string procfs, std::string sysfs, const DenialStore* denials = nullptr,
+                  SharedUnixSocketInventory* inventory = nullptr);
 
   EndpointReport check(const EndpointConfig& endpoint, const EndpointClientConfig& client) const;
   // As `check`, for an identity resolved by the caller (diagnose --as-pid).
@@ -60,6 +62,8 @@ class EndpointChecker {
   std::string procfs_;
   std::string sysfs_;
   const DenialStore* denials_;
+  std::unique_ptr<SharedUnixSocketInventory> own_inventory_;
+  SharedUnixSocketInventory* inventory_;
 };
 
 }  // namespace ipcwatch

@@ -153,7 +153,7 @@ class EndpointsE2eTest : public ::testing::Test {
     client.access = access;
     endpoint.clients.push_back(client);
     config.endpoints.push_back(endpoint);
-    EndpointsCollector collector(config, denials);
+    EndpointsCollector collector(config, denials, nullptr);
     std::vector<prometheus::MetricFamily> out;
     collector.collect(out);
     return out;

@@ -158,11 +158,13 @@ class UnixSocketsE2E : public ::testing::Test {
   }
 
   std::map<std::string, double> scrapeUnixSockets() {
-    UnixSocketCollector collector(config_, caps_);
+    SharedUnixSocketInventory inventory(config_.paths.procfs);  // a fresh read each time
+    UnixSocketCollector collector(inventory, caps_);
     return scrape(collector);
   }
   std::map<std::string, double> scrapeIpcFiles() {
-    IpcFilesCollector collector(config_, caps_);
+    SharedUnixSocketInventory inventory(config_.paths.procfs);
+    IpcFilesCollector collector(config_, caps_, inventory);
     return scrape(collector);
   }
 
@@ -471,7 +473,8 @@ TEST_F(UnixSocketsE2E, ExhaustedTimeBudgetFailsTheCollectorInsteadOfStalling) {
   }
   config_.scan.time_budget_seconds = 0.001;
   ScrapeRegistry registry;
-  registry.add(std::make_unique<IpcFilesCollector>(config_, caps_));
+  SharedUnixSocketInventory inventory(config_.paths.procfs);
+  registry.add(std::make_unique<IpcFilesCollector>(config_, caps_, inventory));
   const auto start = std::chrono::steady_clock::now();
   const auto samples = parseExposition(prometheus::TextSerializer().Serialize(registry.Collect()));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
@@ -545,4 +548,26 @@ TEST_F(UnixSocketsE2E, AgentExportsTheCollectorsAndPassesPromtool) {
 }
 
 }  // namespace
+// The collectors of one scrape share one sock_diag read; a later scrape reads again.
+TEST(SharedUnixSocketInventoryTest, OneReadPerReuseWindow) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root (setns into every network namespace)";
+  }
+  SharedUnixSocketInventory shared("/proc");
+  const auto first = shared.get();
+  const auto second = shared.get();
+  EXPECT_EQ(first.generation, 1u);
+  EXPECT_EQ(second.generation, 1u);
+  EXPECT_EQ(first.inventory.get(), second.inventory.get());
+  EXPECT_FALSE(first.inventory->namespaces.empty());
+  auto later = shared.get();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (later.generation == 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);  // polling for the window to end
+    later = shared.get();
+  }
+  EXPECT_EQ(later.generation, 2u);
+  EXPECT_NE(later.inventory.get(), first.inventory.get());
+}
+
 }  // namespace ipcwatch::testing
