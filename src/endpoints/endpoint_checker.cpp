@@ -1,8 +1,6 @@
 #include "endpoints/endpoint_checker.h"
 
 #include <grp.h>
-#include <linux/unix_diag.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -18,6 +16,7 @@
 #include "collectors/unix_socket_inventory.h"
 #include "endpoints/posix_acl.h"
 #include "endpoints/selinux_check.h"
+#include "endpoints/socket_checks.h"
 
 namespace ipcwatch {
 namespace {
@@ -50,17 +49,6 @@ std::string fileTypeName(mode_t mode) {
     return "a symlink";
   }
   return "a special file";
-}
-
-std::uint8_t socketTypeOf(EndpointType type) {
-  switch (type) {
-    case EndpointType::kUnixDgram:
-      return SOCK_DGRAM;
-    case EndpointType::kUnixSeqpacket:
-      return SOCK_SEQPACKET;
-    default:
-      return SOCK_STREAM;
-  }
 }
 
 unsigned wantedBits(EndpointAccess access) {
@@ -438,100 +426,24 @@ class CheckRun {
 
   void socketPeer() {
     const auto read = inventory_.get();
-    const UnixSocketInventory& inventory = *read.inventory;
+    SocketPeerQuery query;
+    query.path = endpoint_.path;
+    query.type = endpoint_.type;
+    query.client_net_ns = report_.identity.net_ns;
     struct stat st {};
-    const bool have_file = !abstract_ && stat(clientView(endpoint_.path).c_str(), &st) == 0;
-    const std::string abstract_name =
-        abstract_ ? std::string(1, '\0') + endpoint_.path.substr(1) : "";
-    const std::uint8_t type = socketTypeOf(endpoint_.type);
-    std::vector<std::uint64_t> elsewhere;
-    std::uint32_t found = 0;
-    for (const auto& ns : inventory.namespaces) {
-      for (const auto& socket : ns.sockets) {
-        const bool serving = socket.type == SOCK_DGRAM
-                                 ? socket.state != UnixSocketState::kConnected
-                                 : socket.state == UnixSocketState::kListening;
-        if (!serving || socket.type != type) {
-          continue;
-        }
-        const bool match = abstract_ ? socket.name == abstract_name
-                                     : have_file && socket.has_vfs &&
-                                           devFromKernel(socket.vfs_dev) == st.st_dev &&
-                                           socket.vfs_ino == static_cast<std::uint32_t>(st.st_ino);
-        if (!match) {
-          continue;
-        }
-        if (abstract_ && ns.ns.inode != report_.identity.net_ns) {
-          elsewhere.push_back(ns.ns.inode);
-          continue;
-        }
-        ++found;
-        if (!listener_) {
-          listener_ = socket;
-        }
-      }
+    if (!abstract_ && stat(clientView(endpoint_.path).c_str(), &st) == 0) {
+      query.file = FileId{st.st_dev, st.st_ino};
     }
-    report_.peers = found;
-    const std::string kind(endpointTypeName(endpoint_.type));
-    if (found > 0) {
-      add("peer", CheckStatus::kPass,
-          std::to_string(found) + " " + kind + " socket(s) bound and serving" +
-              (abstract_ ? " in the client's network namespace net:[" +
-                               std::to_string(report_.identity.net_ns) + "]"
-                         : ""));
-      return;
-    }
-    if (abstract_) {
-      std::string where;
-      for (const auto inode : elsewhere) {
-        where += (where.empty() ? "" : ", ") + std::string("net:[") + std::to_string(inode) + "]";
-      }
-      add("peer", CheckStatus::kFail,
-          "no " + kind + " listener named " + endpoint_.path +
-              " in the client's network namespace net:[" + std::to_string(report_.identity.net_ns) +
-              "]" +
-              (where.empty() ? ""
-                             : "; it is bound in " + where +
-                                   ", which the client cannot reach (abstract names are "
-                                   "per network namespace)"),
-          where.empty() ? "no process listens on " + endpoint_.path + ": is the server running?"
-                        : "run the client in the server's network namespace, or bind a "
-                          "filesystem path instead of an abstract name");
-      return;
-    }
-    if (!have_file) {
-      add("peer", CheckStatus::kSkipped, "not evaluated: no socket file at the path");
-      return;
-    }
-    add("peer", CheckStatus::kFail,
-        "stale socket file: no " + kind + " socket is bound to it (inode " +
-            std::to_string(st.st_ino) + "); the server exited without removing it",
-        "no process listens on " + endpoint_.path +
-            ": restart the server (it should unlink "
-            "the stale file before bind)");
+    auto result = checkSocketPeer(*read.inventory, query);
+    report_.peers = result.peers;
+    listener_ = std::move(result.listener);
+    add(result.check.name, result.check.status, std::move(result.check.evidence),
+        std::move(result.check.fix));
   }
 
   void backlogCheck() {
-    if (endpoint_.type == EndpointType::kFifo || endpoint_.type == EndpointType::kUnixDgram) {
-      add("backlog", CheckStatus::kNotApplicable, "no accept queue for this endpoint type");
-      return;
-    }
-    if (!listener_ || !listener_->has_rqlen) {
-      add("backlog", CheckStatus::kSkipped, "not evaluated: no listener found");
-      return;
-    }
-    const std::string queue = std::to_string(listener_->rqueue) +
-                              " connection(s) waiting, "
-                              "backlog " +
-                              std::to_string(listener_->wqueue);
-    // The kernel refuses a connect when the queue is longer than the backlog.
-    if (listener_->rqueue > listener_->wqueue) {
-      add("backlog", CheckStatus::kFail, "accept queue full: " + queue,
-          "the server does not accept() fast enough: check that it is not stuck, or raise its "
-          "listen() backlog");
-      return;
-    }
-    add("backlog", CheckStatus::kPass, "accept queue not full: " + queue);
+    auto result = checkBacklog(endpoint_.type, listener_);
+    add(result.name, result.status, std::move(result.evidence), std::move(result.fix));
   }
 
   void selinuxCheck() {

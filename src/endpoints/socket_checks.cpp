@@ -1,0 +1,116 @@
+#include "endpoints/socket_checks.h"
+
+#include <sys/socket.h>
+
+#include <vector>
+
+namespace ipcwatch {
+namespace {
+
+std::uint8_t socketTypeOf(EndpointType type) {
+  switch (type) {
+    case EndpointType::kUnixDgram:
+      return SOCK_DGRAM;
+    case EndpointType::kUnixSeqpacket:
+      return SOCK_SEQPACKET;
+    default:
+      return SOCK_STREAM;
+  }
+}
+
+CheckResult result(CheckStatus status, std::string evidence, std::string fix = "") {
+  return CheckResult{"", status, std::move(evidence), std::move(fix)};
+}
+
+}  // namespace
+
+SocketPeerResult checkSocketPeer(const UnixSocketInventory& inventory,
+                                 const SocketPeerQuery& query) {
+  SocketPeerResult out;
+  const bool abstract = !query.path.empty() && query.path.front() == '@';
+  const std::string abstract_name = abstract ? std::string(1, '\0') + query.path.substr(1) : "";
+  const std::uint8_t type = socketTypeOf(query.type);
+  std::vector<std::uint64_t> elsewhere;
+  for (const auto& ns : inventory.namespaces) {
+    for (const auto& socket : ns.sockets) {
+      const bool serving = socket.type == SOCK_DGRAM
+                               ? socket.state != UnixSocketState::kConnected
+                               : socket.state == UnixSocketState::kListening;
+      if (!serving || socket.type != type) {
+        continue;
+      }
+      const bool match =
+          abstract ? socket.name == abstract_name
+                   : query.file && socket.has_vfs &&
+                         devFromKernel(socket.vfs_dev) == query.file->dev &&
+                         socket.vfs_ino == static_cast<std::uint32_t>(query.file->ino);
+      if (!match) {
+        continue;
+      }
+      if (abstract && ns.ns.inode != query.client_net_ns) {
+        elsewhere.push_back(ns.ns.inode);
+        continue;
+      }
+      ++out.peers;
+      if (!out.listener) {
+        out.listener = socket;
+      }
+    }
+  }
+  const std::string kind(endpointTypeName(query.type));
+  const std::string client_ns = "net:[" + std::to_string(query.client_net_ns) + "]";
+  if (out.peers > 0) {
+    out.check = result(CheckStatus::kPass,
+                       std::to_string(out.peers) + " " + kind + " socket(s) bound and serving" +
+                           (abstract ? " in the client's network namespace " + client_ns : ""));
+  } else if (abstract) {
+    std::string where;
+    for (const auto inode : elsewhere) {
+      where += (where.empty() ? "" : ", ") + std::string("net:[") + std::to_string(inode) + "]";
+    }
+    out.check = result(
+        CheckStatus::kFail,
+        "no " + kind + " listener named " + query.path + " in the client's network namespace " +
+            client_ns +
+            (where.empty() ? ""
+                           : "; it is bound in " + where +
+                                 ", which the client cannot reach (abstract names are per "
+                                 "network namespace)"),
+        where.empty() ? "no process listens on " + query.path + ": is the server running?"
+                      : "run the client in the server's network namespace, or bind a filesystem "
+                        "path instead of an abstract name");
+  } else if (!query.file) {
+    out.check = result(CheckStatus::kSkipped, "not evaluated: no socket file at the path");
+  } else {
+    out.check = result(CheckStatus::kFail,
+                       "stale socket file: no " + kind + " socket is bound to it (inode " +
+                           std::to_string(query.file->ino) +
+                           "); the server exited without removing it",
+                       "no process listens on " + query.path +
+                           ": restart the server (it should unlink the stale file before bind)");
+  }
+  out.check.name = "peer";
+  return out;
+}
+
+CheckResult checkBacklog(EndpointType type, const std::optional<UnixSocket>& listener) {
+  CheckResult out;
+  if (type == EndpointType::kFifo || type == EndpointType::kUnixDgram) {
+    out = result(CheckStatus::kNotApplicable, "no accept queue for this endpoint type");
+  } else if (!listener || !listener->has_rqlen) {
+    out = result(CheckStatus::kSkipped, "not evaluated: no listener found");
+  } else {
+    const std::string queue = std::to_string(listener->rqueue) + " connection(s) waiting, backlog " +
+                              std::to_string(listener->wqueue);
+    // The kernel refuses a connect when the queue is longer than the backlog.
+    out = listener->rqueue > listener->wqueue
+              ? result(CheckStatus::kFail, "accept queue full: " + queue,
+                       "the server does not accept() fast enough: check that it is not stuck, "
+                       "or raise its listen() backlog")
+              : result(CheckStatus::kPass, "accept queue not full: " + queue);
+  }
+  out.name = "backlog";
+  return out;
+}
+
+}  // namespace ipcwatch

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "collectors/endpoint_scan.h"
+#include "collectors/unix_socket_inventory.h"
+#include "config/config.h"
+#include "endpoints/endpoint_checker.h"
+
+namespace ipcwatch {
+
+// What the `peer` check of a socket endpoint looks for.
+struct SocketPeerQuery {
+  std::string path;  // as configured: /path, or @name for an abstract socket
+  EndpointType type = EndpointType::kUnixStream;
+  std::optional<FileId> file;  // the socket file in the client's view, when it exists
+  std::uint64_t client_net_ns = 0;
+};
+
+struct SocketPeerResult {
+  CheckResult check;
+  std::uint32_t peers = 0;             // sockets bound to the endpoint and serving
+  std::optional<UnixSocket> listener;  // the first of them, for the backlog check
+};
+
+// `peer` for a socket endpoint: a socket of the configured type bound to the file's inode in
+// any network namespace (stale when there is none), or for an abstract name a listener in the
+// client's own network namespace — one bound elsewhere is named but cannot be reached.
+SocketPeerResult checkSocketPeer(const UnixSocketInventory& inventory, const SocketPeerQuery& query);
+
+// `backlog`: a stream or seqpacket listener's accept queue is not longer than its backlog.
+CheckResult checkBacklog(EndpointType type, const std::optional<UnixSocket>& listener);
+
+}  // namespace ipcwatch
