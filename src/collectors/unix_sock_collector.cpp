@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "collectors/netns_names.h"
+#include "collectors/unix_socket_inventory.h"
 #include "ipcwatch/bpf/unix_sock.h"
 #include "metrics/family.h"
 #include "metrics/label_value.h"
@@ -30,7 +30,7 @@ void UnixSockCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   if (!probe_.loaded()) {
     throw std::runtime_error("unix_sock BPF object is not loaded");
   }
-  const auto netns_names = namedNetns();
+  const auto netns_names = namedNetNamespaces();
   auto read = [&](int fd, LabelCap& cap, FamilyBuilder& family) {
     forEachPerCpuCounter<ipcw_unix_err_key>(fd, [&](const ipcw_unix_err_key& key, std::uint64_t n) {
       const auto name = netns_names.find(key.netns);

@@ -162,6 +162,16 @@ std::vector<NetNamespace> discoverNetNamespaces(const std::string& procfs,
   return out;
 }
 
+std::map<std::uint64_t, std::string> namedNetNamespaces(const std::string& named_dir) {
+  std::map<std::uint64_t, NetNamespace> found;
+  addNamedNamespaces(named_dir, found);
+  std::map<std::uint64_t, std::string> names;
+  for (auto& [inode, ns] : found) {
+    names.emplace(inode, std::move(ns.name));
+  }
+  return names;
+}
+
 std::vector<UnixSocket> dumpUnixSockets(int diag_fd, std::uint32_t show,
                                         std::vector<std::string>& parse_errors) {
   const timeval timeout{2, 0};  // the kernel answers at once; this only bounds a broken socket

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +27,10 @@ struct NetNamespace {
 // `named_dir` (what `ip netns add` does), once each (by inode), named where a name exists.
 std::vector<NetNamespace> discoverNetNamespaces(const std::string& procfs,
                                                 const std::string& named_dir);
+
+// The `ip netns` names of the namespaces bind-mounted under `named_dir`: inode -> name (the
+// first in order when one namespace has several), as discoverNetNamespaces names them.
+std::map<std::uint64_t, std::string> namedNetNamespaces(const std::string& named_dir = kNamedNetnsDir);
 
 struct NamespaceSockets {
   NetNamespace ns;
