@@ -8,7 +8,7 @@ PACKAGES=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   prometheus-cpp-dev libcivetweb-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev
-  curl prometheus iproute2 bpftrace acl
+  curl prometheus prometheus-alertmanager iproute2 bpftrace acl
 )
 
 missing=()
