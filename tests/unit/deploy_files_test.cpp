@@ -17,6 +17,8 @@
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
+#include "config/config.h"
+
 #ifndef IPCWATCH_SOURCE_DIR
 #error "IPCWATCH_SOURCE_DIR must name the source tree"
 #endif
@@ -184,6 +186,60 @@ TEST(DeployFiles, EveryAlertHasAFiringAndASilentUnitTest) {
       EXPECT_EQ(silent.count(name), 1u) << name << " has no case where it stays silent";
     }
   }
+}
+
+// The capabilities a unit file's CapabilityBoundingSet= grants, without the CAP_ prefix.
+std::set<std::string> systemdCapabilities() {
+  static const std::regex line(R"(\nCapabilityBoundingSet=([^\n]*))");
+  std::smatch match;
+  const std::string unit = readFile(kSource + "/deploy/systemd/ipcwatch.service");
+  std::set<std::string> caps;
+  if (std::regex_search(unit, match, line)) {
+    std::istringstream words(match[1]);
+    std::string word;
+    while (words >> word) {
+      caps.insert(word.substr(word.rfind("CAP_", 0) == 0 ? 4 : 0));
+    }
+  }
+  return caps;
+}
+
+TEST(DeployFiles, KubernetesManifestsAreConsistentWithTheAgent) {
+  std::map<std::string, YAML::Node> by_kind;
+  for (const char* file : {"namespace.yaml", "configmap.yaml", "daemonset.yaml", "service.yaml",
+                           "servicemonitor.yaml"}) {
+    const YAML::Node doc = YAML::LoadFile(kSource + "/deploy/kubernetes/" + file);
+    by_kind[doc["kind"].as<std::string>()] = doc;
+  }
+  ASSERT_EQ(by_kind.size(), 5u);
+  // The ConfigMap holds a configuration the agent accepts.
+  const std::string config = by_kind["ConfigMap"]["data"]["ipcwatch.yml"].as<std::string>();
+  const Config parsed = parseConfig(config, "configmap.yaml:ipcwatch.yml");
+  EXPECT_EQ(parsed.paths.procfs, "/host/proc");
+  EXPECT_EQ(parsed.paths.sysfs, "/host/sys");
+
+  const YAML::Node pod = by_kind["DaemonSet"]["spec"]["template"]["spec"];
+  EXPECT_TRUE(pod["hostPID"].as<bool>());
+  const YAML::Node container = pod["containers"][0];
+  std::set<std::string> added;
+  for (const auto& cap : container["securityContext"]["capabilities"]["add"]) {
+    added.insert(cap.as<std::string>());
+  }
+  EXPECT_EQ(added, systemdCapabilities()) << "the DaemonSet and the systemd unit disagree";
+  std::set<std::string> mounted;
+  for (const auto& mount : container["volumeMounts"]) {
+    mounted.insert(mount["mountPath"].as<std::string>());
+  }
+  for (const char* path : {"/etc/ipcwatch", "/host/proc", "/host/sys", "/sys/kernel/btf",
+                           "/sys/kernel/tracing", "/run", "/tmp", "/dev/shm"}) {
+    EXPECT_EQ(mounted.count(path), 1u) << path << " is not mounted";
+  }
+  for (const auto& dir : parsed.scan.directories) {
+    EXPECT_TRUE(mounted.count(dir) != 0 || dir == "/var/run") << dir << " is scanned, not mounted";
+  }
+  EXPECT_EQ(container["ports"][0]["containerPort"].as<int>(), 9863);
+  EXPECT_EQ(by_kind["Service"]["spec"]["ports"][0]["name"].as<std::string>(), "metrics");
+  EXPECT_EQ(by_kind["ServiceMonitor"]["spec"]["endpoints"][0]["port"].as<std::string>(), "metrics");
 }
 
 TEST(DeployFiles, MetricSelectorsAreFoundInExpressions) {
