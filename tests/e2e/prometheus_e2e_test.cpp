@@ -52,7 +52,8 @@ using nlohmann::json;
 
 constexpr const char* kPrometheus = "/usr/bin/prometheus";
 constexpr uid_t kClientUid = 61235;
-// What Grafana would put in for the dashboard's variables and interval macros.
+// What the test puts in for Grafana's $__rate_interval: rate() and increase() need two samples
+// in the window, and the scrape interval is 1 s.
 constexpr const char* kRateInterval = "30s";
 
 std::string readFile(const std::string& path) {
