@@ -7,8 +7,8 @@ PACKAGES=(
   build-essential cmake pkg-config make
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   prometheus-cpp-dev libcivetweb-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
-  libgtest-dev libgmock-dev
-  curl prometheus iproute2 bpftrace acl
+  libgtest-dev libgmock-dev nlohmann-json3-dev
+  curl prometheus prometheus-alertmanager iproute2 bpftrace acl
 )
 
 missing=()

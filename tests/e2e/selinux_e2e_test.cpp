@@ -1,9 +1,6 @@
 // End to end: USER_AVC records sent over the audit netlink socket, as dbus-daemon sends them,
 // reach the real agent through the audit multicast group and are counted per label. This works
 // while SELinux is inactive: the kernel relays USER_AVC even with auditing off.
-#include <linux/audit.h>
-#include <linux/netlink.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,44 +14,12 @@
 #include <gtest/gtest.h>
 
 #include "agent_process.h"
-#include "util/unique_fd.h"
+#include "audit_netlink.h"
 
 namespace ipcwatch::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Sends one USER_AVC record and waits for the kernel's acknowledgement; returns its error
-// (0 on success), or -errno when the socket itself fails.
-int sendUserAvc(const std::string& text) {
-  UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT));
-  if (!fd.valid()) {
-    return -errno;
-  }
-  std::vector<char> buffer(NLMSG_SPACE(text.size() + 1), 0);
-  auto* header = reinterpret_cast<nlmsghdr*>(buffer.data());
-  header->nlmsg_len = NLMSG_LENGTH(text.size() + 1);
-  header->nlmsg_type = AUDIT_USER_AVC;
-  header->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  header->nlmsg_seq = 1;
-  std::memcpy(NLMSG_DATA(header), text.c_str(), text.size() + 1);
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (::sendto(fd.get(), buffer.data(), header->nlmsg_len, 0,
-               reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel) < 0) {
-    return -errno;
-  }
-  char reply[512];
-  const ssize_t n = ::recv(fd.get(), reply, sizeof reply, 0);
-  if (n < static_cast<ssize_t>(NLMSG_LENGTH(sizeof(nlmsgerr)))) {
-    return -EIO;
-  }
-  const auto* ack = reinterpret_cast<const nlmsghdr*>(reply);
-  if (ack->nlmsg_type != NLMSG_ERROR) {
-    return -EIO;
-  }
-  return static_cast<const nlmsgerr*>(NLMSG_DATA(ack))->error;
-}
 
 std::string denial(const std::string& perms, const std::string& source_type,
                    const std::string& tclass, const std::string& tail) {
