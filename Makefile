@@ -1,10 +1,11 @@
 # The README's two commands: `make run` and `make test`. Both install what is missing first.
 BUILD_DIR      ?= build
 ASAN_BUILD_DIR ?= build-asan
+TSAN_BUILD_DIR ?= build-tsan
 JOBS           ?= $(shell nproc)
 ARGS           ?=
 
-.PHONY: all deps build build-asan run test test-unit test-asan bench format clean
+.PHONY: all deps build build-asan build-tsan run test test-unit test-asan bench soak format clean
 
 all: build
 
@@ -17,21 +18,30 @@ $(BUILD_DIR)/Makefile: CMakeLists.txt tests/CMakeLists.txt | deps
 $(ASAN_BUILD_DIR)/Makefile: CMakeLists.txt tests/CMakeLists.txt | deps
 	cmake -S . -B $(ASAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=Debug -DIPCWATCH_SANITIZE=ON
 
+$(TSAN_BUILD_DIR)/Makefile: CMakeLists.txt tests/CMakeLists.txt | deps
+	cmake -S . -B $(TSAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=Debug -DIPCWATCH_TSAN=ON
+
 build: deps $(BUILD_DIR)/Makefile
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 build-asan: deps $(ASAN_BUILD_DIR)/Makefile
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS) --target ipcwatch_unit_tests
 
+build-tsan: deps $(TSAN_BUILD_DIR)/Makefile
+	cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target ipcwatch_unit_tests
+
 # Starts the agent with its embedded default configuration (root needed for the BPF probes).
 run: build
 	./$(BUILD_DIR)/ipcwatch $(ARGS)
 
 # Every test: unit and end-to-end tests (e2e needs root and skips without it), then the unit
-# tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
-test: build build-asan
+# tests again under AddressSanitizer + UndefinedBehaviorSanitizer, and the tests of state shared
+# between threads under ThreadSanitizer.
+test: build build-asan build-tsan
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300
 	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure --timeout 300 -L unit
+	cd $(TSAN_BUILD_DIR) && ctest --output-on-failure --timeout 300 -R '^Concurrency\.'
+
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
@@ -40,9 +50,15 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h' | grep -v '^bpf/vmlinux.h$$')
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR)
 
 # What the probes cost other processes and how /metrics scales, measured in one run (as root);
 # results are recorded in docs/benchmarks.md.
 bench: build
 	./$(BUILD_DIR)/tests/ipcwatch_bench $(ARGS)
+
+# An event storm (EPIPE writers, blocked FIFO opens) and concurrent scrapes for a minute, as
+# root: generated versus counted events, lost events, scrape latency and peak RSS (results in
+# docs/benchmarks.md). ARGS="--seconds N --writers N --fifo-pairs N --scrapers N".
+soak: build
+	./$(BUILD_DIR)/tests/ipcwatch_soak $(ARGS)
