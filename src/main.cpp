@@ -49,18 +49,19 @@ Config loadConfig(const Args& args) {
   return config;
 }
 
-int runAgent(const Config& config) {
+int runAgent(const Config& config, const Args& args) {
   setupLogging(*parseLogLevel(config.log.level), config.log.format == LogFormat::kJson);
   if (geteuid() != 0) {
-    spdlog::warn("not running as root: BPF probes will not load and will be reported as "
-                 "ipcwatch_probe_attached 0");
+    spdlog::warn(
+        "not running as root: BPF probes will not load and will be reported as "
+        "ipcwatch_probe_attached 0");
   }
   const BuildInfo build = currentBuildInfo();
   spdlog::info("ipcwatch {} (revision {}, libbpf {}, kernel {}) starting with {}", build.version,
                build.revision, build.libbpf_version, build.kernel_release, config.source);
   blockAgentSignals();
   try {
-    Agent agent(config);
+    Agent agent(config, [&args] { return loadConfig(args); });
     agent.run();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
@@ -85,8 +86,8 @@ int main(int argc, char** argv) {
       return 0;
     case Command::kVersion: {
       const BuildInfo build = currentBuildInfo();
-      std::cout << "ipcwatch " << build.version << " (revision " << build.revision
-                << ", libbpf " << build.libbpf_version << ")\n";
+      std::cout << "ipcwatch " << build.version << " (revision " << build.revision << ", libbpf "
+                << build.libbpf_version << ")\n";
       return 0;
     }
     default:
@@ -108,5 +109,5 @@ int main(int argc, char** argv) {
   if (args.command == Command::kDiagnose) {
     return runDiagnose(args, config);
   }
-  return runAgent(config);
+  return runAgent(config, args);
 }

@@ -81,11 +81,21 @@ std::string jsonEscape(std::string_view text) {
   for (const char c : text) {
     const auto b = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (b < 0x20 || b == 0x7f) {
           char esc[8];
@@ -99,21 +109,33 @@ std::string jsonEscape(std::string_view text) {
   return out;
 }
 
-void setupLogging(spdlog::level::level_enum level, bool json) {
-  auto logger = std::make_shared<spdlog::logger>(
-      "ipcwatch", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+namespace {
+
+void applyLogSettings(spdlog::logger& logger, spdlog::level::level_enum level, bool json) {
   if (json) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
     formatter->add_flag<JsonMessageFlag>('*').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%*"})");
-    logger->set_formatter(std::move(formatter));
+    logger.set_formatter(std::move(formatter));
   } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+    logger.set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   }
-  logger->set_level(level);
+  logger.set_level(level);
+}
+
+}  // namespace
+
+void setupLogging(spdlog::level::level_enum level, bool json) {
+  auto logger = std::make_shared<spdlog::logger>("ipcwatch",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  applyLogSettings(*logger, level, json);
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(std::move(logger));
   libbpf_set_print(libbpfPrint);
+}
+
+void reconfigureLogging(spdlog::level::level_enum level, bool json) {
+  applyLogSettings(*spdlog::default_logger(), level, json);
 }
 
 }  // namespace ipcwatch

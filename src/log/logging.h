@@ -15,6 +15,10 @@ std::optional<spdlog::level::level_enum> parseLogLevel(std::string_view name);
 // (message and logger fields JSON-escaped). Routes libbpf's own messages through it.
 void setupLogging(spdlog::level::level_enum level, bool json);
 
+// Changes the level and format of the logger setupLogging made, while other threads log
+// (the sink's lock covers the formatter swap): configuration reload.
+void reconfigureLogging(spdlog::level::level_enum level, bool json);
+
 // JSON string escaping used by the JSON log format (exposed for tests).
 std::string jsonEscape(std::string_view text);
 
