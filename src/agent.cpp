@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <csignal>
 #include <stdexcept>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -123,6 +124,22 @@ bool Agent::reload() {
 }
 
 Agent::~Agent() = default;
+
+void Agent::detachProbes() {
+  registry_.replace({}).clear();
+  std::vector<std::thread> stoppers;
+  const auto stop = [&stoppers](auto& probe) {
+    if (probe) {
+      stoppers.emplace_back([owned = std::move(probe)]() mutable { owned.reset(); });
+    }
+  };
+  stop(broken_pipe_);
+  stop(fifo_open_);
+  stop(unix_sock_);
+  for (auto& stopper : stoppers) {
+    stopper.join();
+  }
+}
 
 // Only the probe families the configuration enables are created, so only their programs load
 // and attach.

@@ -38,6 +38,10 @@ class Agent {
   // reloadableConfig); probes whose settings did not change keep their kernel counters. An
   // invalid configuration is rejected and the running one stays. Returns whether it applied.
   bool reload();
+  // For a stop by signal: no scrape can reach the probes any more, then every probe detaches
+  // at once. Closing a tracepoint link waits for an RCU grace period under the kernel's
+  // event_mutex; closing all 14 links from their own threads lets that work overlap.
+  void detachProbes();
 
  private:
   void startProbes();
