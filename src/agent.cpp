@@ -11,6 +11,7 @@
 #include "collectors/collector_table.h"
 #include "collectors/self_collector.h"
 #include "log/logging.h"
+#include "privileges.h"
 #include "reload_plan.h"
 
 namespace ipcwatch {
@@ -59,6 +60,19 @@ Agent::Agent(const Config& config, ConfigLoader loader)
         {"/denials", "recent SELinux denials and the rules that would allow them",
          [store = selinux_store_.get()] { return renderDenialsPage(store->snapshot().recent); }});
   }
+  // Everything else that needs more is done: programs loaded and attached, audit sockets bound.
+  // Reload never redoes these (see reloadableConfig). The HTTP server's threads are created
+  // after the drop, so they inherit the reduced set.
+  const bool privileged_port = address->port > 0 && address->port < 1024;
+  const auto kept = keptCapabilities(privileged_port);
+  if (const std::string error = dropCapabilities(kept); !error.empty()) {
+    throw std::runtime_error("cannot drop capabilities: " + error);
+  }
+  std::string kept_text;
+  for (const auto& name : kept) {
+    kept_text += (kept_text.empty() ? "" : " ") + name;
+  }
+  spdlog::info("capabilities reduced to {}", kept_text);
   http_ = std::make_unique<HttpServer>(*address, registry_, std::move(pages));
   spdlog::info("serving metrics on {} (port {})", config_->web.listen_address, http_->port());
 }
