@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config make
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   prometheus-cpp-dev libcivetweb-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcap-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev nlohmann-json3-dev
   curl prometheus iproute2 bpftrace
 )
 

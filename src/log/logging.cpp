@@ -9,6 +9,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "metrics/label_value.h"
+
 namespace ipcwatch {
 namespace {
 
@@ -78,7 +80,9 @@ std::optional<spdlog::level::level_enum> parseLogLevel(std::string_view name) {
 std::string jsonEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
     const auto b = static_cast<unsigned char>(c);
     switch (c) {
       case '"':
@@ -101,10 +105,22 @@ std::string jsonEscape(std::string_view text) {
           char esc[8];
           std::snprintf(esc, sizeof(esc), "\\u%04x", b);
           out += esc;
-        } else {
+        } else if (b < 0x80) {
           out += c;
+        } else if (const std::size_t len = utf8SequenceLength(text.substr(i)); len != 0) {
+          out.append(text.substr(i, len));
+          i += len;
+          continue;
+        } else {
+          // JSON text must be UTF-8: a byte that is not part of a valid sequence is written
+          // as the text \xNN, as label values show it.
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\\\x";
+          out += kHex[b >> 4];
+          out += kHex[b & 0x0f];
         }
     }
+    ++i;
   }
   return out;
 }
