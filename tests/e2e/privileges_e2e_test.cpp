@@ -78,7 +78,9 @@ TEST(PrivilegesE2E, KeepsOnlyTheDocumentedCapabilitiesAndEverythingStillWorks) {
       "endpoints:\n  - name: private\n    path: " +
       fifo + "\n    type: fifo\n    server: { process: " + server_comm +
       " }\n    clients:\n      - { name: owner, user: \"" + std::to_string(kUser) + ":" +
-      std::to_string(kUser) + "\", access: write }\n");
+      std::to_string(kUser) +
+      "\", access: write }\n"
+      "      - { name: root, user: root, access: write }\n");
   const int port = agent.waitForPort(30s);
   ASSERT_GT(port, 0) << agent.log();
 
@@ -115,6 +117,12 @@ TEST(PrivilegesE2E, KeepsOnlyTheDocumentedCapabilitiesAndEverythingStillWorks) {
                                                        {"client", "owner"}};
   EXPECT_EQ(sampleValue(samples, "ipc_endpoint_up", endpoint), 1) << response->body;
   EXPECT_EQ(sampleValue(samples, "ipc_endpoint_peers", {{"endpoint", "private"}}), 1);
+  // Root may write the other user's mode 0600 FIFO, although the agent no longer holds the
+  // CAP_DAC_OVERRIDE that grants it.
+  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_check_ok",
+                        {{"endpoint", "private"}, {"client", "root"}, {"check", "permission"}}),
+            1)
+      << response->body;
 
   kill(server, SIGKILL);
   waitpid(server, nullptr, 0);
