@@ -64,15 +64,11 @@ Agent::Agent(const Config& config, ConfigLoader loader)
   // Reload never redoes these (see reloadableConfig). The HTTP server's threads are created
   // after the drop, so they inherit the reduced set.
   const bool privileged_port = address->port > 0 && address->port < 1024;
-  const auto kept = keptCapabilities(privileged_port);
-  if (const std::string error = dropCapabilities(kept); !error.empty()) {
+  if (const std::string error = dropCapabilities(keptCapabilities(privileged_port));
+      !error.empty()) {
     throw std::runtime_error("cannot drop capabilities: " + error);
   }
-  std::string kept_text;
-  for (const auto& name : kept) {
-    kept_text += (kept_text.empty() ? "" : " ") + name;
-  }
-  spdlog::info("capabilities reduced to {}", kept_text);
+  spdlog::info("capabilities reduced to {}", currentCapabilities());
   http_ = std::make_unique<HttpServer>(*address, registry_, std::move(pages));
   spdlog::info("serving metrics on {} (port {})", config_->web.listen_address, http_->port());
 }

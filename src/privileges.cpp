@@ -76,17 +76,33 @@ std::string dropCapabilities(const std::vector<std::string>& kept) {
     }
   }
   const CapPtr next(cap_init());
-  if (!next ||
-      cap_set_flag(next.get(), CAP_PERMITTED, static_cast<int>(values.size()), values.data(),
-                   CAP_SET) != 0 ||
-      cap_set_flag(next.get(), CAP_EFFECTIVE, static_cast<int>(values.size()), values.data(),
-                   CAP_SET) != 0) {
+  if (!next) {
+    return failure("cap_init");
+  }
+  if (!values.empty() && (cap_set_flag(next.get(), CAP_PERMITTED, static_cast<int>(values.size()),
+                                       values.data(), CAP_SET) != 0 ||
+                          cap_set_flag(next.get(), CAP_EFFECTIVE, static_cast<int>(values.size()),
+                                       values.data(), CAP_SET) != 0)) {
     return failure("building the kept set");
   }
   if (cap_set_proc(next.get()) != 0) {
     return failure("cap_set_proc");
   }
   return "";
+}
+
+std::string currentCapabilities() {
+  const CapPtr current(cap_get_proc());
+  if (!current) {
+    return failure("cap_get_proc");
+  }
+  char* text = cap_to_text(current.get(), nullptr);
+  if (text == nullptr) {
+    return failure("cap_to_text");
+  }
+  std::string out = text;
+  cap_free(text);
+  return out;
 }
 
 void dropThreadCapabilities(const char* thread) {

@@ -18,6 +18,9 @@ std::vector<std::string> keptCapabilities(bool privileged_port = false);
 // "" on success, else what failed. Without CAP_SETPCAP the bounding set is left as it is.
 std::string dropCapabilities(const std::vector<std::string>& kept);
 
+// The calling thread's capabilities in cap_to_text(3) form, e.g. "cap_setgid,cap_setuid=ep".
+std::string currentCapabilities();
+
 // For threads started while the agent still held every capability: drops to
 // keptCapabilities() and logs a failure (`thread` names the thread in the log).
 void dropThreadCapabilities(const char* thread);
