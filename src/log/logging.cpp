@@ -28,6 +28,22 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
   }
 };
 
+// %* in text logs: the message with control characters and bytes that are not UTF-8 written
+// as \xNN, as label values show them, so that a name another user chose (a path with a
+// newline) can never start a log line of its own.
+class TextMessageFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string escaped =
+        sanitizeLabelValue(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(escaped.data(), escaped.data() + escaped.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<TextMessageFlag>();
+  }
+};
+
 int libbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
   // Verifier logs arrive as one message of many kilobytes: size the buffer to fit.
   va_list copy;
@@ -134,7 +150,9 @@ void applyLogSettings(spdlog::logger& logger, spdlog::level::level_enum level, b
         R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%*"})");
     logger.set_formatter(std::move(formatter));
   } else {
-    logger.set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<TextMessageFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %*");
+    logger.set_formatter(std::move(formatter));
   }
   logger.set_level(level);
 }

@@ -133,6 +133,12 @@ TEST(HostileNamesE2E, ExpositionLogsAndDiagnoseStayValid) {
       {"--log.format", "json", "--log.level", "debug"});
   const int port = agent.waitForPort(30s);
   ASSERT_GT(port, 0) << agent.log();
+  // The same records in a text log: still one record per line.
+  AgentProcess text_agent(
+      "web:\n  listen_address: \"127.0.0.1:0\"\n"
+      "selinux:\n  sources: [netlink]\n",
+      {"--log.level", "debug"});
+  ASSERT_GT(text_agent.waitForPort(30s), 0) << text_agent.log();
   const auto attached = [&] {
     const auto response = httpRequest(port, "GET", "/metrics");
     return response &&
@@ -197,6 +203,15 @@ TEST(HostileNamesE2E, ExpositionLogsAndDiagnoseStayValid) {
     logged_hostile = logged_hostile || msg.find("q\"b\\s\nn\\xff\\xc3(") != std::string::npos;
   }
   EXPECT_TRUE(logged_hostile) << agent.log();
+  ASSERT_TRUE(text_agent.stop(5s).has_value());
+  std::istringstream text_lines(text_agent.log());
+  bool text_logged_hostile = false;
+  while (std::getline(text_lines, line)) {
+    EXPECT_TRUE(line.size() > 24 && line[4] == '-' && line[10] == 'T') << "not a record: " << line;
+    text_logged_hostile =
+        text_logged_hostile || line.find("q\"b\\s\\x0an\\xff\\xc3(") != std::string::npos;
+  }
+  EXPECT_TRUE(text_logged_hostile) << text_agent.log();
 
   // diagnose --json over the hostile FIFO: valid JSON that carries the path exactly, with the
   // invalid bytes written as \xNN text.
