@@ -52,9 +52,8 @@ Config loadConfig(const Args& args) {
 int runAgent(const Config& config, const Args& args) {
   setupLogging(*parseLogLevel(config.log.level), config.log.format == LogFormat::kJson);
   if (geteuid() != 0) {
-    spdlog::warn(
-        "not running as root: BPF probes will not load and will be reported as "
-        "ipcwatch_probe_attached 0");
+    spdlog::warn("not running as root: BPF probes will not load and will be reported as "
+                 "ipcwatch_probe_attached 0");
   }
   const BuildInfo build = currentBuildInfo();
   spdlog::info("ipcwatch {} (revision {}, libbpf {}, kernel {}) starting with {}", build.version,

@@ -83,8 +83,8 @@ constexpr std::size_t kMaxWatchPathLength = 127;
 // endpoints).
 struct ScanConfig {
   std::vector<std::string> directories = {"/run", "/var/run", "/tmp", "/var/tmp", "/dev/shm"};
-  std::uint32_t max_depth = 4;       // levels below each directory (0: its own entries only)
-  double time_budget_seconds = 2.0;  // per scrape; past it the collector reports failure
+  std::uint32_t max_depth = 4;        // levels below each directory (0: its own entries only)
+  double time_budget_seconds = 2.0;   // per scrape; past it the collector reports failure
 };
 
 // Settings of the IPC object inventory collectors (sysv_ipc, posix_ipc).
