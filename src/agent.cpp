@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <csignal>
 #include <stdexcept>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "audit/denials_page.h"
 #include "collectors/collector_table.h"
 #include "collectors/self_collector.h"
+#include "log/logging.h"
+#include "privileges.h"
+#include "reload_plan.h"
 
 namespace ipcwatch {
 namespace {
@@ -20,11 +24,6 @@ sigset_t agentSignals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
   return set;
-}
-
-bool collectorEnabled(const Config& config, const CollectorSpec& spec) {
-  const auto it = config.collectors.find(spec.name);
-  return it == config.collectors.end() ? spec.enabled_by_default : it->second;
 }
 
 // Per-CPU hash maps preallocate entries x possible CPUs x 8 bytes, so the size follows the
@@ -43,23 +42,53 @@ void blockAgentSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-Agent::Agent(const Config& config)
-    : config_(config),
+Agent::Agent(const Config& config, ConfigLoader loader)
+    : loader_(std::move(loader)),
+      config_(std::make_unique<const Config>(config)),
       caps_(config.labels.comm, config.labels.path, config.labels.folded_values_remembered) {
   startProbes();
   startAuditSources();
-  unix_inventory_ = std::make_unique<SharedUnixSocketInventory>(config_.paths.procfs);
-  CollectorDeps deps{broken_pipe_.get(), fifo_open_.get(), unix_sock_.get(), &caps_,
-                     &config_,           &parse_errors_,   selinux_store_.get(), unix_inventory_.get()};
+  unix_inventory_ = std::make_unique<SharedUnixSocketInventory>(config_->paths.procfs);
+  registry_.replace(buildCollectors(*config_));
+
+  const auto address = parseListenAddress(config_->web.listen_address);
+  if (!address) {
+    throw std::runtime_error("invalid listen address '" + config_->web.listen_address + "'");
+  }
+  std::vector<TextPage> pages;
+  if (selinux_store_) {
+    pages.push_back(
+        {"/denials", "recent SELinux denials and the rules that would allow them",
+         [store = selinux_store_.get()] { return renderDenialsPage(store->snapshot().recent); }});
+  }
+  // Everything else that needs more is done: programs loaded and attached, audit sockets bound.
+  // Reload never redoes these (see reloadableConfig). The HTTP server's threads are created
+  // after the drop, so they inherit the reduced set.
+  const bool privileged_port = address->port > 0 && address->port < 1024;
+  if (const std::string error = dropCapabilities(keptCapabilities(privileged_port));
+      !error.empty()) {
+    throw std::runtime_error("cannot drop capabilities: " + error);
+  }
+  spdlog::info("capabilities reduced to {}", currentCapabilities());
+  http_ = std::make_unique<HttpServer>(*address, registry_, std::move(pages));
+  spdlog::info("serving metrics on {} (port {})", config_->web.listen_address, http_->port());
+}
+
+std::vector<std::unique_ptr<Collector>> Agent::buildCollectors(const Config& config) {
+  std::vector<std::unique_ptr<Collector>> collectors;
+  CollectorDeps deps{broken_pipe_.get(), fifo_open_.get(),     unix_sock_.get(),
+                     &caps_,             &config,              &parse_errors_,
+                     selinux_store_.get(), unix_inventory_.get()};
   for (const auto& spec : collectorTable()) {
-    if (!collectorEnabled(config_, spec)) {
+    if (!collectorEnabled(config, spec.name)) {
       spdlog::info("collector {} disabled by configuration", spec.name);
       continue;
     }
     if (auto collector = spec.factory(deps)) {
-      registry_.add(std::move(collector));
+      collectors.push_back(std::move(collector));
     }
   }
+  collectors.push_back(std::make_unique<ConfigReloadCollector>(reload_status_));
   std::vector<const Probe*> probe_list;
   for (const Probe* probe : std::initializer_list<const Probe*>{
            broken_pipe_.get(), fifo_open_.get(), unix_sock_.get(), selinux_avc_.get()}) {
@@ -67,36 +96,74 @@ Agent::Agent(const Config& config)
       probe_list.push_back(probe);
     }
   }
-  registry_.add(
+  // Last, so that the overflow and parse error counts include the other collectors' scrape.
+  collectors.push_back(
       std::make_unique<SelfCollector>(currentBuildInfo(), probe_list, caps_, &parse_errors_));
+  return collectors;
+}
 
-  const auto address = parseListenAddress(config_.web.listen_address);
-  if (!address) {
-    throw std::runtime_error("invalid listen address '" + config_.web.listen_address + "'");
+bool Agent::reload() {
+  Config loaded;
+  try {
+    loaded = loader_();
+  } catch (const std::exception& e) {
+    reload_status_.recordFailure();
+    spdlog::error("reload: configuration rejected, the running one stays: {}", e.what());
+    return false;
   }
-  std::vector<TextPage> pages;
-  if (selinux_store_) {
-    pages.push_back({"/denials", "recent SELinux denials and the rules that would allow them",
-                     [store = selinux_store_.get()] {
-                       return renderDenialsPage(store->snapshot().recent);
-                     }});
+  std::vector<std::string> not_applied;
+  auto next =
+      std::make_unique<const Config>(reloadableConfig(*config_, std::move(loaded), not_applied));
+  for (const auto& line : not_applied) {
+    spdlog::warn("reload: {}", line);
   }
-  http_ = std::make_unique<HttpServer>(*address, registry_, std::move(pages));
-  spdlog::info("serving metrics on {} (port {})", config_.web.listen_address, http_->port());
+  std::vector<std::unique_ptr<Collector>> collectors;
+  try {
+    collectors = buildCollectors(*next);
+  } catch (const std::exception& e) {
+    reload_status_.recordFailure();
+    spdlog::error("reload: configuration rejected, the running one stays: {}", e.what());
+    return false;
+  }
+  reconfigureLogging(parseLogLevel(next->log.level).value_or(spdlog::level::info),
+                     next->log.format == LogFormat::kJson);
+  // The old collectors reference the old configuration: they go before it does.
+  registry_.replace(std::move(collectors)).clear();
+  config_ = std::move(next);
+  reload_status_.recordSuccess();
+  spdlog::info("reload: configuration from {} applied", config_->source);
+  return true;
 }
 
 Agent::~Agent() = default;
 
+void Agent::detachProbes() {
+  registry_.replace({}).clear();
+  std::vector<std::thread> stoppers;
+  const auto stop = [&stoppers](auto& probe) {
+    if (probe) {
+      stoppers.emplace_back([owned = std::move(probe)]() mutable { owned.reset(); });
+    }
+  };
+  stop(broken_pipe_);
+  stop(fifo_open_);
+  stop(unix_sock_);
+  stop(selinux_avc_);
+  for (auto& stopper : stoppers) {
+    stopper.join();
+  }
+}
+
 // Only the probe families the configuration enables are created, so only their programs load
 // and attach.
 void Agent::startProbes() {
-  const auto& probes = config_.probes;
+  const auto& probes = config_->probes;
   if (probes.broken_pipe.enabled || probes.sigpipe.enabled) {
     BrokenPipeProbeOptions options;
     options.epipe = probes.broken_pipe.enabled;
     options.syscalls = probes.broken_pipe.syscalls;
     options.sigpipe = probes.sigpipe.enabled;
-    options.map_entries = counterMapEntries(config_.labels.comm);
+    options.map_entries = counterMapEntries(config_->labels.comm);
     broken_pipe_ = std::make_unique<BrokenPipeProbe>(std::move(options));
   }
   if (probes.fifo_open.enabled) {
@@ -104,14 +171,14 @@ void Agent::startProbes() {
     options.syscalls = probes.fifo_open.syscalls;
     options.blocked_threshold_ns =
         static_cast<std::uint64_t>(probes.fifo_open.blocked_threshold_seconds * 1e9);
-    options.watch_paths = config_.watch_paths;
-    options.procfs = config_.paths.procfs;
+    options.watch_paths = config_->watch_paths;
+    options.procfs = config_->paths.procfs;
     fifo_open_ = std::make_unique<FifoOpenProbe>(std::move(options), caps_);
   }
   if (probes.unix_sock.enabled) {
     UnixSockProbeOptions options;
     options.syscalls = probes.unix_sock.syscalls;
-    options.map_entries = counterMapEntries(config_.labels.path);
+    options.map_entries = counterMapEntries(config_->labels.path);
     unix_sock_ = std::make_unique<UnixSockProbe>(std::move(options));
   }
 }
@@ -120,12 +187,12 @@ void Agent::startProbes() {
 // CAP_AUDIT_READ, no audit.log, no avc tracepoint) is logged and left out; the others keep
 // counting. The tracepoint starts last, so that it knows which audit sources it defers to.
 void Agent::startAuditSources() {
-  const auto it = config_.collectors.find("selinux");
-  if (it != config_.collectors.end() && !it->second) {
+  const auto it = config_->collectors.find("selinux");
+  if (it != config_->collectors.end() && !it->second) {
     return;
   }
-  selinux_store_ = std::make_unique<DenialStore>(caps_, config_.selinux.recent_denials);
-  for (const auto& source : config_.selinux.sources) {
+  selinux_store_ = std::make_unique<DenialStore>(caps_, config_->selinux.recent_denials);
+  for (const auto& source : config_->selinux.sources) {
     if (source == DenialStore::kTracepointSource) {
       continue;
     }
@@ -133,14 +200,14 @@ void Agent::startAuditSources() {
       if (source == AuditNetlinkSource::kName) {
         audit_netlink_ = std::make_unique<AuditNetlinkSource>(*selinux_store_);
       } else if (source == AuditLogTail::kName) {
-        audit_log_ = std::make_unique<AuditLogTail>(*selinux_store_, config_.selinux.audit_log);
+        audit_log_ = std::make_unique<AuditLogTail>(*selinux_store_, config_->selinux.audit_log);
       }
       spdlog::info("selinux: reading audit records from {}", source);
     } catch (const std::exception& e) {
       spdlog::warn("selinux: audit source {} unavailable: {}", source, e.what());
     }
   }
-  const auto& sources = config_.selinux.sources;
+  const auto& sources = config_->selinux.sources;
   if (std::find(sources.begin(), sources.end(), DenialStore::kTracepointSource) != sources.end()) {
     // A program that cannot attach is logged by the probe and reported by probe_attached.
     selinux_avc_ = std::make_unique<SelinuxAvcProbe>(*selinux_store_);
@@ -158,8 +225,8 @@ void Agent::run() {
       continue;
     }
     if (sig == SIGHUP) {
-      spdlog::warn("SIGHUP received: configuration reload is not supported yet; restart to "
-                   "apply changes");
+      spdlog::info("received SIGHUP, reloading the configuration");
+      reload();
       continue;
     }
     spdlog::info("received {}, shutting down", strsignal(sig));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -7,6 +8,7 @@
 #include "audit/audit_netlink_source.h"
 #include "audit/denial_store.h"
 #include "collectors/unix_socket_inventory.h"
+#include "collectors/config_reload_collector.h"
 #include "config/config.h"
 #include "http/http_server.h"
 #include "metrics/label_caps.h"
@@ -19,25 +21,40 @@
 
 namespace ipcwatch {
 
+// Reads the configuration again (file plus command-line overrides); throws ConfigError.
+using ConfigLoader = std::function<Config()>;
+
 // The running agent: probes, collectors and the HTTP endpoint built from one Config.
 // Members are declared in start-up order, so teardown stops HTTP first, then drops the
 // collectors and finally detaches the probes.
 class Agent {
  public:
-  explicit Agent(const Config& config);
+  Agent(const Config& config, ConfigLoader loader);
   ~Agent();
+
+  int port() const { return http_->port(); }
+  // Blocks until SIGTERM or SIGINT; reloads on SIGHUP. The caller must have blocked these
+  // signals in every thread.
+  void run();
+  // Loads the configuration again and applies what can change at run time (see
+  // reloadableConfig); probes whose settings did not change keep their kernel counters. An
+  // invalid configuration is rejected and the running one stays. Returns whether it applied.
+  bool reload();
+  // For a stop by signal: no scrape can reach the probes any more, then every probe detaches
+  // at once. Closing a tracepoint link waits for an RCU grace period under the kernel's
+  // event_mutex; closing all 14 links from their own threads lets that work overlap.
+  void detachProbes();
 
  private:
   void startProbes();
   void startAuditSources();
+  std::vector<std::unique_ptr<Collector>> buildCollectors(const Config& config);
 
- public:
-  int port() const { return http_->port(); }
-  // Blocks until SIGTERM or SIGINT. The caller must have blocked these signals in every thread.
-  void run();
-
- private:
-  Config config_;
+  ConfigLoader loader_;
+  // The running configuration. Collectors keep references into it: it is replaced only after
+  // the collectors built from it are gone.
+  std::unique_ptr<const Config> config_;
+  ReloadStatus reload_status_;
   LabelCaps caps_;
   ParseErrors parse_errors_;
   std::unique_ptr<BrokenPipeProbe> broken_pipe_;

@@ -49,7 +49,7 @@ Config loadConfig(const Args& args) {
   return config;
 }
 
-int runAgent(const Config& config) {
+int runAgent(const Config& config, const Args& args) {
   setupLogging(*parseLogLevel(config.log.level), config.log.format == LogFormat::kJson);
   if (geteuid() != 0) {
     spdlog::warn("not running as root: BPF probes will not load and will be reported as "
@@ -60,14 +60,18 @@ int runAgent(const Config& config) {
                build.revision, build.libbpf_version, build.kernel_release, config.source);
   blockAgentSignals();
   try {
-    Agent agent(config);
+    Agent agent(config, [&args] { return loadConfig(args); });
     agent.run();
+    agent.detachProbes();
+    spdlog::info("stopped");
+    // The process is going away: the kernel closes the listening socket, the audit sockets and
+    // the BPF objects (already detached) with it. An orderly teardown would add civetweb's stop,
+    // which waits for its master thread's poll timeout, to the one second a stop may take.
+    _exit(0);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return kExitFailure;
   }
-  spdlog::info("stopped");
-  return 0;
 }
 
 }  // namespace
@@ -85,8 +89,8 @@ int main(int argc, char** argv) {
       return 0;
     case Command::kVersion: {
       const BuildInfo build = currentBuildInfo();
-      std::cout << "ipcwatch " << build.version << " (revision " << build.revision
-                << ", libbpf " << build.libbpf_version << ")\n";
+      std::cout << "ipcwatch " << build.version << " (revision " << build.revision << ", libbpf "
+                << build.libbpf_version << ")\n";
       return 0;
     }
     default:
@@ -108,5 +112,5 @@ int main(int argc, char** argv) {
   if (args.command == Command::kDiagnose) {
     return runDiagnose(args, config);
   }
-  return runAgent(config);
+  return runAgent(config, args);
 }

@@ -12,6 +12,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "privileges.h"
+
 namespace ipcwatch {
 
 AuditLogTail::AuditLogTail(DenialStore& store, std::string path, std::chrono::milliseconds interval)
@@ -25,7 +27,10 @@ AuditLogTail::AuditLogTail(DenialStore& store, std::string path, std::chrono::mi
     spdlog::warn("selinux: {} does not exist yet; waiting for it", path_);
   }
   store_.declareSource(kName);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    dropThreadCapabilities("selinux audit_log");
+    run();
+  });
 }
 
 AuditLogTail::~AuditLogTail() {

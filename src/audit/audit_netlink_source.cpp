@@ -16,6 +16,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "privileges.h"
+
 namespace ipcwatch {
 namespace {
 
@@ -49,7 +51,10 @@ AuditNetlinkSource::AuditNetlinkSource(DenialStore& store) : store_(store) {
     throwErrno("eventfd");
   }
   store_.declareSource(kName);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    dropThreadCapabilities("selinux netlink");
+    run();
+  });
 }
 
 AuditNetlinkSource::~AuditNetlinkSource() {

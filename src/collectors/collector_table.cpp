@@ -103,4 +103,17 @@ std::vector<std::string> collectorNames() {
   return names;
 }
 
+bool collectorEnabled(const Config& config, const std::string& name) {
+  const auto it = config.collectors.find(name);
+  if (it != config.collectors.end()) {
+    return it->second;
+  }
+  for (const auto& spec : collectorTable()) {
+    if (spec.name == name) {
+      return spec.enabled_by_default;
+    }
+  }
+  return false;
+}
+
 }  // namespace ipcwatch

@@ -42,5 +42,7 @@ struct CollectorSpec {
 
 const std::vector<CollectorSpec>& collectorTable();
 std::vector<std::string> collectorNames();
+// Whether `config` switches the collector `name` on (explicitly or by the table's default).
+bool collectorEnabled(const Config& config, const std::string& name);
 
 }  // namespace ipcwatch

@@ -18,12 +18,16 @@ struct LogConfig {
 
 struct WebConfig {
   std::string listen_address = ":9863";  // HOST:PORT, :PORT or [IPv6]:PORT; port 0 = any free
+
+  bool operator==(const WebConfig&) const = default;
 };
 
 struct LabelLimits {
   std::uint32_t comm = 1000;  // distinct comm values per metric before folding into "other"
   std::uint32_t path = 1000;  // distinct path values per metric before folding into "other"
   std::uint32_t folded_values_remembered = 65536;
+
+  bool operator==(const LabelLimits&) const = default;
 };
 
 // Where the host's pseudo-filesystems are: other roots serve containers that mount the host's
@@ -31,27 +35,37 @@ struct LabelLimits {
 struct PathsConfig {
   std::string procfs = "/proc";
   std::string sysfs = "/sys";
+
+  bool operator==(const PathsConfig&) const = default;
 };
 
 struct BrokenPipeProbeConfig {
   bool enabled = true;
   std::vector<std::string> syscalls = {"write", "writev", "sendto", "sendmsg", "sendmmsg",
                                        "splice"};
+
+  bool operator==(const BrokenPipeProbeConfig&) const = default;
 };
 
 struct SigpipeProbeConfig {
   bool enabled = true;
+
+  bool operator==(const SigpipeProbeConfig&) const = default;
 };
 
 struct FifoOpenProbeConfig {
   bool enabled = true;
   double blocked_threshold_seconds = 1.0;  // an open waiting this long counts as blocked
   std::vector<std::string> syscalls = {"openat", "open"};
+
+  bool operator==(const FifoOpenProbeConfig&) const = default;
 };
 
 struct UnixSockProbeConfig {
   bool enabled = true;
   std::vector<std::string> syscalls = {"connect", "bind"};
+
+  bool operator==(const UnixSockProbeConfig&) const = default;
 };
 
 struct ProbesConfig {
@@ -59,6 +73,8 @@ struct ProbesConfig {
   SigpipeProbeConfig sigpipe;
   FifoOpenProbeConfig fifo_open;
   UnixSockProbeConfig unix_sock;
+
+  bool operator==(const ProbesConfig&) const = default;
 };
 
 constexpr std::size_t kMaxWatchPaths = 16;
@@ -116,6 +132,8 @@ struct SelinuxConfig {
   std::vector<std::string> sources = {"netlink", "audit_log", "tracepoint"};
   std::string audit_log = "/var/log/audit/audit.log";
   std::uint32_t recent_denials = 50;  // kept for /denials
+
+  bool operator==(const SelinuxConfig&) const = default;
 };
 
 struct Config {

@@ -289,8 +289,13 @@ std::optional<std::vector<int>> kernelAccess(const std::string& procfs,
   }
   std::vector<gid_t> groups(identity.groups.begin(), identity.groups.end());
   std::vector<const char*> paths;
+  std::vector<int> modes;
   for (const auto& query : queries) {
     paths.push_back(query.path.c_str());
+    // Root's CAP_DAC_OVERRIDE grants read and write on any FIFO or socket file and search on
+    // any directory. The agent gave that capability up after start-up, so for a uid 0 client
+    // the kernel is asked whether the path resolves, and the mode bits are not consulted.
+    modes.push_back(identity.uid == 0 ? F_OK : query.mode);
   }
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
@@ -321,8 +326,7 @@ std::optional<std::vector<int>> kernelAccess(const std::string& procfs,
       _exit(1);
     }
     for (std::size_t i = 0; i < paths.size(); ++i) {
-      const int result =
-          faccessat(AT_FDCWD, paths[i], queries[i].mode, AT_EACCESS) == 0 ? 0 : errno;
+      const int result = faccessat(AT_FDCWD, paths[i], modes[i], AT_EACCESS) == 0 ? 0 : errno;
       if (write(write_end.get(), &result, sizeof result) != sizeof result) {
         _exit(1);
       }

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "log/logging.h"
+
 namespace ipcwatch {
 namespace {
 
@@ -22,30 +24,10 @@ std::string_view mark(CheckStatus status) {
   return "?";
 }
 
+// Paths, process names and evidence come from other users: escaped, and kept valid UTF-8, by
+// the same rules as the JSON log.
 std::string jsonString(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned char>(c));
-          out += escaped;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
+  return "\"" + jsonEscape(text) + "\"";
 }
 
 }  // namespace

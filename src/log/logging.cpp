@@ -9,6 +9,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "metrics/label_value.h"
+
 namespace ipcwatch {
 namespace {
 
@@ -23,6 +25,22 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
     return std::make_unique<JsonMessageFlag>();
+  }
+};
+
+// %* in text logs: the message with control characters and bytes that are not UTF-8 written
+// as \xNN, as label values show them, so that a name another user chose (a path with a
+// newline) can never start a log line of its own.
+class TextMessageFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string escaped =
+        sanitizeLabelValue(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(escaped.data(), escaped.data() + escaped.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<TextMessageFlag>();
   }
 };
 
@@ -78,42 +96,80 @@ std::optional<spdlog::level::level_enum> parseLogLevel(std::string_view name) {
 std::string jsonEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
     const auto b = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (b < 0x20 || b == 0x7f) {
           char esc[8];
           std::snprintf(esc, sizeof(esc), "\\u%04x", b);
           out += esc;
-        } else {
+        } else if (b < 0x80) {
           out += c;
+        } else if (const std::size_t len = utf8SequenceLength(text.substr(i)); len != 0) {
+          out.append(text.substr(i, len));
+          i += len;
+          continue;
+        } else {
+          // JSON text must be UTF-8: a byte that is not part of a valid sequence is written
+          // as the text \xNN, as label values show it.
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\\\x";
+          out += kHex[b >> 4];
+          out += kHex[b & 0x0f];
         }
     }
+    ++i;
   }
   return out;
 }
 
-void setupLogging(spdlog::level::level_enum level, bool json) {
-  auto logger = std::make_shared<spdlog::logger>(
-      "ipcwatch", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+namespace {
+
+void applyLogSettings(spdlog::logger& logger, spdlog::level::level_enum level, bool json) {
   if (json) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
     formatter->add_flag<JsonMessageFlag>('*').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%*"})");
-    logger->set_formatter(std::move(formatter));
+    logger.set_formatter(std::move(formatter));
   } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<TextMessageFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %*");
+    logger.set_formatter(std::move(formatter));
   }
-  logger->set_level(level);
+  logger.set_level(level);
+}
+
+}  // namespace
+
+void setupLogging(spdlog::level::level_enum level, bool json) {
+  auto logger = std::make_shared<spdlog::logger>("ipcwatch",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  applyLogSettings(*logger, level, json);
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(std::move(logger));
   libbpf_set_print(libbpfPrint);
+}
+
+void reconfigureLogging(spdlog::level::level_enum level, bool json) {
+  applyLogSettings(*spdlog::default_logger(), level, json);
 }
 
 }  // namespace ipcwatch

@@ -6,6 +6,15 @@
 namespace ipcwatch {
 namespace {
 
+void appendHexEscape(std::string& out, std::uint8_t b) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += "\\x";
+  out += kHex[b >> 4];
+  out += kHex[b & 0x0f];
+}
+
+}  // namespace
+
 // Length of the valid UTF-8 sequence starting at s[0], or 0 when it is not one. Rejects
 // overlong forms, surrogates and code points past U+10FFFF.
 std::size_t utf8SequenceLength(std::string_view s) {
@@ -37,15 +46,6 @@ std::size_t utf8SequenceLength(std::string_view s) {
   }
   return len;
 }
-
-void appendHexEscape(std::string& out, std::uint8_t b) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += "\\x";
-  out += kHex[b >> 4];
-  out += kHex[b & 0x0f];
-}
-
-}  // namespace
 
 std::string sanitizeLabelValue(std::string_view raw) {
   std::string out;

@@ -15,6 +15,13 @@ void ScrapeRegistry::add(std::unique_ptr<Collector> collector) {
   collectors_.push_back(std::move(collector));
 }
 
+std::vector<std::unique_ptr<Collector>> ScrapeRegistry::replace(
+    std::vector<std::unique_ptr<Collector>> next) {
+  std::lock_guard lock(mutex_);
+  collectors_.swap(next);
+  return next;
+}
+
 std::vector<std::string> ScrapeRegistry::collectorNames() const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> names;

@@ -18,6 +18,9 @@ namespace ipcwatch {
 class ScrapeRegistry : public prometheus::Collectable {
  public:
   void add(std::unique_ptr<Collector> collector);
+  // Swaps in a whole new set between two scrapes (configuration reload) and hands back the old
+  // one, so the caller can destroy it after no scrape can use it any more.
+  std::vector<std::unique_ptr<Collector>> replace(std::vector<std::unique_ptr<Collector>> next);
   std::vector<std::string> collectorNames() const;
 
   std::vector<prometheus::MetricFamily> Collect() const override;

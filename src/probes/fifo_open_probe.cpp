@@ -15,6 +15,7 @@
 #include "metrics/label_value.h"
 #include "probes/bpf_map_reader.h"
 #include "probes/proc_paths.h"
+#include "privileges.h"
 
 namespace ipcwatch {
 
@@ -111,6 +112,7 @@ void FifoOpenProbe::configure(fifo_open_bpf* skel) const {
 
 void FifoOpenProbe::startPolling() {
   poller_ = std::thread([this] {
+    dropThreadCapabilities("fifo_open probe");
     while (!stop_) {
       const int n = ring_buffer__poll(ring_.get(), kPollTimeoutMs);
       if (n < 0 && n != -EINTR) {

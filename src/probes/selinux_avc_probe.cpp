@@ -12,6 +12,7 @@
 #include "audit/selinux_classmap.h"
 #include "ipcwatch/bpf/selinux_avc.h"
 #include "metrics/label_value.h"
+#include "privileges.h"
 #include "probes/bpf_map_reader.h"
 #include "selinux_avc.skel.h"
 
@@ -96,6 +97,7 @@ std::vector<LostEvents> SelinuxAvcProbe::lostEvents() const {
 
 void SelinuxAvcProbe::startPolling() {
   poller_ = std::thread([this] {
+    dropThreadCapabilities("selinux tracepoint");
     std::uint64_t reported_drops = 0;
     while (!stop_) {
       const int n = ring_buffer__poll(ring_.get(), kPollTimeoutMs);

@@ -56,9 +56,9 @@ AgentProcess::AgentProcess(const std::string& config_yaml,
                            const std::vector<std::string>& extra_args,
                            const std::function<int()>& before_exec)
     : dir_(makeTempDir()) {
-  const std::string config_path = dir_ + "/config.yaml";
+  config_path_ = dir_ + "/config.yaml";
   log_path_ = dir_ + "/agent.log";
-  std::ofstream(config_path) << config_yaml;
+  std::ofstream(config_path_) << config_yaml;
   pid_ = fork();
   if (pid_ < 0) {
     throw std::runtime_error("fork failed");
@@ -72,7 +72,7 @@ AgentProcess::AgentProcess(const std::string& config_yaml,
         _exit(code);
       }
     }
-    std::vector<const char*> argv = {IPCWATCH_BINARY, "--config", config_path.c_str()};
+    std::vector<const char*> argv = {IPCWATCH_BINARY, "--config", config_path_.c_str()};
     for (const auto& arg : extra_args) {
       argv.push_back(arg.c_str());
     }

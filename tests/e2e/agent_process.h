@@ -30,9 +30,12 @@ class AgentProcess {
   std::optional<int> stop(std::chrono::milliseconds deadline);
   std::string log() const;
   pid_t pid() const { return pid_; }
+  // The file the agent reads its configuration from (rewrite it, then SIGHUP, to reload).
+  const std::string& configPath() const { return config_path_; }
 
  private:
   std::string dir_;
+  std::string config_path_;
   std::string log_path_;
   pid_t pid_ = -1;
 };

@@ -86,5 +86,15 @@ TEST(Logging, LevelsAndJsonEscaping) {
   EXPECT_EQ(jsonEscape("a\"b\\c\nd\x01"), "a\\\"b\\\\c\\nd\\u0001");
 }
 
+TEST(Logging, JsonEscapingKeepsValidUtf8AndRepairsTheRest) {
+  EXPECT_EQ(jsonEscape("caf\xc3\xa9 \xe2\x9c\x93"), "caf\xc3\xa9 \xe2\x9c\x93");
+  // A stray byte, a truncated sequence, an overlong form and a surrogate become \xNN text.
+  EXPECT_EQ(jsonEscape("a\xff"), "a\\\\xff");
+  EXPECT_EQ(jsonEscape("\xc3("), "\\\\xc3(");
+  EXPECT_EQ(jsonEscape("\xc0\xaf"), "\\\\xc0\\\\xaf");
+  EXPECT_EQ(jsonEscape("\xed\xa0\x80"), "\\\\xed\\\\xa0\\\\x80");
+  EXPECT_EQ(jsonEscape("\x7f"), "\\u007f");
+}
+
 }  // namespace
 }  // namespace ipcwatch

@@ -29,10 +29,8 @@ namespace {
 using nlohmann::json;
 
 const std::string kSource = IPCWATCH_SOURCE_DIR;
-// Metrics the rules may use that are not the agent's own: Prometheus's, and one the agent's
-// configuration reload exports.
-const std::set<std::string> kExternalMetrics = {"up", "scrape_duration_seconds",
-                                                "ipcwatch_config_last_reload_successful"};
+// Metrics the rules may use that are not the agent's own: Prometheus's.
+const std::set<std::string> kExternalMetrics = {"up", "scrape_duration_seconds"};
 
 std::string readFile(const std::string& path) {
   std::ifstream in(path);

@@ -1,0 +1,241 @@
+// End to end: SIGHUP reloads the configuration file of the running agent. A valid file is
+// applied without losing kernel counts; an invalid one is rejected and the old one keeps running.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "agent_process.h"
+
+namespace ipcwatch::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+constexpr int kEpipeWrites = 3;
+
+// Only the write() EPIPE program: the test needs one kernel counter, not the whole probe set.
+std::string baseConfig() {
+  return "web:\n  listen_address: \"127.0.0.1:0\"\n"
+         "probes:\n  broken_pipe:\n    syscalls: [write]\n  sigpipe:\n    enabled: false\n"
+         "  fifo_open:\n    enabled: false\n  unix_sock:\n    enabled: false\n";
+}
+
+// Forks a child named comm that writes kEpipeWrites times to a pipe without reader.
+bool writeToBrokenPipe(const std::string& comm) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_NAME, comm.c_str());
+    signal(SIGPIPE, SIG_IGN);
+    int fds[2];
+    if (pipe(fds) != 0) {
+      _exit(2);
+    }
+    close(fds[0]);
+    char byte = 'x';
+    for (int i = 0; i < kEpipeWrites; ++i) {
+      if (write(fds[1], &byte, 1) != -1 || errno != EPIPE) {
+        _exit(3);
+      }
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+class ReloadE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) {
+      GTEST_SKIP() << "needs root to load BPF programs; CI runs this as root";
+    }
+    char tmpl[] = "/tmp/ipcwatch-reload-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    fifo_ = dir_ + "/mi_fifo";
+    ASSERT_EQ(mkfifo(fifo_.c_str(), 0620), 0);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) {
+      runCommand("rm -rf '" + dir_ + "'");
+    }
+  }
+
+  std::map<std::string, double> scrape(int port) {
+    const auto response = httpRequest(port, "GET", "/metrics");
+    EXPECT_TRUE(response && response->status == 200);
+    return response ? parseExposition(response->body) : std::map<std::string, double>{};
+  }
+
+  // Polls /metrics until `done` holds or 10 s pass; returns the last scrape.
+  std::map<std::string, double> scrapeUntil(
+      int port, const std::function<bool(const std::map<std::string, double>&)>& done) {
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    auto samples = scrape(port);
+    while (!done(samples) && std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(50ms);  // polling interval
+      samples = scrape(port);
+    }
+    return samples;
+  }
+
+  std::string endpointConfig() const {
+    return "endpoints:\n  - name: reloaded\n    path: " + fifo_ +
+           "\n    type: fifo\n    clients:\n      - { name: panel, user: nobody, access: write }\n";
+  }
+
+  std::string dir_;
+  std::string fifo_;
+};
+
+double collectorSuccess(const std::map<std::string, double>& samples, const std::string& name) {
+  const auto it = samples.find(sampleKey("ipcwatch_collector_success", {{"collector", name}}));
+  return it == samples.end() ? -1 : it->second;  // -1: the collector is not registered
+}
+
+TEST_F(ReloadE2E, GoodConfigAppliesAndKeepsKernelCounters) {
+  AgentProcess agent(baseConfig());
+  const int port = agent.waitForPort(30s);
+  ASSERT_GT(port, 0) << agent.log();
+  const std::string comm = uniqueComm("rld");
+  const std::map<std::string, std::string> epipe = {{"comm", comm}, {"kind", "pipe"}};
+  ASSERT_EQ(
+      sampleValue(
+          scrapeUntil(
+              port,
+              [](const auto& s) {
+                return sampleValue(s, "ipcwatch_probe_attached", {{"probe", "epipe_write"}}) == 1;
+              }),
+          "ipcwatch_probe_attached", {{"probe", "epipe_write"}}),
+      1)
+      << agent.log();
+  ASSERT_TRUE(writeToBrokenPipe(comm));
+  auto before = scrapeUntil(port, [&](const auto& s) {
+    return sampleValue(s, "ipc_epipe_total", epipe) == kEpipeWrites;
+  });
+  ASSERT_EQ(sampleValue(before, "ipc_epipe_total", epipe), kEpipeWrites);
+  EXPECT_EQ(sampleValue(before, "ipcwatch_config_last_reload_successful", {}), 1);
+  const double started =
+      sampleValue(before, "ipcwatch_config_last_reload_success_timestamp_seconds", {});
+  EXPECT_GT(started, 1.6e9);
+  EXPECT_EQ(collectorSuccess(before, "sysv_ipc"), 1);
+  EXPECT_EQ(collectorSuccess(before, "endpoints"), -1);
+
+  // Switch a collector off, add an endpoint, and change the listen address (needs a restart).
+  std::ofstream(agent.configPath())
+      << "web:\n  listen_address: \"127.0.0.1:1\"\n"
+         "probes:\n  broken_pipe:\n    syscalls: [write]\n  sigpipe:\n    enabled: false\n"
+         "  fifo_open:\n    enabled: false\n  unix_sock:\n    enabled: false\n"
+         "collectors:\n  sysv_ipc: false\n"
+      << endpointConfig();
+  ASSERT_EQ(kill(agent.pid(), SIGHUP), 0);
+  const auto after = scrapeUntil(port, [](const auto& s) {
+    return collectorSuccess(s, "endpoints") == 1 && collectorSuccess(s, "sysv_ipc") == -1;
+  });
+  EXPECT_EQ(collectorSuccess(after, "endpoints"), 1) << agent.log();
+  EXPECT_EQ(collectorSuccess(after, "sysv_ipc"), -1);
+  EXPECT_EQ(sampleValue(after, "ipcwatch_probe_attached", {{"probe", "epipe_write"}}), 1);
+  EXPECT_TRUE(
+      after.count(sampleKey("ipc_endpoint_up", {{"endpoint", "reloaded"}, {"client", "panel"}})));
+  EXPECT_EQ(sampleValue(after, "ipcwatch_config_last_reload_successful", {}), 1);
+  EXPECT_GE(sampleValue(after, "ipcwatch_config_last_reload_success_timestamp_seconds", {}),
+            started);
+  // The probe was not recreated: the count taken before the reload is still there, and new
+  // writes add to it.
+  EXPECT_EQ(sampleValue(after, "ipc_epipe_total", epipe), kEpipeWrites);
+  ASSERT_TRUE(writeToBrokenPipe(comm));
+  const auto more = scrapeUntil(port, [&](const auto& s) {
+    return sampleValue(s, "ipc_epipe_total", epipe) == 2 * kEpipeWrites;
+  });
+  EXPECT_EQ(sampleValue(more, "ipc_epipe_total", epipe), 2 * kEpipeWrites);
+  EXPECT_THAT(agent.log(),
+              HasSubstr("reload: web changed: not applied, restart ipcwatch to apply"));
+  EXPECT_THAT(agent.log(),
+              HasSubstr("reload: configuration from " + agent.configPath() + " applied"));
+}
+
+TEST_F(ReloadE2E, BadConfigIsRejectedAndTheOldOneKeepsRunning) {
+  AgentProcess agent(baseConfig() + endpointConfig());
+  const int port = agent.waitForPort(30s);
+  ASSERT_GT(port, 0) << agent.log();
+  const std::string comm = uniqueComm("rlb");
+  const std::map<std::string, std::string> epipe = {{"comm", comm}, {"kind", "pipe"}};
+  scrapeUntil(port, [](const auto& s) {
+    return sampleValue(s, "ipcwatch_probe_attached", {{"probe", "epipe_write"}}) == 1;
+  });
+  ASSERT_TRUE(writeToBrokenPipe(comm));
+  const auto before = scrapeUntil(port, [&](const auto& s) {
+    return sampleValue(s, "ipc_epipe_total", epipe) == kEpipeWrites;
+  });
+  ASSERT_EQ(sampleValue(before, "ipc_epipe_total", epipe), kEpipeWrites) << agent.log();
+  const double started =
+      sampleValue(before, "ipcwatch_config_last_reload_success_timestamp_seconds", {});
+
+  // Line 3 names a collector that does not exist.
+  std::ofstream(agent.configPath())
+      << "collectors:\n  sysv_ipc: false\n  no_such_collector: true\n";
+  ASSERT_EQ(kill(agent.pid(), SIGHUP), 0);
+  const auto after = scrapeUntil(port, [](const auto& s) {
+    return sampleValue(s, "ipcwatch_config_last_reload_successful", {}) == 0;
+  });
+  EXPECT_EQ(sampleValue(after, "ipcwatch_config_last_reload_successful", {}), 0) << agent.log();
+  EXPECT_EQ(sampleValue(after, "ipcwatch_config_last_reload_success_timestamp_seconds", {}),
+            started);
+  EXPECT_EQ(collectorSuccess(after, "sysv_ipc"), 1);
+  EXPECT_EQ(collectorSuccess(after, "endpoints"), 1);
+  EXPECT_EQ(sampleValue(after, "ipc_epipe_total", epipe), kEpipeWrites);
+  const std::string log = agent.log();
+  EXPECT_THAT(log, HasSubstr("reload: configuration rejected, the running one stays"));
+  EXPECT_THAT(log, HasSubstr(agent.configPath() + ":3:"));
+}
+
+TEST_F(ReloadE2E, EmbeddedDefaultReloadsAsNoOp) {
+  // No --config: the agent runs on the embedded default; only the listen address is overridden.
+  char tmpl[] = "/tmp/ipcwatch-reload-log-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string log_path = std::string(tmpl) + "/agent.log";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, STDERR_FILENO);
+    execl(IPCWATCH_BINARY, IPCWATCH_BINARY, "--web.listen-address", "127.0.0.1:0",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto readLog = [&] {
+    std::ifstream in(log_path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const auto waitLog = [&](const std::string& text) {
+    const auto end = std::chrono::steady_clock::now() + 30s;
+    while (readLog().find(text) == std::string::npos && std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(20ms);  // polling interval
+    }
+    return readLog().find(text) != std::string::npos;
+  };
+  EXPECT_TRUE(waitLog("serving metrics on")) << readLog();
+  kill(pid, SIGHUP);
+  EXPECT_TRUE(waitLog("reload: configuration from <embedded default> applied")) << readLog();
+  EXPECT_THAT(readLog(), ::testing::Not(HasSubstr("not applied")));
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  runCommand(std::string("rm -rf '") + tmpl + "'");
+}
+
+}  // namespace
+}  // namespace ipcwatch::testing

@@ -1,0 +1,98 @@
+// End to end: SIGTERM stops the agent within a second, with every BPF program and link it held
+// gone from the kernel and its port closed.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "agent_process.h"
+
+namespace ipcwatch::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// From the signal to waitpid() seeing the exit; measured at ~0.6 s on an idle 2-core machine
+// with all 15 programs attached. The bound is the requirement itself: a busy CI machine slows
+// the grace periods the kernel waits for, so this is where a regression shows first.
+constexpr auto kStopBudget = 1000ms;
+constexpr int kAllPrograms = 15;  // 14 IPC probe programs and the SELinux tracepoint's
+
+// The BPF objects of `kind` ("prog_id", "link_id") the process holds, read from its fdinfo.
+std::set<std::string> heldIds(pid_t pid, const std::string& kind) {
+  std::set<std::string> ids;
+  const std::string fdinfo = "/proc/" + std::to_string(pid) + "/fdinfo";
+  for (const auto& entry : std::filesystem::directory_iterator(fdinfo)) {
+    std::ifstream in(entry.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(kind + ":", 0) == 0) {
+        ids.insert(line.substr(line.find_first_not_of(" \t", kind.size() + 1)));
+      }
+    }
+  }
+  return ids;
+}
+
+// Whether bpftool still finds any of `ids` ("prog" or "link"); polls for up to 2 s because the
+// kernel frees a program after an RCU grace period, not at the last close.
+std::string stillLoaded(const std::string& object, const std::set<std::string>& ids) {
+  const auto end = std::chrono::steady_clock::now() + 2s;
+  std::string found;
+  do {
+    found.clear();
+    for (const auto& id : ids) {
+      const auto [code, out] = runCommand("bpftool " + object + " show id " + id);
+      if (code == 0) {
+        found += out;
+      }
+    }
+    if (found.empty()) {
+      return found;
+    }
+    std::this_thread::sleep_for(50ms);  // polling interval
+  } while (std::chrono::steady_clock::now() < end);
+  return found;
+}
+
+TEST(ShutdownE2E, SigtermDetachesEverythingWithinASecond) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root to load BPF programs; CI runs this as root";
+  }
+  AgentProcess agent("web:\n  listen_address: \"127.0.0.1:0\"\n");
+  const int port = agent.waitForPort(30s);
+  ASSERT_GT(port, 0) << agent.log();
+  // Wait until every program is attached, then take the ids of what the agent holds.
+  const auto end = std::chrono::steady_clock::now() + 30s;
+  std::set<std::string> links;
+  while (std::chrono::steady_clock::now() < end &&
+         (links = heldIds(agent.pid(), "link_id")).size() < kAllPrograms) {
+    std::this_thread::sleep_for(50ms);  // polling interval
+  }
+  ASSERT_EQ(links.size(), kAllPrograms) << agent.log();
+  const auto programs = heldIds(agent.pid(), "prog_id");
+  ASSERT_GE(programs.size(), kAllPrograms);
+  ASSERT_TRUE(httpRequest(port, "GET", "/healthz").has_value());
+
+  const auto start = std::chrono::steady_clock::now();
+  const auto status = agent.stop(5s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(status.has_value()) << "agent did not stop within 5 s";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << agent.log();
+  EXPECT_LT(took, kStopBudget)
+      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  EXPECT_NE(agent.log().find("stopped"), std::string::npos) << agent.log();
+
+  EXPECT_EQ(stillLoaded("link", links), "");
+  EXPECT_EQ(stillLoaded("prog", programs), "");
+  EXPECT_FALSE(httpRequest(port, "GET", "/healthz").has_value()) << "port still open";
+}
+
+}  // namespace
+}  // namespace ipcwatch::testing
