@@ -29,6 +29,7 @@
 #include <bpf/libbpf.h>
 
 #include "../e2e/agent_process.h"
+#include "child_process.h"
 #include "bench_floor.skel.h"
 #include "bench_floor_raw.skel.h"
 
@@ -37,6 +38,7 @@ namespace {
 using ipcwatch::testing::AgentProcess;
 using ipcwatch::testing::httpRequest;
 using ipcwatch::testing::parseExposition;
+using ipcwatch::testing::procStatusKiB;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -280,16 +282,6 @@ void hotLoops(int reps, long iterations) {
               s.min, s.max);
 }
 
-long rssKiB(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::stol(line.substr(6));
-    }
-  }
-  return -1;
-}
 
 // K distinct comm label sets: one process renames itself before each broken-pipe write.
 bool makeLabelSets(int k) {
@@ -334,7 +326,7 @@ void scrapeScaling() {
     }
     const Stats s = stats(latencies);
     std::printf("  %6d label sets: /metrics %7.2f ms median [%.2f-%.2f], %zu bytes, RSS %ld KiB\n", k,
-                s.median, s.min, s.max, bytes, rssKiB(agent.process->pid()));
+                s.median, s.min, s.max, bytes, procStatusKiB(agent.process->pid(), "VmRSS"));
   }
 }
 

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "agent_process.h"
+#include "child_process.h"
 
 namespace ipcwatch::testing {
 namespace {
@@ -141,17 +142,6 @@ bool sendsOnShutdownTcp(int sendtos) {
   return true;
 }
 
-// Runs fn in a child named comm; returns its wait status.
-int runChild(const std::string& comm, const std::function<int()>& fn) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_NAME, comm.c_str());
-    _exit(fn());
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return status;
-}
 
 class BrokenPipeE2E : public ::testing::Test {
  protected:
@@ -208,7 +198,7 @@ TEST_F(BrokenPipeE2E, CountsEpipeByKindForOwnComm) {
   ASSERT_NE(mkdtemp(dir), nullptr);
   const std::string fifo = std::string(dir) + "/fifo";
 
-  const int status = runChild(comm, [&] {
+  const int status = runAs(comm, [&] {
     signal(SIGPIPE, SIG_IGN);
     if (!writesToBrokenPipe(3, 4, 5)) return 10;
     if (!writesToBrokenFifo(fifo, 6)) return 11;
@@ -248,10 +238,10 @@ TEST_F(BrokenPipeE2E, ClassifiesWhatBecameOfEachSigpipe) {
   const std::string blocks = uniqueComm("iw-blocks-");
   const std::string ignores = uniqueComm("iw-ignores-");
 
-  const int died = runChild(dies, [] { return writesToBrokenPipe(1, 0, 0) ? 0 : 10; });
+  const int died = runAs(dies, [] { return writesToBrokenPipe(1, 0, 0) ? 0 : 10; });
   ASSERT_TRUE(WIFSIGNALED(died) && WTERMSIG(died) == SIGPIPE) << "status " << died;
 
-  const int handled = runChild(handles, [] {
+  const int handled = runAs(handles, [] {
     struct sigaction sa {};
     sa.sa_handler = onSigpipe;
     sigaction(SIGPIPE, &sa, nullptr);
@@ -259,7 +249,7 @@ TEST_F(BrokenPipeE2E, ClassifiesWhatBecameOfEachSigpipe) {
   });
   ASSERT_TRUE(WIFEXITED(handled) && WEXITSTATUS(handled) == 0) << "status " << handled;
 
-  const int blocked = runChild(blocks, [] {
+  const int blocked = runAs(blocks, [] {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGPIPE);
@@ -268,7 +258,7 @@ TEST_F(BrokenPipeE2E, ClassifiesWhatBecameOfEachSigpipe) {
   });
   ASSERT_TRUE(WIFEXITED(blocked) && WEXITSTATUS(blocked) == 0) << "status " << blocked;
 
-  const int ignored = runChild(ignores, [] {
+  const int ignored = runAs(ignores, [] {
     signal(SIGPIPE, SIG_IGN);
     return writesToBrokenPipe(4, 0, 0) ? 0 : 10;
   });
@@ -330,7 +320,7 @@ TEST_F(BrokenPipeE2E, ServesLandingPageHealthAndValidExposition) {
 TEST_F(BrokenPipeE2E, HostileCommIsEscapedInTheExposition) {
   const std::string prefix = uniqueComm("iwh");  // 9 bytes
   const std::string comm = prefix + "\"\\\n\xff";
-  const int status = runChild(comm, [] {
+  const int status = runAs(comm, [] {
     signal(SIGPIPE, SIG_IGN);
     return writesToBrokenPipe(2, 0, 0) ? 0 : 10;
   });

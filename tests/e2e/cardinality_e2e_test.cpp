@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "agent_process.h"
+#include "child_process.h"
 
 namespace ipcwatch::testing {
 namespace {
@@ -75,21 +76,9 @@ bool floodFifos(const std::string& dir) {
 
 bool floodComms() {
   std::mt19937_64 rng(std::random_device{}());
-  signal(SIGPIPE, SIG_IGN);
   for (int i = 0; i < kComms; ++i) {
     const std::string comm = randomName(rng, 15);
-    const pid_t pid = fork();
-    if (pid == 0) {
-      prctl(PR_SET_NAME, comm.c_str());
-      int fds[2];
-      if (pipe(fds) != 0) {
-        _exit(2);
-      }
-      close(fds[0]);
-      _exit(write(fds[1], "x", 1) == -1 && errno == EPIPE ? 0 : 3);
-    }
-    int status = 0;
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (!exitedCleanly(runAs(comm, [] { return writeToBrokenPipe(1); }))) {
       return false;
     }
   }
@@ -114,16 +103,6 @@ std::string labelValue(const std::string& key, const std::string& name) {
   return value;
 }
 
-long rssKiB(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::stol(line.substr(6));
-    }
-  }
-  return -1;
-}
 
 TEST(CardinalityE2E, FloodOfNamesStaysWithinCapsAndMemoryBound) {
   if (geteuid() != 0) {
@@ -210,7 +189,7 @@ TEST(CardinalityE2E, FloodOfNamesStaysWithinCapsAndMemoryBound) {
   EXPECT_EQ(folds("ipc_epipe_total", "comm"), 1u);
   EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", "ipc_files"}}), 1);
 
-  const long rss = rssKiB(agent.pid());
+  const long rss = procStatusKiB(agent.pid(), "VmRSS");
   EXPECT_GT(rss, 0);
   EXPECT_LT(rss, kRssBoundKiB) << "agent RSS " << rss << " KiB";
   std::cout << "agent RSS after the flood: " << rss << " KiB\n";

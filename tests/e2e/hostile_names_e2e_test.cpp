@@ -23,6 +23,8 @@
 #include <nlohmann/json.hpp>
 
 #include "agent_process.h"
+#include "audit_netlink.h"
+#include "child_process.h"
 
 namespace ipcwatch::testing {
 namespace {
@@ -34,31 +36,6 @@ const std::string kHostile = "q\"b\\s\nn\xff\xc3(";
 // Would close the label set and start a sample of its own if it were not escaped.
 const std::string kInjection = "x\"} 1\nipc_injected_total 1\n# ";
 
-// Sends one USER_AVC record over the audit netlink socket; returns the kernel's answer.
-int sendUserAvc(const std::string& text) {
-  const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
-  if (fd < 0) {
-    return -errno;
-  }
-  std::vector<char> buffer(NLMSG_SPACE(text.size() + 1), 0);
-  auto* header = reinterpret_cast<nlmsghdr*>(buffer.data());
-  header->nlmsg_len = NLMSG_LENGTH(text.size() + 1);
-  header->nlmsg_type = AUDIT_USER_AVC;
-  header->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  std::memcpy(NLMSG_DATA(header), text.c_str(), text.size() + 1);
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  int result = -EIO;
-  if (sendto(fd, buffer.data(), header->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel),
-             sizeof kernel) >= 0) {
-    char reply[512];
-    if (recv(fd, reply, sizeof reply, 0) >= static_cast<ssize_t>(NLMSG_LENGTH(sizeof(nlmsgerr)))) {
-      result = static_cast<const nlmsgerr*>(NLMSG_DATA(reinterpret_cast<nlmsghdr*>(reply)))->error;
-    }
-  }
-  close(fd);
-  return result;
-}
 
 // A stale socket file: bound, then its server went away without unlink().
 bool makeStaleSocket(const std::string& path) {
@@ -84,23 +61,6 @@ bool makeFifoAndFailOpen(const std::string& path) {
   return fd < 0 && errno == ENXIO;
 }
 
-// A child named comm that writes to a pipe without reader.
-bool epipeAs(const std::string& comm) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_NAME, comm.c_str());
-    signal(SIGPIPE, SIG_IGN);
-    int fds[2];
-    if (pipe(fds) != 0) {
-      _exit(2);
-    }
-    close(fds[0]);
-    _exit(write(fds[1], "x", 1) == -1 && errno == EPIPE ? 0 : 3);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
 
 TEST(HostileNamesE2E, ExpositionLogsAndDiagnoseStayValid) {
   if (geteuid() != 0) {
@@ -154,7 +114,7 @@ TEST(HostileNamesE2E, ExpositionLogsAndDiagnoseStayValid) {
     ASSERT_TRUE(makeFifoAndFailOpen(fifo)) << fifo.size() << ": " << std::strerror(errno);
   }
   ASSERT_TRUE(makeStaleSocket(socket_path));
-  ASSERT_TRUE(epipeAs(comm));
+  ASSERT_TRUE(exitedCleanly(runAs(comm, [] { return writeToBrokenPipe(1); })));
   ASSERT_EQ(sendUserAvc("avc:  denied  { write } for  pid=4242 comm=\"" + kHostile + "\" path=\"" +
                         kInjection + "\" scontext=system_u:system_r:" + source_type +
                         ":s0 tcontext=system_u:object_r:user_tmp_t:s0 tclass=fifo_file"),

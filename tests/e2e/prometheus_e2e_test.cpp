@@ -37,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent_process.h"
+#include "child_process.h"
 #include "audit_netlink.h"
 
 #ifndef IPCWATCH_SOURCE_DIR
@@ -127,18 +128,6 @@ class Child {
   pid_t pid_ = -1;
 };
 
-// Runs `body` in a child named `comm` and returns its wait status.
-int runChild(const std::string& comm, const std::function<void()>& body) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_NAME, comm.c_str());
-    body();
-    _exit(0);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return status;
-}
 
 // Debian's prometheus on a loopback port, its log in the test's directory.
 class PrometheusServer {
@@ -338,23 +327,14 @@ class PrometheusE2eTest : public ::testing::Test {
   // stale world-writable socket file refusing connect() and bind(), a listener, a FIFO in a
   // directory anyone may write to, a USER_AVC denial and a world-readable SysV segment.
   void produceEvents(AgentProcess& agent, int agent_port) {
-    const int epipe_status = runChild(uniqueComm("epipe"), [] {
-      signal(SIGPIPE, SIG_IGN);
+    EXPECT_TRUE(exitedCleanly(runAs(uniqueComm("epipe"), [] { return writeToBrokenPipe(5); })));
+    const int death_status = runAs(uniqueComm("sigp"), [] {
       int fds[2];
       if (pipe(fds) == 0) {
         close(fds[0]);
-        for (int i = 0; i < 5; ++i) {
-          (void)!write(fds[1], "x", 1);
-        }
+        (void)!write(fds[1], "x", 1);  // SIGPIPE's default action ends the process here
       }
-    });
-    EXPECT_TRUE(WIFEXITED(epipe_status));
-    const int death_status = runChild(uniqueComm("sigp"), [] {
-      int fds[2];
-      if (pipe(fds) == 0) {
-        close(fds[0]);
-        (void)!write(fds[1], "x", 1);
-      }
+      return 0;
     });
     EXPECT_TRUE(WIFSIGNALED(death_status) && WTERMSIG(death_status) == SIGPIPE);
 

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "agent_process.h"
+#include "child_process.h"
 
 namespace ipcwatch::testing {
 namespace {
@@ -32,29 +33,6 @@ std::string baseConfig() {
          "  fifo_open:\n    enabled: false\n  unix_sock:\n    enabled: false\n";
 }
 
-// Forks a child named comm that writes kEpipeWrites times to a pipe without reader.
-bool writeToBrokenPipe(const std::string& comm) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_NAME, comm.c_str());
-    signal(SIGPIPE, SIG_IGN);
-    int fds[2];
-    if (pipe(fds) != 0) {
-      _exit(2);
-    }
-    close(fds[0]);
-    char byte = 'x';
-    for (int i = 0; i < kEpipeWrites; ++i) {
-      if (write(fds[1], &byte, 1) != -1 || errno != EPIPE) {
-        _exit(3);
-      }
-    }
-    _exit(0);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
 
 class ReloadE2E : public ::testing::Test {
  protected:
@@ -122,7 +100,7 @@ TEST_F(ReloadE2E, GoodConfigAppliesAndKeepsKernelCounters) {
           "ipcwatch_probe_attached", {{"probe", "epipe_write"}}),
       1)
       << agent.log();
-  ASSERT_TRUE(writeToBrokenPipe(comm));
+  ASSERT_TRUE(exitedCleanly(runAs(comm, [] { return writeToBrokenPipe(kEpipeWrites); })));
   auto before = scrapeUntil(port, [&](const auto& s) {
     return sampleValue(s, "ipc_epipe_total", epipe) == kEpipeWrites;
   });
@@ -156,7 +134,7 @@ TEST_F(ReloadE2E, GoodConfigAppliesAndKeepsKernelCounters) {
   // The probe was not recreated: the count taken before the reload is still there, and new
   // writes add to it.
   EXPECT_EQ(sampleValue(after, "ipc_epipe_total", epipe), kEpipeWrites);
-  ASSERT_TRUE(writeToBrokenPipe(comm));
+  ASSERT_TRUE(exitedCleanly(runAs(comm, [] { return writeToBrokenPipe(kEpipeWrites); })));
   const auto more = scrapeUntil(port, [&](const auto& s) {
     return sampleValue(s, "ipc_epipe_total", epipe) == 2 * kEpipeWrites;
   });
@@ -176,7 +154,7 @@ TEST_F(ReloadE2E, BadConfigIsRejectedAndTheOldOneKeepsRunning) {
   scrapeUntil(port, [](const auto& s) {
     return sampleValue(s, "ipcwatch_probe_attached", {{"probe", "epipe_write"}}) == 1;
   });
-  ASSERT_TRUE(writeToBrokenPipe(comm));
+  ASSERT_TRUE(exitedCleanly(runAs(comm, [] { return writeToBrokenPipe(kEpipeWrites); })));
   const auto before = scrapeUntil(port, [&](const auto& s) {
     return sampleValue(s, "ipc_epipe_total", epipe) == kEpipeWrites;
   });

@@ -1,13 +1,11 @@
 // The probe against the real kernel (root only): degraded programs do not take the others down,
 // and the collectors read exact counts for this process.
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "child_process.h"
 #include "collectors/broken_pipe_collector.h"
 #include "http/http_server.h"
 #include "metrics/scrape_registry.h"
@@ -15,6 +13,10 @@
 
 namespace ipcwatch {
 namespace {
+
+using ipcwatch::testing::exitedCleanly;
+using ipcwatch::testing::runAs;
+using ipcwatch::testing::writeToBrokenPipe;
 
 using ::testing::HasSubstr;
 
@@ -66,25 +68,7 @@ TEST_F(BrokenPipeProbeTest, CollectorsReportExactCountsForOwnChild) {
   registry.add(std::make_unique<SigpipeCollector>(probe, caps));
 
   const std::string comm = "iw-unit-" + std::to_string(getpid() % 100000);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_NAME, comm.c_str());
-    signal(SIGPIPE, SIG_IGN);
-    int fds[2];
-    if (pipe(fds) != 0) {
-      _exit(2);
-    }
-    close(fds[0]);
-    for (int i = 0; i < 5; ++i) {
-      if (write(fds[1], "x", 1) != -1 || errno != EPIPE) {
-        _exit(3);
-      }
-    }
-    _exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE(exitedCleanly(runAs(comm, [] { return writeToBrokenPipe(5); })));
 
   const std::string text = renderMetrics(registry);
   EXPECT_THAT(text, HasSubstr("ipc_epipe_total{comm=\"" + comm + "\",kind=\"pipe\"} 5\n"));

@@ -1,0 +1,57 @@
+#include "child_process.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+
+namespace ipcwatch::testing {
+
+int runAs(const std::string& comm, const std::function<int()>& body) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_NAME, comm.c_str());
+    _exit(body());
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+    return -1;
+  }
+  return status;
+}
+
+int writeToBrokenPipe(int writes) {
+  signal(SIGPIPE, SIG_IGN);
+  int fds[2];
+  if (pipe(fds) != 0) {
+    return 2;
+  }
+  close(fds[0]);
+  const char byte = 'x';
+  for (int i = 0; i < writes; ++i) {
+    if (write(fds[1], &byte, 1) != -1 || errno != EPIPE) {
+      close(fds[1]);
+      return 3;
+    }
+  }
+  close(fds[1]);
+  return 0;
+}
+
+bool exitedCleanly(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+long procStatusKiB(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  const std::string prefix = field + ":";
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) == 0) {
+      return std::stol(line.substr(prefix.size()));
+    }
+  }
+  return -1;
+}
+
+}  // namespace ipcwatch::testing

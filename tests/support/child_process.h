@@ -1,0 +1,26 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+
+// Helpers shared by the unit, end-to-end, benchmark and soak programs for producing real IPC
+// events from processes of their own.
+namespace ipcwatch::testing {
+
+// Runs `body` in a forked child named `comm` (the comm the probes label its events with), waits
+// for it and returns its wait status; `body`'s return value is the child's exit code.
+int runAs(const std::string& comm, const std::function<int()>& body);
+
+// Ignores SIGPIPE and writes `writes` single bytes to a pipe whose reader is closed. Returns 0
+// when every write failed with EPIPE, non-zero otherwise: an exit code for runAs.
+int writeToBrokenPipe(int writes);
+
+// Whether a wait status is a normal exit with code 0.
+bool exitedCleanly(int status);
+
+// A field of /proc/PID/status in KiB ("VmRSS", "VmHWM"), -1 when it cannot be read.
+long procStatusKiB(pid_t pid, const std::string& field);
+
+}  // namespace ipcwatch::testing
