@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
@@ -15,7 +16,6 @@
 #include "metrics/label_value.h"
 #include "probes/bpf_map_reader.h"
 #include "probes/proc_paths.h"
-#include "privileges.h"
 
 namespace ipcwatch {
 
@@ -26,19 +26,8 @@ static_assert(sizeof(ipcw_watch_path) == 136, "ABI of struct ipcw_watch_path cha
 
 namespace {
 
-constexpr int kPollTimeoutMs = 100;
 constexpr std::uint32_t kDropRingBuffer = 0;
 constexpr std::uint32_t kDropInflightFull = 1;
-
-int onRingBufferRecord(void* ctx, void* data, std::size_t size) {
-  if (size < sizeof(ipcw_fifo_event)) {
-    return 0;
-  }
-  ipcw_fifo_event event;
-  std::memcpy(&event, data, sizeof(event));
-  static_cast<FifoOpenProbe*>(ctx)->handleEvent(event);
-  return 0;
-}
 
 std::string modeName(std::uint32_t mode) { return mode == IPCW_FIFO_READ ? "read" : "write"; }
 
@@ -56,8 +45,6 @@ std::vector<std::string> fifoOpenPrograms(const std::vector<std::string>& syscal
 void FifoOpenProbe::SkeletonDeleter::operator()(fifo_open_bpf* skel) const {
   fifo_open_bpf__destroy(skel);
 }
-
-void FifoOpenProbe::RingBufferDeleter::operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
 
 FifoOpenProbe::FifoOpenProbe(FifoOpenProbeOptions options, LabelCaps& caps)
     : options_(std::move(options)),
@@ -79,21 +66,27 @@ FifoOpenProbe::FifoOpenProbe(FifoOpenProbeOptions options, LabelCaps& caps)
     return;
   }
   skel_ = std::move(skel);
-  ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), onRingBufferRecord, this, nullptr));
-  if (!ring_) {
-    programs_.failAll("ring buffer: " + libbpfErrorText(errno));
+  try {
+    poller_ = std::make_unique<RingBufferPoller>(
+        bpf_map__fd(skel_->maps.events), "fifo_open probe",
+        [this](const void* data, std::size_t size) {
+          if (size >= sizeof(ipcw_fifo_event)) {
+            ipcw_fifo_event event;
+            std::memcpy(&event, data, sizeof(event));
+            handleEvent(event);
+          }
+        });
+  } catch (const std::system_error& e) {
+    programs_.failAll(std::string(e.what()));
     skel_.reset();
     return;
   }
   programs_.attach(skel_->obj);
-  startPolling();
+  poller_->start();
 }
 
 FifoOpenProbe::~FifoOpenProbe() {
-  stop_ = true;
-  if (poller_.joinable()) {
-    poller_.join();
-  }
+  poller_.reset();
   programs_.detach();
 }
 
@@ -108,19 +101,6 @@ void FifoOpenProbe::configure(fifo_open_bpf* skel) const {
     slot.len = static_cast<__u32>(len);
     std::memcpy(slot.prefix, prefix.data(), len);
   }
-}
-
-void FifoOpenProbe::startPolling() {
-  poller_ = std::thread([this] {
-    dropThreadCapabilities("fifo_open probe");
-    while (!stop_) {
-      const int n = ring_buffer__poll(ring_.get(), kPollTimeoutMs);
-      if (n < 0 && n != -EINTR) {
-        spdlog::error("fifo_open probe: ring buffer poll failed: {}", libbpfErrorText(-n));
-        return;
-      }
-    }
-  });
 }
 
 bool FifoOpenProbe::isWatched(const std::string& path) const {

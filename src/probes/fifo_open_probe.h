@@ -1,20 +1,18 @@
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "metrics/label_caps.h"
 #include "probes/probe.h"
 #include "probes/program_set.h"
+#include "probes/ring_buffer_poller.h"
 
 struct fifo_open_bpf;
-struct ring_buffer;
 struct ipcw_fifo_event;
 
 namespace ipcwatch {
@@ -61,12 +59,8 @@ class FifoOpenProbe : public Probe {
   struct SkeletonDeleter {
     void operator()(fifo_open_bpf* skel) const;
   };
-  struct RingBufferDeleter {
-    void operator()(ring_buffer* rb) const;
-  };
 
   void configure(fifo_open_bpf* skel) const;
-  void startPolling();
   bool isWatched(const std::string& path) const;
   // Whether path (as the process with tgid saw it) is a FIFO, judged in its mount namespace.
   bool isFifoFor(std::uint32_t tgid, int dfd, const std::string& path) const;
@@ -81,9 +75,7 @@ class FifoOpenProbe : public Probe {
   // links, then the skeleton.
   std::unique_ptr<fifo_open_bpf, SkeletonDeleter> skel_;
   ProgramSet programs_;
-  std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;
-  std::atomic<bool> stop_{false};
-  std::thread poller_;
+  std::unique_ptr<RingBufferPoller> poller_;
 };
 
 std::vector<std::string> fifoOpenPrograms(const std::vector<std::string>& syscalls);

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <system_error>
 
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
@@ -12,7 +13,6 @@
 #include "audit/selinux_classmap.h"
 #include "ipcwatch/bpf/selinux_avc.h"
 #include "metrics/label_value.h"
-#include "privileges.h"
 #include "probes/bpf_map_reader.h"
 #include "selinux_avc.skel.h"
 
@@ -26,24 +26,10 @@ namespace {
 
 constexpr int kPollTimeoutMs = 200;
 
-int onRingBufferRecord(void* ctx, void* data, std::size_t size) {
-  if (size < sizeof(ipcw_avc_event)) {
-    return 0;
-  }
-  ipcw_avc_event event;
-  std::memcpy(&event, data, sizeof(event));
-  static_cast<SelinuxAvcProbe*>(ctx)->handleEvent(event);
-  return 0;
-}
-
 }  // namespace
 
 void SelinuxAvcProbe::SkeletonDeleter::operator()(selinux_avc_bpf* skel) const {
   selinux_avc_bpf__destroy(skel);
-}
-
-void SelinuxAvcProbe::RingBufferDeleter::operator()(ring_buffer* rb) const {
-  ring_buffer__free(rb);
 }
 
 SelinuxAvcProbe::SelinuxAvcProbe(DenialStore& store)
@@ -58,24 +44,31 @@ SelinuxAvcProbe::SelinuxAvcProbe(DenialStore& store)
     return;
   }
   skel_ = std::move(skel);
-  ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), onRingBufferRecord, this, nullptr));
-  if (!ring_) {
-    programs_.failAll("ring buffer: " + libbpfErrorText(errno));
+  try {
+    poller_ = std::make_unique<RingBufferPoller>(
+        bpf_map__fd(skel_->maps.events), "selinux tracepoint",
+        [this](const void* data, std::size_t size) {
+          if (size >= sizeof(ipcw_avc_event)) {
+            ipcw_avc_event event;
+            std::memcpy(&event, data, sizeof(event));
+            handleEvent(event);
+          }
+        },
+        [this] { afterPoll(); }, kPollTimeoutMs);
+  } catch (const std::system_error& e) {
+    programs_.failAll(std::string(e.what()));
     skel_.reset();
     return;
   }
   programs_.attach(skel_->obj);
   if (attached()) {
     store_.declareSource(DenialStore::kTracepointSource);
-    startPolling();
+    poller_->start();
   }
 }
 
 SelinuxAvcProbe::~SelinuxAvcProbe() {
-  stop_ = true;
-  if (poller_.joinable()) {
-    poller_.join();
-  }
+  poller_.reset();
   programs_.detach();
 }
 
@@ -95,23 +88,14 @@ std::vector<LostEvents> SelinuxAvcProbe::lostEvents() const {
   return {{"selinux_avc", dropped()}};
 }
 
-void SelinuxAvcProbe::startPolling() {
-  poller_ = std::thread([this] {
-    dropThreadCapabilities("selinux tracepoint");
-    std::uint64_t reported_drops = 0;
-    while (!stop_) {
-      const int n = ring_buffer__poll(ring_.get(), kPollTimeoutMs);
-      if (n < 0 && n != -EINTR) {
-        spdlog::error("selinux_avc probe: ring buffer poll failed: {}", libbpfErrorText(-n));
-        return;
-      }
-      store_.expireTracepointDenials(std::chrono::steady_clock::now());
-      if (const std::uint64_t drops = dropped(); drops > reported_drops) {
-        store_.addLost(DenialStore::kTracepointSource, drops - reported_drops);
-        reported_drops = drops;
-      }
-    }
-  });
+// Runs on the poller's thread after every wait: counts the tracepoint denials whose wait for
+// an audit record is over, and passes new ring-buffer drops on to the store.
+void SelinuxAvcProbe::afterPoll() {
+  store_.expireTracepointDenials(std::chrono::steady_clock::now());
+  if (const std::uint64_t drops = dropped(); drops > reported_drops_) {
+    store_.addLost(DenialStore::kTracepointSource, drops - reported_drops_);
+    reported_drops_ = drops;
+  }
 }
 
 AvcMessage SelinuxAvcProbe::avcMessage(const ipcw_avc_event& event) {

@@ -1,18 +1,16 @@
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "audit/avc_record_parser.h"
 #include "audit/denial_store.h"
 #include "probes/probe.h"
 #include "probes/program_set.h"
+#include "probes/ring_buffer_poller.h"
 
 struct selinux_avc_bpf;
-struct ring_buffer;
 struct ipcw_avc_event;
 
 namespace ipcwatch {
@@ -43,11 +41,7 @@ class SelinuxAvcProbe : public Probe {
   struct SkeletonDeleter {
     void operator()(selinux_avc_bpf* skel) const;
   };
-  struct RingBufferDeleter {
-    void operator()(ring_buffer* rb) const;
-  };
-
-  void startPolling();
+  void afterPoll();
   std::uint64_t dropped() const;
 
   DenialStore& store_;
@@ -55,9 +49,8 @@ class SelinuxAvcProbe : public Probe {
   // link, then the skeleton.
   std::unique_ptr<selinux_avc_bpf, SkeletonDeleter> skel_;
   ProgramSet programs_;
-  std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;
-  std::atomic<bool> stop_{false};
-  std::thread poller_;
+  std::unique_ptr<RingBufferPoller> poller_;
+  std::uint64_t reported_drops_ = 0;  // used by the poller's thread only
 };
 
 }  // namespace ipcwatch

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+struct ring_buffer;
+
+namespace ipcwatch {
+
+// Drains one BPF ring buffer on a thread of its own: `on_record` for every record, then
+// `after_poll` after every wait (at least every `timeout_ms`, also when nothing came). The
+// thread gives up the start-up capabilities first; destruction stops and joins it, then frees
+// the ring buffer.
+class RingBufferPoller {
+ public:
+  using OnRecord = std::function<void(const void* data, std::size_t size)>;
+
+  // `name` is the thread's name in the log. Throws std::system_error when libbpf cannot set
+  // the ring buffer up.
+  RingBufferPoller(int map_fd, std::string name, OnRecord on_record,
+                   std::function<void()> after_poll = {}, int timeout_ms = 100);
+  ~RingBufferPoller();
+  RingBufferPoller(const RingBufferPoller&) = delete;
+  RingBufferPoller& operator=(const RingBufferPoller&) = delete;
+
+  // Starts the thread (once the programs that fill the buffer are attached).
+  void start();
+
+ private:
+  struct RingBufferDeleter {
+    void operator()(ring_buffer* rb) const;
+  };
+
+  void run();
+
+  const std::string name_;
+  const OnRecord on_record_;
+  const std::function<void()> after_poll_;
+  const int timeout_ms_;
+  std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace ipcwatch
