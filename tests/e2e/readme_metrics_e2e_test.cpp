@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "agent_process.h"
+#include "readme_metrics.h"
 
 #ifndef IPCWATCH_SOURCE_DIR
 #error "IPCWATCH_SOURCE_DIR must name the source tree"
@@ -19,22 +20,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::map<std::string, std::string> readmeMetricTypes() {
-  std::ifstream in(std::string(IPCWATCH_SOURCE_DIR) + "/README.md");
-  std::map<std::string, std::string> types;
-  static const std::regex kRow(R"(^\| `([a-z_:]+)` \| (counter|gauge|histogram|summary) \|)");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::smatch match;
-    if (std::regex_search(line, match, kRow)) {
-      types[match[1]] = match[2];
-    }
-  }
-  return types;
-}
 
 TEST(ReadmeMetrics, EveryExportedFamilyIsInTheMetricTable) {
-  const auto documented = readmeMetricTypes();
+  const auto documented = readmeMetricTypes(IPCWATCH_SOURCE_DIR);
   ASSERT_GT(documented.size(), 10u) << "README metric table not found";
   // Runs as root (probes attached) and not (collectors only); either way nothing may be missing.
   AgentProcess agent("web:\n  listen_address: \"127.0.0.1:0\"\n");

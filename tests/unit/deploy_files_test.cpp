@@ -14,10 +14,11 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include "config/config.h"
+#include "readme_metrics.h"
 
 #ifndef IPCWATCH_SOURCE_DIR
 #error "IPCWATCH_SOURCE_DIR must name the source tree"
@@ -41,14 +42,8 @@ std::string readFile(const std::string& path) {
 
 std::set<std::string> readmeMetrics() {
   std::set<std::string> names;
-  static const std::regex row(R"(^\| `([a-z_:]+)` \| (counter|gauge|histogram|summary) \|)");
-  std::istringstream lines(readFile(kSource + "/README.md"));
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::smatch match;
-    if (std::regex_search(line, match, row)) {
-      names.insert(match[1]);
-    }
+  for (const auto& [name, type] : ipcwatch::testing::readmeMetricTypes(kSource)) {
+    names.insert(name);
   }
   return names;
 }

@@ -1,0 +1,12 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace ipcwatch::testing {
+
+// The README's metric table, the contract with dashboards and alerts: family name -> type
+// (counter, gauge, histogram, summary). `source_dir` is the project's source tree.
+std::map<std::string, std::string> readmeMetricTypes(const std::string& source_dir);
+
+}  // namespace ipcwatch::testing
