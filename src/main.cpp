@@ -65,8 +65,9 @@ int runAgent(const Config& config, const Args& args) {
     agent.detachProbes();
     spdlog::info("stopped");
     // The process is going away: the kernel closes the listening socket, the audit sockets and
-    // the BPF objects (already detached) with it. An orderly teardown would add civetweb's stop,
-    // which waits for its master thread's poll timeout, to the one second a stop may take.
+    // the BPF objects (already detached) with it. An orderly teardown would add the HTTP
+    // server's stop, which waits for the connections being served, to the one second a stop
+    // may take.
     _exit(0);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());

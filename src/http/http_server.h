@@ -3,14 +3,16 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <prometheus/collectable.h>
 
 #include "http/listen_address.h"
 
-class CivetServer;
-class CivetHandler;
+namespace httplib {
+class Server;
+}
 
 namespace ipcwatch {
 
@@ -21,12 +23,20 @@ struct TextPage {
   std::function<std::string()> render;
 };
 
+// The limits every connection is held to.
+struct HttpLimits {
+  int worker_threads = 8;        // connections served at once; more wait in the queue
+  int connection_queue = 16;     // accepted connections waiting for a worker
+  int timeout_seconds = 5;       // for each read and write, and for an idle kept-alive connection
+  int keep_alive_requests = 100;  // requests on one connection before it is closed
+};
+
 // Serves / (a landing page), /metrics (text exposition of `source`), /healthz and `pages`.
 // Throws std::runtime_error when the address cannot be bound.
 class HttpServer {
  public:
   HttpServer(const ListenAddress& address, const prometheus::Collectable& source,
-             std::vector<TextPage> pages = {});
+             std::vector<TextPage> pages = {}, const HttpLimits& limits = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -35,8 +45,8 @@ class HttpServer {
   int port() const { return port_; }
 
  private:
-  std::vector<std::unique_ptr<CivetHandler>> handlers_;
-  std::unique_ptr<CivetServer> server_;  // destroyed first: stops threads before handlers go
+  std::unique_ptr<httplib::Server> server_;
+  std::thread listener_;  // accepts connections until the destructor stops the server
   int port_ = 0;
 };
 
