@@ -3,15 +3,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
-#include <cstring>
-#include <fstream>
 #include <functional>
 #include <pwd.h>
 #include <set>
 #include <sstream>
 
+#include "config/trusted_file.h"
 #include "http/listen_address.h"
 
 namespace ipcwatch {
@@ -870,16 +868,13 @@ Config parseConfig(std::string_view yaml, std::string_view source) {
 }
 
 Config loadConfigFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+  std::string text;
+  try {
+    text = readTrustedFile(path);
+  } catch (const UntrustedFileError& e) {
+    throw ConfigError(e.what());
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    throw ConfigError(path + ": cannot read: " + std::strerror(errno));
-  }
-  return parseConfig(text.str(), path);
+  return parseConfig(text, path);
 }
 
 }  // namespace ipcwatch
