@@ -21,6 +21,7 @@ log:
   format: text           # text|json
 web:
   listen_address: ":9863"
+  # config_file: /etc/ipcwatch/web-config.yml   # TLS and basic auth (docs/security.md)
 labels:
   comm: 1000             # distinct comm values per metric before folding into "other"
   path: 1000             # distinct path values per metric before folding into "other"
@@ -728,6 +729,9 @@ void parseTop(Validator& v, const YAML::Node& root, Config& config) {
                   return;
                 }
                 config.web.listen_address = m.Scalar();
+              }},
+             {"config_file", [&](const YAML::Node& m, const std::string& q) {
+                v.absolutePath(m, q, config.web.config_file);
               }},
          });
        }},

@@ -8,8 +8,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "http/request_gate.h"
 #include "http/worker_pool.h"
 #include "metrics/text_format.h"
+#include "web/tls_context.h"
 
 namespace ipcwatch {
 namespace {
@@ -76,6 +78,24 @@ httplib::Server::HandlerResponse describeError(const httplib::Request&,
   return httplib::Server::HandlerResponse::Unhandled;
 }
 
+// An HTTPS server set up from `tls`; throws what configureTls throws.
+std::unique_ptr<httplib::Server> makeTlsServer(const TlsServerConfig& tls) {
+  std::string error;
+  auto server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+    try {
+      configureTls(&ctx, tls);
+      return true;
+    } catch (const std::exception& e) {
+      error = e.what();  // not thrown through the library: it frees the context on false
+      return false;
+    }
+  });
+  if (!server->is_valid()) {
+    throw std::runtime_error(error.empty() ? "cannot create a TLS context" : error);
+  }
+  return server;
+}
+
 }  // namespace
 
 std::string renderMetrics(const prometheus::Collectable& source) {
@@ -85,8 +105,10 @@ std::string renderMetrics(const prometheus::Collectable& source) {
 }
 
 HttpServer::HttpServer(const ListenAddress& address, const prometheus::Collectable& source,
-                       std::vector<TextPage> pages, const HttpLimits& limits)
-    : server_(std::make_unique<httplib::Server>()) {
+                       std::vector<TextPage> pages, const WebSecurityConfig& security,
+                       const HttpLimits& limits)
+    : gate_(std::make_unique<RequestGate>(security.basic_auth_users)),
+      server_(security.tls ? makeTlsServer(*security.tls) : std::make_unique<httplib::Server>()) {
   httplib::Server& server = *server_;
   server.new_task_queue = [limits] {
     return new WorkerPool(static_cast<std::size_t>(limits.worker_threads),
@@ -97,6 +119,15 @@ HttpServer::HttpServer(const ListenAddress& address, const prometheus::Collectab
   server.set_keep_alive_timeout(limits.timeout_seconds);
   server.set_keep_alive_max_count(static_cast<std::size_t>(limits.keep_alive_requests));
   server.set_payload_max_length(0);  // every page is read-only: a request has no body
+  server.set_pre_routing_handler(
+      [gate = gate_.get()](const httplib::Request& request, httplib::Response& response) {
+        return gate->admit(request, response);
+      });
+  httplib::Headers headers;  // http_server_config.headers, on every response
+  for (const auto& [name, value] : security.headers) {
+    headers.emplace(name, value);
+  }
+  server.set_default_headers(std::move(headers));
   server.set_error_handler(httplib::Server::HandlerWithResponse(describeError));
   server.set_exception_handler(
       [](const httplib::Request& request, httplib::Response& response, std::exception_ptr) {

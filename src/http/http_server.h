@@ -9,6 +9,7 @@
 #include <prometheus/collectable.h>
 
 #include "http/listen_address.h"
+#include "web/web_config.h"
 
 namespace httplib {
 class Server;
@@ -23,7 +24,7 @@ struct TextPage {
   std::function<std::string()> render;
 };
 
-// The limits every connection is held to.
+// The limits every connection is held to (docs/security.md, "HTTP limits").
 struct HttpLimits {
   int worker_threads = 8;        // connections served at once; more wait in the queue
   int connection_queue = 16;     // accepted connections waiting for a worker
@@ -31,12 +32,16 @@ struct HttpLimits {
   int keep_alive_requests = 100;  // requests on one connection before it is closed
 };
 
-// Serves / (a landing page), /metrics (text exposition of `source`), /healthz and `pages`.
-// Throws std::runtime_error when the address cannot be bound.
+class RequestGate;
+
+// Serves / (a landing page), /metrics (text exposition of `source`), /healthz and `pages`,
+// GET and HEAD only, over TLS and behind basic auth when `security` asks for them.
+// Throws std::runtime_error when the address cannot be bound or TLS cannot be set up.
 class HttpServer {
  public:
   HttpServer(const ListenAddress& address, const prometheus::Collectable& source,
-             std::vector<TextPage> pages = {}, const HttpLimits& limits = {});
+             std::vector<TextPage> pages = {}, const WebSecurityConfig& security = {},
+             const HttpLimits& limits = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -45,6 +50,7 @@ class HttpServer {
   int port() const { return port_; }
 
  private:
+  std::unique_ptr<RequestGate> gate_;
   std::unique_ptr<httplib::Server> server_;
   std::thread listener_;  // accepts connections until the destructor stops the server
   int port_ = 0;

@@ -36,6 +36,16 @@ TEST(ParseArgs, FlagsTakeSeparateOrEqualsValues) {
   EXPECT_EQ(args.log_format, "json");
 }
 
+TEST(ParseArgs, WebConfigFileFlag) {
+  EXPECT_EQ(parseOk({"--web.config.file=/etc/ipcwatch/web.yml"}).web_config_file,
+            "/etc/ipcwatch/web.yml");
+  const Args check = parseOk({"check-config", "a.yml", "--web.config.file", "w.yml"});
+  EXPECT_EQ(check.command, Command::kCheckConfig);
+  EXPECT_EQ(check.web_config_file, "w.yml");
+  EXPECT_EQ(parseError({"--web.config.file"}), "--web.config.file needs a value");
+  EXPECT_FALSE(parseOk({}).web_config_file);
+}
+
 TEST(ParseArgs, Commands) {
   EXPECT_EQ(parseOk({"--version"}).command, Command::kVersion);
   EXPECT_EQ(parseOk({"--help"}).command, Command::kHelp);
