@@ -79,9 +79,10 @@ httplib::Server::HandlerResponse describeError(const httplib::Request&,
 }
 
 // An HTTPS server set up from `tls`; throws what configureTls throws.
-std::unique_ptr<httplib::Server> makeTlsServer(const TlsServerConfig& tls) {
+std::unique_ptr<httplib::Server> makeTlsServer(const TlsServerConfig& tls,
+                                               const ConnectionLimits& limits) {
   std::string error;
-  auto server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+  auto server = std::make_unique<GuardedServer<httplib::SSLServer>>(limits, [&](SSL_CTX& ctx) {
     try {
       configureTls(&ctx, tls);
       return true;
@@ -108,16 +109,19 @@ HttpServer::HttpServer(const ListenAddress& address, const prometheus::Collectab
                        std::vector<TextPage> pages, const WebSecurityConfig& security,
                        const HttpLimits& limits)
     : gate_(std::make_unique<RequestGate>(security.basic_auth_users)),
-      server_(security.tls ? makeTlsServer(*security.tls) : std::make_unique<httplib::Server>()) {
+      server_(security.tls
+                  ? makeTlsServer(*security.tls, limits.connection)
+                  : std::make_unique<GuardedServer<httplib::Server>>(limits.connection)) {
   httplib::Server& server = *server_;
   server.new_task_queue = [limits] {
     return new WorkerPool(static_cast<std::size_t>(limits.worker_threads),
                           static_cast<std::size_t>(limits.connection_queue));
   };
-  server.set_read_timeout(limits.timeout_seconds, 0);
-  server.set_write_timeout(limits.timeout_seconds, 0);
-  server.set_keep_alive_timeout(limits.timeout_seconds);
-  server.set_keep_alive_max_count(static_cast<std::size_t>(limits.keep_alive_requests));
+  // What the Keep-Alive response header announces; serveConnection applies them.
+  server.set_keep_alive_timeout(std::chrono::duration_cast<std::chrono::seconds>(
+                                    limits.connection.keep_alive_timeout)
+                                    .count());
+  server.set_keep_alive_max_count(limits.connection.max_requests);
   server.set_payload_max_length(0);  // every page is read-only: a request has no body
   server.set_pre_routing_handler(
       [gate = gate_.get()](const httplib::Request& request, httplib::Response& response) {
@@ -128,6 +132,16 @@ HttpServer::HttpServer(const ListenAddress& address, const prometheus::Collectab
     headers.emplace(name, value);
   }
   server.set_default_headers(std::move(headers));
+  // After an error the rest of what the client sent (a body, the tail of a refused head)
+  // cannot be trusted to start a request: the connection is closed.
+  server.set_post_routing_handler([](const httplib::Request&, httplib::Response& response) {
+    if (response.status >= 400) {
+      response.headers.erase("Keep-Alive");
+      response.headers.erase("Connection");
+      response.set_header("Connection", "close");
+      closeConnectionAfterResponse();
+    }
+  });
   server.set_error_handler(httplib::Server::HandlerWithResponse(describeError));
   server.set_exception_handler(
       [](const httplib::Request& request, httplib::Response& response, std::exception_ptr) {

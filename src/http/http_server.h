@@ -8,6 +8,7 @@
 
 #include <prometheus/collectable.h>
 
+#include "http/guarded_server.h"
 #include "http/listen_address.h"
 #include "web/web_config.h"
 
@@ -24,12 +25,11 @@ struct TextPage {
   std::function<std::string()> render;
 };
 
-// The limits every connection is held to (docs/security.md, "HTTP limits").
+// The limits the server is held to (docs/security.md, "HTTP limits").
 struct HttpLimits {
-  int worker_threads = 8;        // connections served at once; more wait in the queue
-  int connection_queue = 16;     // accepted connections waiting for a worker
-  int timeout_seconds = 5;       // for each read and write, and for an idle kept-alive connection
-  int keep_alive_requests = 100;  // requests on one connection before it is closed
+  int worker_threads = 8;     // connections served at once; more wait in the queue
+  int connection_queue = 16;  // accepted connections waiting for a worker
+  ConnectionLimits connection;
 };
 
 class RequestGate;
