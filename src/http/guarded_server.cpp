@@ -145,7 +145,8 @@ class GuardedStream : public httplib::Stream {
  private:
   // What is left of the request deadline (never negative).
   std::chrono::milliseconds readWait() const {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
     return std::max(left, std::chrono::milliseconds(0));
   }
 

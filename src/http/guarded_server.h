@@ -13,8 +13,8 @@ namespace ipcwatch {
 
 // What one connection may cost the agent.
 struct ConnectionLimits {
-  std::chrono::milliseconds request_timeout{5000};  // to receive a request head, all of it
-  std::chrono::milliseconds io_timeout{5000};       // for each write
+  std::chrono::milliseconds request_timeout{5000};     // to receive a request head, all of it
+  std::chrono::milliseconds io_timeout{5000};          // for each write
   std::chrono::milliseconds keep_alive_timeout{5000};  // idle between two requests
   std::size_t max_request_bytes = 16384;  // request line, headers and any body, per request
   std::size_t max_requests = 100;         // on one connection
@@ -26,8 +26,8 @@ struct ConnectionLimits {
 // and the connection closed. cpp-httplib 0.11.4 on its own bounds neither: its timeout applies
 // to each read and its header lines grow without limit. `serve` is the server's
 // process_request for one request. Closes the socket.
-using ServeRequest = std::function<bool(httplib::Stream& stream, bool close_connection,
-                                        bool& connection_closed)>;
+using ServeRequest =
+    std::function<bool(httplib::Stream& stream, bool close_connection, bool& connection_closed)>;
 void serveConnection(int sock, SSL_CTX* ctx, const ConnectionLimits& limits,
                      const std::atomic<socket_t>& listening, const ServeRequest& serve);
 
@@ -50,12 +50,11 @@ class GuardedServer : public Base {
     if constexpr (std::is_base_of_v<httplib::SSLServer, Base>) {
       ctx = Base::ssl_context();
     }
-    serveConnection(sock, ctx, limits_, this->svr_sock_,
-                    [this](httplib::Stream& stream, bool close_connection,
-                           bool& connection_closed) {
-                      return this->process_request(stream, close_connection, connection_closed,
-                                                   nullptr);
-                    });
+    serveConnection(
+        sock, ctx, limits_, this->svr_sock_,
+        [this](httplib::Stream& stream, bool close_connection, bool& connection_closed) {
+          return this->process_request(stream, close_connection, connection_closed, nullptr);
+        });
     return true;
   }
 

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -33,8 +34,8 @@ std::string landingPage(const std::vector<TextPage>& pages) {
 )";
   for (const auto& page : pages) {
     const std::string relative = page.uri.substr(page.uri.find_first_not_of('/'));
-    html += "<li><a href=\"" + relative + "\">" + page.uri + "</a> &mdash; " + page.title +
-            "</li>\n";
+    html +=
+        "<li><a href=\"" + relative + "\">" + page.uri + "</a> &mdash; " + page.title + "</li>\n";
   }
   return html + "</ul>\n</body>\n</html>\n";
 }
@@ -55,17 +56,13 @@ void servePage(httplib::Server& server, const std::string& uri, const char* type
 }
 
 std::string reasonPhrase(int status) {
-  switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 500: return "Internal Server Error";
-    default: return "Error";
-  }
+  static const std::map<int, std::string> kPhrases = {
+      {400, "Bad Request"},           {401, "Unauthorized"},          {404, "Not Found"},
+      {405, "Method Not Allowed"},    {413, "Payload Too Large"},     {414, "URI Too Long"},
+      {416, "Range Not Satisfiable"}, {500, "Internal Server Error"},
+  };
+  const auto it = kPhrases.find(status);
+  return it != kPhrases.end() ? it->second : "Error";
 }
 
 // The server's own answers (404, 400, 500...) carry their reason as plain text. Unhandled:
@@ -109,18 +106,17 @@ HttpServer::HttpServer(const ListenAddress& address, const prometheus::Collectab
                        std::vector<TextPage> pages, const WebSecurityConfig& security,
                        const HttpLimits& limits)
     : gate_(std::make_unique<RequestGate>(security.basic_auth_users)),
-      server_(security.tls
-                  ? makeTlsServer(*security.tls, limits.connection)
-                  : std::make_unique<GuardedServer<httplib::Server>>(limits.connection)) {
+      server_(security.tls ? makeTlsServer(*security.tls, limits.connection)
+                           : std::make_unique<GuardedServer<httplib::Server>>(limits.connection)) {
   httplib::Server& server = *server_;
   server.new_task_queue = [limits] {
     return new WorkerPool(static_cast<std::size_t>(limits.worker_threads),
                           static_cast<std::size_t>(limits.connection_queue));
   };
   // What the Keep-Alive response header announces; serveConnection applies them.
-  server.set_keep_alive_timeout(std::chrono::duration_cast<std::chrono::seconds>(
-                                    limits.connection.keep_alive_timeout)
-                                    .count());
+  server.set_keep_alive_timeout(
+      std::chrono::duration_cast<std::chrono::seconds>(limits.connection.keep_alive_timeout)
+          .count());
   server.set_keep_alive_max_count(limits.connection.max_requests);
   server.set_payload_max_length(0);  // every page is read-only: a request has no body
   server.set_pre_routing_handler(

@@ -3,9 +3,8 @@
 namespace ipcwatch {
 namespace {
 
-httplib::Server::HandlerResponse refuse(httplib::Response& response, int status,
-                                        const char* header, const char* value,
-                                        const char* body) {
+httplib::Server::HandlerResponse refuse(httplib::Response& response, int status, const char* header,
+                                        const char* value, const char* body) {
   response.status = status;
   response.set_header(header, value);
   response.set_content(body, "text/plain; charset=utf-8");

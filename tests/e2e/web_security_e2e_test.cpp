@@ -215,10 +215,9 @@ TEST_F(WebSecurity, AHandshakeThatNeverCompletesIsDroppedAtTheRequestTimeout) {
   EXPECT_LE(Clock::now() - start, 8s);
 
   // Two requests on one kept-alive TLS connection are both served.
-  const auto [code, output] =
-      runCommand("curl -sS -i --max-time 10 " + cacert() + " https://127.0.0.1:" +
-                 std::to_string(port_) + "/healthz https://127.0.0.1:" + std::to_string(port_) +
-                 "/metrics");
+  const auto [code, output] = runCommand(
+      "curl -sS -i --max-time 10 " + cacert() + " https://127.0.0.1:" + std::to_string(port_) +
+      "/healthz https://127.0.0.1:" + std::to_string(port_) + "/metrics");
   EXPECT_EQ(code, 0) << output;
   EXPECT_THAT(output, HasSubstr("ok\n"));
   EXPECT_THAT(output, HasSubstr(kMetricsMarker));
