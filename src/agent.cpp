@@ -70,8 +70,13 @@ Agent::Agent(const Config& config, ConfigLoader loader)
     throw std::runtime_error("cannot drop capabilities: " + error);
   }
   spdlog::info("capabilities reduced to {}", currentCapabilities());
-  http_ = std::make_unique<HttpServer>(*address, registry_, std::move(pages));
-  spdlog::info("serving metrics on {} (port {})", config_->web.listen_address, http_->port());
+  const WebSecurityConfig security = config_->web.config_file.empty()
+                                         ? WebSecurityConfig{}
+                                         : loadWebConfigFile(config_->web.config_file);
+  http_ = std::make_unique<HttpServer>(*address, registry_, std::move(pages), security);
+  spdlog::info("serving metrics on {} (port {}) over {} with {}", config_->web.listen_address,
+               http_->port(), security.tls ? "TLS" : "plain HTTP",
+               security.basic_auth_users.empty() ? "no authentication" : "basic auth");
 }
 
 std::vector<std::unique_ptr<Collector>> Agent::buildCollectors(const Config& config) {

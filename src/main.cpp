@@ -14,6 +14,8 @@
 #include "config/config.h"
 #include "endpoints/diagnose_command.h"
 #include "log/logging.h"
+#include "web/tls_context.h"
+#include "web/web_config.h"
 
 namespace {
 
@@ -32,6 +34,21 @@ Config loadConfig(const Args& args) {
                         "' is not HOST:PORT, :PORT or [IPv6]:PORT");
     }
     config.web.listen_address = *args.listen_address;
+  }
+  if (args.web_config_file) {
+    config.web.config_file = *args.web_config_file;
+  }
+  if (!config.web.config_file.empty() && args.command != Command::kDiagnose) {
+    // Checked before anything starts: a web config that cannot be used stops the agent, it
+    // never falls back to serving without TLS or authentication.
+    try {
+      const WebSecurityConfig web = loadWebConfigFile(config.web.config_file);
+      if (web.tls) {
+        checkTls(*web.tls);
+      }
+    } catch (const std::runtime_error& e) {
+      throw ConfigError(std::string("web config: ") + e.what());
+    }
   }
   if (args.log_level) {
     if (!parseLogLevel(*args.log_level)) {
@@ -65,8 +82,9 @@ int runAgent(const Config& config, const Args& args) {
     agent.detachProbes();
     spdlog::info("stopped");
     // The process is going away: the kernel closes the listening socket, the audit sockets and
-    // the BPF objects (already detached) with it. An orderly teardown would add civetweb's stop,
-    // which waits for its master thread's poll timeout, to the one second a stop may take.
+    // the BPF objects (already detached) with it. An orderly teardown would add the HTTP
+    // server's stop, which waits for the connections being served, to the one second a stop
+    // may take.
     _exit(0);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());

@@ -13,6 +13,7 @@ struct Flag {
 constexpr Flag kValueFlags[] = {
     {"--config", &Args::config_path},
     {"--web.listen-address", &Args::listen_address},
+    {"--web.config.file", &Args::web_config_file},
     {"--log.level", &Args::log_level},
     {"--log.format", &Args::log_format},
 };
@@ -45,7 +46,8 @@ std::optional<ArgsError> checkDiagnose(const Args& args) {
 
 std::string usage() {
   return R"(Usage:
-  ipcwatch [--config FILE] [--web.listen-address ADDR] [--log.level LEVEL] [--log.format FORMAT]
+  ipcwatch [--config FILE] [--web.listen-address ADDR] [--web.config.file FILE]
+           [--log.level LEVEL] [--log.format FORMAT]
   ipcwatch check-config FILE
   ipcwatch diagnose PATH (--as USER | --as-pid PID) [--access ACCESS] [--json]
   ipcwatch diagnose --endpoint NAME [--config FILE] [--json]
@@ -53,11 +55,13 @@ std::string usage() {
   ipcwatch --help
 
 Runs the ipcwatch agent: eBPF probes and collectors for inter-process communication health,
-served as Prometheus metrics at http://ADDR/metrics.
+served as Prometheus metrics at http://ADDR/metrics (https with a web config's TLS).
 
 Options:
   --config FILE              YAML configuration (default: the embedded default configuration)
   --web.listen-address ADDR  HOST:PORT, :PORT or [IPv6]:PORT to serve on (overrides web.listen_address)
+  --web.config.file FILE     TLS and basic auth in the Prometheus exporters' web-config format
+                             (overrides web.config_file; see docs/security.md)
   --log.level LEVEL          trace|debug|info|warn|error|critical|off (overrides log.level)
   --log.format FORMAT        text|json (overrides log.format)
   --version                  print the version and exit

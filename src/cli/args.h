@@ -13,6 +13,7 @@ struct Args {
   Command command = Command::kRun;
   std::optional<std::string> config_path;     // --config FILE, or check-config's FILE
   std::optional<std::string> listen_address;  // --web.listen-address overrides the config
+  std::optional<std::string> web_config_file;  // --web.config.file overrides web.config_file
   std::optional<std::string> log_level;       // --log.level overrides the config
   std::optional<std::string> log_format;      // --log.format overrides the config
   // diagnose PATH [--as USER | --as-pid PID] [--access A] [--type T] [--json]

@@ -3,15 +3,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
-#include <cstring>
-#include <fstream>
 #include <functional>
 #include <pwd.h>
 #include <set>
 #include <sstream>
 
+#include "config/trusted_file.h"
 #include "http/listen_address.h"
 
 namespace ipcwatch {
@@ -23,6 +21,7 @@ log:
   format: text           # text|json
 web:
   listen_address: ":9863"
+  # config_file: /etc/ipcwatch/web-config.yml   # TLS and basic auth (docs/security.md)
 labels:
   comm: 1000             # distinct comm values per metric before folding into "other"
   path: 1000             # distinct path values per metric before folding into "other"
@@ -731,6 +730,9 @@ void parseTop(Validator& v, const YAML::Node& root, Config& config) {
                 }
                 config.web.listen_address = m.Scalar();
               }},
+             {"config_file", [&](const YAML::Node& m, const std::string& q) {
+                v.absolutePath(m, q, config.web.config_file);
+              }},
          });
        }},
       {"labels", [&](const YAML::Node& n, const std::string& p) {
@@ -870,16 +872,13 @@ Config parseConfig(std::string_view yaml, std::string_view source) {
 }
 
 Config loadConfigFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+  std::string text;
+  try {
+    text = readTrustedFile(path);
+  } catch (const UntrustedFileError& e) {
+    throw ConfigError(e.what());
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    throw ConfigError(path + ": cannot read: " + std::strerror(errno));
-  }
-  return parseConfig(text.str(), path);
+  return parseConfig(text, path);
 }
 
 }  // namespace ipcwatch

@@ -18,6 +18,9 @@ struct LogConfig {
 
 struct WebConfig {
   std::string listen_address = ":9863";  // HOST:PORT, :PORT or [IPv6]:PORT; port 0 = any free
+  // The web configuration (TLS, basic auth) in the Prometheus exporters' format; "" = plain
+  // HTTP without authentication. Read at start-up; a change needs a restart.
+  std::string config_file;
 
   bool operator==(const WebConfig&) const = default;
 };

@@ -1,17 +1,24 @@
 #include "http/http_server.h"
 
-#include <CivetServer.h>
+#include <httplib.h>
 
+#include <cerrno>
+#include <cstring>
+#include <map>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
 
+#include "http/request_gate.h"
+#include "http/worker_pool.h"
 #include "metrics/text_format.h"
+#include "web/tls_context.h"
 
 namespace ipcwatch {
 namespace {
 
 constexpr const char* kExpositionType = "text/plain; version=0.0.4; charset=utf-8";
+constexpr const char* kTextType = "text/plain; charset=utf-8";
 
 // The landing page links every endpoint the agent serves (titles are the agent's own text).
 std::string landingPage(const std::vector<TextPage>& pages) {
@@ -27,87 +34,65 @@ std::string landingPage(const std::vector<TextPage>& pages) {
 )";
   for (const auto& page : pages) {
     const std::string relative = page.uri.substr(page.uri.find_first_not_of('/'));
-    html += "<li><a href=\"" + relative + "\">" + page.uri + "</a> &mdash; " + page.title +
-            "</li>\n";
+    html +=
+        "<li><a href=\"" + relative + "\">" + page.uri + "</a> &mdash; " + page.title + "</li>\n";
   }
   return html + "</ul>\n</body>\n</html>\n";
 }
 
-void sendOk(mg_connection* conn, const char* type, const std::string& body, bool head) {
-  mg_send_http_ok(conn, type, static_cast<long long>(body.size()));
-  if (!head) {
-    mg_write(conn, body.data(), body.size());
-  }
+// Serves one path: its body is rendered on each request (GET, and HEAD, for which the server
+// sends the headers only). A rendering failure is logged and answered with 500.
+void servePage(httplib::Server& server, const std::string& uri, const char* type,
+               std::function<std::string()> render) {
+  server.Get(uri, [uri, type, render = std::move(render)](const httplib::Request&,
+                                                          httplib::Response& response) {
+    try {
+      response.set_content(render(), type);
+    } catch (const std::exception& e) {
+      spdlog::error("rendering {} failed: {}", uri, e.what());
+      response.status = 500;
+    }
+  });
 }
 
-class StaticHandler : public CivetHandler {
- public:
-  StaticHandler(std::string uri, const char* type, std::string body)
-      : uri_(std::move(uri)), type_(type), body_(std::move(body)) {}
-  bool handleGet(CivetServer*, mg_connection* conn) override { return serve(conn, false); }
-  bool handleHead(CivetServer*, mg_connection* conn) override { return serve(conn, true); }
+std::string reasonPhrase(int status) {
+  static const std::map<int, std::string> kPhrases = {
+      {400, "Bad Request"},           {401, "Unauthorized"},          {404, "Not Found"},
+      {405, "Method Not Allowed"},    {413, "Payload Too Large"},     {414, "URI Too Long"},
+      {416, "Range Not Satisfiable"}, {500, "Internal Server Error"},
+  };
+  const auto it = kPhrases.find(status);
+  return it != kPhrases.end() ? it->second : "Error";
+}
 
- private:
-  bool serve(mg_connection* conn, bool head) {
-    // Handlers registered for "/" also receive every unknown path.
-    if (std::string_view(mg_get_request_info(conn)->local_uri) != uri_) {
-      mg_send_http_error(conn, 404, "%s", "Not Found\n");
-      return true;
-    }
-    sendOk(conn, type_, body_, head);
-    return true;
+// The server's own answers (404, 400, 500...) carry their reason as plain text. Unhandled:
+// the response is otherwise sent as it is (no byte ranges applied to it).
+httplib::Server::HandlerResponse describeError(const httplib::Request&,
+                                               httplib::Response& response) {
+  if (response.body.empty()) {
+    response.set_content(reasonPhrase(response.status) + "\n", kTextType);
   }
+  return httplib::Server::HandlerResponse::Unhandled;
+}
 
-  const std::string uri_;
-  const char* type_;
-  const std::string body_;
-};
-
-class MetricsHandler : public CivetHandler {
- public:
-  explicit MetricsHandler(const prometheus::Collectable& source) : source_(source) {}
-  bool handleGet(CivetServer*, mg_connection* conn) override { return serve(conn, false); }
-  bool handleHead(CivetServer*, mg_connection* conn) override { return serve(conn, true); }
-
- private:
-  bool serve(mg_connection* conn, bool head) {
-    std::string body;
+// An HTTPS server set up from `tls`; throws what configureTls throws.
+std::unique_ptr<httplib::Server> makeTlsServer(const TlsServerConfig& tls,
+                                               const ConnectionLimits& limits) {
+  std::string error;
+  auto server = std::make_unique<GuardedServer<httplib::SSLServer>>(limits, [&](SSL_CTX& ctx) {
     try {
-      body = renderMetrics(source_);
-    } catch (const std::exception& e) {
-      spdlog::error("rendering /metrics failed: {}", e.what());
-      mg_send_http_error(conn, 500, "%s", "Internal Server Error\n");
+      configureTls(&ctx, tls);
       return true;
-    }
-    sendOk(conn, kExpositionType, body, head);
-    return true;
-  }
-
-  const prometheus::Collectable& source_;
-};
-
-class TextPageHandler : public CivetHandler {
- public:
-  explicit TextPageHandler(TextPage page) : page_(std::move(page)) {}
-  bool handleGet(CivetServer*, mg_connection* conn) override { return serve(conn, false); }
-  bool handleHead(CivetServer*, mg_connection* conn) override { return serve(conn, true); }
-
- private:
-  bool serve(mg_connection* conn, bool head) {
-    std::string body;
-    try {
-      body = page_.render();
     } catch (const std::exception& e) {
-      spdlog::error("rendering {} failed: {}", page_.uri, e.what());
-      mg_send_http_error(conn, 500, "%s", "Internal Server Error\n");
-      return true;
+      error = e.what();  // not thrown through the library: it frees the context on false
+      return false;
     }
-    sendOk(conn, "text/plain; charset=utf-8", body, head);
-    return true;
+  });
+  if (!server->is_valid()) {
+    throw std::runtime_error(error.empty() ? "cannot create a TLS context" : error);
   }
-
-  const TextPage page_;
-};
+  return server;
+}
 
 }  // namespace
 
@@ -118,39 +103,69 @@ std::string renderMetrics(const prometheus::Collectable& source) {
 }
 
 HttpServer::HttpServer(const ListenAddress& address, const prometheus::Collectable& source,
-                       std::vector<TextPage> pages) {
-  const std::vector<std::string> options = {
-      "listening_ports", toCivetwebPorts(address),
-      "num_threads", "4",
-      "request_timeout_ms", "10000",
-      "enable_keep_alive", "yes",
-      "keep_alive_timeout_ms", "10000",
+                       std::vector<TextPage> pages, const WebSecurityConfig& security,
+                       const HttpLimits& limits)
+    : gate_(std::make_unique<RequestGate>(security.basic_auth_users)),
+      server_(security.tls ? makeTlsServer(*security.tls, limits.connection)
+                           : std::make_unique<GuardedServer<httplib::Server>>(limits.connection)) {
+  httplib::Server& server = *server_;
+  server.new_task_queue = [limits] {
+    return new WorkerPool(static_cast<std::size_t>(limits.worker_threads),
+                          static_cast<std::size_t>(limits.connection_queue));
   };
-  try {
-    server_ = std::make_unique<CivetServer>(options);
-  } catch (const CivetException& e) {
-    throw std::runtime_error("cannot listen on " + toCivetwebPorts(address) + ": " + e.what());
+  // What the Keep-Alive response header announces; serveConnection applies them.
+  server.set_keep_alive_timeout(
+      std::chrono::duration_cast<std::chrono::seconds>(limits.connection.keep_alive_timeout)
+          .count());
+  server.set_keep_alive_max_count(limits.connection.max_requests);
+  server.set_payload_max_length(0);  // every page is read-only: a request has no body
+  server.set_pre_routing_handler(
+      [gate = gate_.get()](const httplib::Request& request, httplib::Response& response) {
+        return gate->admit(request, response);
+      });
+  httplib::Headers headers;  // http_server_config.headers, on every response
+  for (const auto& [name, value] : security.headers) {
+    headers.emplace(name, value);
   }
-  handlers_.push_back(
-      std::make_unique<StaticHandler>("/", "text/html; charset=utf-8", landingPage(pages)));
-  handlers_.push_back(std::make_unique<StaticHandler>("/healthz", "text/plain; charset=utf-8", "ok\n"));
-  handlers_.push_back(std::make_unique<MetricsHandler>(source));
-  server_->addHandler("/", handlers_[0].get());
-  server_->addHandler("/healthz", handlers_[1].get());
-  server_->addHandler("/metrics", handlers_[2].get());
+  server.set_default_headers(std::move(headers));
+  // After an error the rest of what the client sent (a body, the tail of a refused head)
+  // cannot be trusted to start a request: the connection is closed.
+  server.set_post_routing_handler([](const httplib::Request&, httplib::Response& response) {
+    if (response.status >= 400) {
+      response.headers.erase("Keep-Alive");
+      response.headers.erase("Connection");
+      response.set_header("Connection", "close");
+      closeConnectionAfterResponse();
+    }
+  });
+  server.set_error_handler(httplib::Server::HandlerWithResponse(describeError));
+  server.set_exception_handler(
+      [](const httplib::Request& request, httplib::Response& response, std::exception_ptr) {
+        spdlog::error("serving {} failed", request.path);
+        response.status = 500;
+      });
+
+  const std::string landing = landingPage(pages);
+  servePage(server, "/", "text/html; charset=utf-8", [landing] { return landing; });
+  servePage(server, "/healthz", kTextType, [] { return std::string("ok\n"); });
+  servePage(server, "/metrics", kExpositionType, [&source] { return renderMetrics(source); });
   for (auto& page : pages) {
-    const std::string uri = page.uri;
-    handlers_.push_back(std::make_unique<TextPageHandler>(std::move(page)));
-    server_->addHandler(uri, handlers_.back().get());
+    servePage(server, page.uri, kTextType, std::move(page.render));
   }
-  const auto ports = server_->getListeningPorts();
-  port_ = ports.empty() ? address.port : ports.front();
+
+  const std::string host = bindHost(address);
+  port_ = address.port == 0 ? server.bind_to_any_port(host)
+                            : (server.bind_to_port(host, address.port) ? address.port : -1);
+  if (port_ < 0) {
+    throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(address.port) +
+                             ": " + std::strerror(errno));
+  }
+  listener_ = std::thread([&server] { server.listen_after_bind(); });
 }
 
 HttpServer::~HttpServer() {
-  if (server_) {
-    server_->close();
-  }
+  server_->stop();
+  listener_.join();
 }
 
 }  // namespace ipcwatch

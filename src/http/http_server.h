@@ -3,14 +3,18 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <prometheus/collectable.h>
 
+#include "http/guarded_server.h"
 #include "http/listen_address.h"
+#include "web/web_config.h"
 
-class CivetServer;
-class CivetHandler;
+namespace httplib {
+class Server;
+}
 
 namespace ipcwatch {
 
@@ -21,12 +25,23 @@ struct TextPage {
   std::function<std::string()> render;
 };
 
-// Serves / (a landing page), /metrics (text exposition of `source`), /healthz and `pages`.
-// Throws std::runtime_error when the address cannot be bound.
+// The limits the server is held to (docs/security.md, "HTTP limits").
+struct HttpLimits {
+  int worker_threads = 8;     // connections served at once; more wait in the queue
+  int connection_queue = 16;  // accepted connections waiting for a worker
+  ConnectionLimits connection;
+};
+
+class RequestGate;
+
+// Serves / (a landing page), /metrics (text exposition of `source`), /healthz and `pages`,
+// GET and HEAD only, over TLS and behind basic auth when `security` asks for them.
+// Throws std::runtime_error when the address cannot be bound or TLS cannot be set up.
 class HttpServer {
  public:
   HttpServer(const ListenAddress& address, const prometheus::Collectable& source,
-             std::vector<TextPage> pages = {});
+             std::vector<TextPage> pages = {}, const WebSecurityConfig& security = {},
+             const HttpLimits& limits = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -35,8 +50,9 @@ class HttpServer {
   int port() const { return port_; }
 
  private:
-  std::vector<std::unique_ptr<CivetHandler>> handlers_;
-  std::unique_ptr<CivetServer> server_;  // destroyed first: stops threads before handlers go
+  std::unique_ptr<RequestGate> gate_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread listener_;  // accepts connections until the destructor stops the server
   int port_ = 0;
 };
 

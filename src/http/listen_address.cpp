@@ -55,17 +55,16 @@ std::optional<ListenAddress> parseListenAddress(std::string_view text) {
   return out;
 }
 
-std::string toCivetwebPorts(const ListenAddress& address) {
-  const std::string port = std::to_string(address.port);
+std::string bindHost(const ListenAddress& address) {
   if (address.host.empty()) {
-    return port;
+    return "0.0.0.0";
   }
   if (address.ipv6) {
-    return "[" + address.host + "]:" + port;
+    return address.host;
   }
   in_addr v4{};
   if (inet_pton(AF_INET, address.host.c_str(), &v4) == 1) {
-    return address.host + ":" + port;
+    return address.host;
   }
   addrinfo hints{};
   hints.ai_family = AF_INET;
@@ -77,7 +76,7 @@ std::string toCivetwebPorts(const ListenAddress& address) {
   const auto* sin = reinterpret_cast<const sockaddr_in*>(result->ai_addr);
   inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf));
   freeaddrinfo(result);
-  return std::string(buf) + ":" + port;
+  return buf;
 }
 
 }  // namespace ipcwatch

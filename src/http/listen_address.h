@@ -15,9 +15,9 @@ struct ListenAddress {
 // Parses "HOST:PORT", ":PORT" and "[V6ADDR]:PORT". Returns nullopt on malformed input.
 std::optional<ListenAddress> parseListenAddress(std::string_view text);
 
-// The same address in civetweb's listening_ports syntax. HOST must be a numeric address or
-// resolvable name; names are resolved here (civetweb accepts only numeric addresses).
-// Throws std::runtime_error when a name does not resolve.
-std::string toCivetwebPorts(const ListenAddress& address);
+// The numeric host to bind for `address`: 0.0.0.0 (every IPv4 address) when HOST is empty,
+// the address itself when numeric, a name resolved to its first IPv4 address, so that the
+// agent binds one predictable address. Throws std::runtime_error when a name does not resolve.
+std::string bindHost(const ListenAddress& address);
 
 }  // namespace ipcwatch

@@ -36,6 +36,16 @@ TEST(ParseArgs, FlagsTakeSeparateOrEqualsValues) {
   EXPECT_EQ(args.log_format, "json");
 }
 
+TEST(ParseArgs, WebConfigFileFlag) {
+  EXPECT_EQ(parseOk({"--web.config.file=/etc/ipcwatch/web.yml"}).web_config_file,
+            "/etc/ipcwatch/web.yml");
+  const Args check = parseOk({"check-config", "a.yml", "--web.config.file", "w.yml"});
+  EXPECT_EQ(check.command, Command::kCheckConfig);
+  EXPECT_EQ(check.web_config_file, "w.yml");
+  EXPECT_EQ(parseError({"--web.config.file"}), "--web.config.file needs a value");
+  EXPECT_FALSE(parseOk({}).web_config_file);
+}
+
 TEST(ParseArgs, Commands) {
   EXPECT_EQ(parseOk({"--version"}).command, Command::kVersion);
   EXPECT_EQ(parseOk({"--help"}).command, Command::kHelp);
@@ -56,20 +66,21 @@ TEST(ListenAddress, ParsesTheThreeForms) {
   ASSERT_TRUE(any);
   EXPECT_EQ(any->host, "");
   EXPECT_EQ(any->port, 9863);
-  EXPECT_EQ(toCivetwebPorts(*any), "9863");
+  EXPECT_EQ(bindHost(*any), "0.0.0.0");
 
   auto v4 = parseListenAddress("127.0.0.1:0");
   ASSERT_TRUE(v4);
-  EXPECT_EQ(toCivetwebPorts(*v4), "127.0.0.1:0");
+  EXPECT_EQ(v4->port, 0);
+  EXPECT_EQ(bindHost(*v4), "127.0.0.1");
 
   auto v6 = parseListenAddress("[::1]:9863");
   ASSERT_TRUE(v6);
   EXPECT_TRUE(v6->ipv6);
-  EXPECT_EQ(toCivetwebPorts(*v6), "[::1]:9863");
+  EXPECT_EQ(bindHost(*v6), "::1");
 
   auto named = parseListenAddress("localhost:80");
   ASSERT_TRUE(named);
-  EXPECT_EQ(toCivetwebPorts(*named), "127.0.0.1:80");
+  EXPECT_EQ(bindHost(*named), "127.0.0.1");
 }
 
 TEST(ListenAddress, RejectsMalformed) {

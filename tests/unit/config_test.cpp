@@ -273,6 +273,15 @@ TEST_F(ConfigTest, ListenAddresses) {
               HasSubstr("test.yaml:2:19: web.listen_address: ':70000' is not HOST:PORT"));
 }
 
+TEST_F(ConfigTest, WebConfigFile) {
+  EXPECT_EQ(parseConfig("", "x").web.config_file, "");  // plain HTTP by default
+  EXPECT_EQ(parseConfig("web:\n  config_file: /etc/ipcwatch/web.yml\n", "x").web.config_file,
+            "/etc/ipcwatch/web.yml");
+  EXPECT_THAT(errorsOf("web:\n  config_file: web.yml\n"),
+              HasSubstr("test.yaml:2:16: web.config_file: expected an absolute path, got "
+                        "'web.yml'"));
+}
+
 TEST_F(ConfigTest, SyntaxErrorsCarryTheirPosition) {
   EXPECT_THAT(errorsOf("log:\n  level: [info\n"), HasSubstr("test.yaml:3:1: YAML syntax error"));
 }
