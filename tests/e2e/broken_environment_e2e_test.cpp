@@ -1,14 +1,19 @@
 // A broken host: the agent starts in a private mount namespace where part of what it needs is
-// missing. The affected probes degrade (ipcwatch_probe_attached 0, a log line naming the cause);
-// everything else keeps working.
+// missing, or what it reads vanishes under it. The affected probes or collectors degrade (a
+// metric and a log line naming the cause); everything else keeps working.
+#include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -114,6 +119,53 @@ TEST_F(BrokenEnvironmentE2eTest, NoTracefsDegradesOnlyClassicTracepoints) {
   EXPECT_THAT(agent.log(), HasSubstr("mount tracefs at /sys/kernel/tracing"));
   EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", "sysv_ipc"}}), 1);
   EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", "sigpipe"}}), 1);
+}
+
+// Processes, and the network and IPC namespaces only they were in, vanish while the agent walks
+// /proc and enters namespaces: a churn of short-lived processes, each in new namespaces and
+// holding a FIFO open, runs through every scrape. No collector may fail because of it.
+TEST_F(BrokenEnvironmentE2eTest, VanishingProcessesAndNamespacesDoNotFailCollectors) {
+  char tmpl[] = "/tmp/ipcwatch-churn-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string fifo = dir + "/churn_fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  AgentProcess agent("web:\n  listen_address: \"127.0.0.1:0\"\nscan:\n  directories: [" + dir +
+                     "]\n");
+  const int port = agent.waitForPort(30s);
+  ASSERT_NE(port, 0) << agent.log();
+
+  const pid_t churn = fork();
+  if (churn == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (;;) {
+      const pid_t child = fork();
+      if (child == 0) {
+        (void)unshare(CLONE_NEWNET | CLONE_NEWIPC);
+        (void)open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+        _exit(0);
+      }
+      waitpid(child, nullptr, 0);
+    }
+  }
+  ASSERT_GT(churn, 0);
+  const std::vector<std::string> collectors = {"unix_sockets", "ipc_files", "sysv_ipc",
+                                               "posix_ipc", "self"};
+  int scrapes = 0;
+  for (int i = 0; i < 40; ++i) {
+    const auto samples = scrape(port);
+    ASSERT_FALSE(samples.empty()) << agent.log();
+    ++scrapes;
+    for (const auto& collector : collectors) {
+      EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", collector}}), 1)
+          << collector << " failed on scrape " << i << "\n"
+          << agent.log();
+    }
+  }
+  kill(churn, SIGKILL);
+  waitpid(churn, nullptr, 0);
+  runCommand("rm -rf '" + dir + "'");
+  EXPECT_EQ(scrapes, 40);
 }
 
 }  // namespace
