@@ -19,27 +19,9 @@
 #include <spdlog/spdlog.h>
 
 #include "collectors/parsers/ipc_parsers.h"
+#include "util/unique_fd.h"
 
 namespace ipcwatch {
-namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) {
-      close(fd_);
-    }
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-}  // namespace
 
 std::vector<IpcNamespace> listIpcNamespaces(const std::string& procfs) {
   DIR* dir = opendir(procfs.c_str());
@@ -74,11 +56,11 @@ int openMqueueMount() {
   if (fs < 0) {
     return -1;
   }
-  const Fd fs_fd(fs);
+  const UniqueFd fs_fd(fs);
   if (fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
     return -1;
   }
-  const Fd mount(
+  const UniqueFd mount(
       fsmount(fs, FSMOUNT_CLOEXEC,
               MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
   if (mount.get() < 0) {
@@ -117,7 +99,7 @@ void SetnsIpcNamespaceVisitor::visitAll(const std::vector<IpcNamespace>& namespa
       continue;
     }
     const std::string link = procfs_ + "/" + std::to_string(ns.pid) + "/ns/ipc";
-    const Fd fd(open(link.c_str(), O_RDONLY | O_CLOEXEC));
+    const UniqueFd fd(open(link.c_str(), O_RDONLY | O_CLOEXEC));
     struct stat st {};
     // The pid may have exited and been reused since the listing: enter only the namespace
     // that was listed.

@@ -8,25 +8,10 @@
 #include <cstdio>
 #include <cstring>
 
+#include "util/unique_fd.h"
+
 namespace ipcwatch {
 namespace {
-
-// Closes the descriptor on every path out of readTrustedFile.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) {
-      close(fd_);
-    }
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 std::string octal(mode_t mode) {
   char text[8];
@@ -37,7 +22,7 @@ std::string octal(mode_t mode) {
 }  // namespace
 
 std::string readTrustedFile(const std::string& path) {
-  const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  const UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (fd.get() < 0) {
     throw UntrustedFileError(path + ": cannot read: " + std::strerror(errno));
   }
