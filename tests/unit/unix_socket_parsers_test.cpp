@@ -224,6 +224,20 @@ TEST(UnixDiagDecoder, ErrorMessageEndsTheDump) {
   EXPECT_EQ(batch.error, -ENOENT);
 }
 
+TEST(UnixDiagDecoder, ErrorMessageWithAnInvalidCodeIsMalformed) {
+  std::vector<UnixSocket> out;
+  // Found by the fuzzer: a positive "errno" would have been passed on as the dump's error.
+  auto batch = decodeUnixDiag(DiagBuffer().error(875705376).bytes(), out);
+  EXPECT_TRUE(batch.done);
+  EXPECT_EQ(batch.error, -EPROTO);
+  EXPECT_THAT(batch.errors.at(0), HasSubstr("NLMSG_ERROR with invalid code 875705376"));
+  batch = decodeUnixDiag(DiagBuffer().error(-100000).bytes(), out);
+  EXPECT_EQ(batch.error, -EPROTO);
+  batch = decodeUnixDiag(DiagBuffer().error(0).bytes(), out);  // an acknowledgement
+  EXPECT_EQ(batch.error, 0);
+  EXPECT_TRUE(batch.errors.empty());
+}
+
 TEST(UnixDiagDecoder, MalformedInputIsReportedWithinBounds) {
   const unix_diag_vfs vfs{1, 2};
   auto good = DiagBuffer().socket(SOCK_STREAM, 10, 9).attr(UNIX_DIAG_VFS, &vfs, sizeof vfs).bytes();

@@ -8,6 +8,7 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <optional>
@@ -284,8 +285,12 @@ UnixDiagBatch decodeUnixDiag(std::span<const std::uint8_t> buffer, std::vector<U
     if (header.nlmsg_type == NLMSG_ERROR) {
       if (payload.size() < sizeof(int)) {
         batch.errors.push_back("short NLMSG_ERROR");
+      } else if (const int code = readStruct<int>(payload.data()); code > 0 || code < -4095) {
+        // Only 0 (an acknowledgement) and a negative errno are valid: anything else is noise.
+        batch.errors.push_back("NLMSG_ERROR with invalid code " + std::to_string(code));
+        batch.error = -EPROTO;
       } else {
-        batch.error = readStruct<int>(payload.data());
+        batch.error = code;
       }
       batch.done = true;
       break;
