@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "config/trusted_file.h"
+#include "config/yaml_validator.h"
 #include "http/listen_address.h"
 
 namespace ipcwatch {
@@ -76,197 +77,9 @@ std::vector<std::string>& knownCollectors() {
   return names;
 }
 
-std::size_t editDistance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) {
-    row[j] = j;
-  }
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
+using Handler = YamlValidator::Handler;
 
-std::string didYouMean(std::string_view key, const std::vector<std::string>& known) {
-  std::string best;
-  std::size_t best_distance = 3;
-  for (const auto& candidate : known) {
-    const std::size_t d = editDistance(key, candidate);
-    if (d < best_distance) {
-      best = candidate;
-      best_distance = d;
-    }
-  }
-  return best.empty() ? "" : "; did you mean '" + best + "'?";
-}
-
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) {
-    out += (out.empty() ? "" : ", ") + item;
-  }
-  return out;
-}
-
-// Walks the YAML tree, collecting every problem with its location.
-class Validator {
- public:
-  explicit Validator(std::string_view source) : source_(source) {}
-
-  void error(const YAML::Node& node, const std::string& key, const std::string& message) {
-    const YAML::Mark mark = node.Mark();
-    std::ostringstream out;
-    out << source_ << ":" << mark.line + 1 << ":" << mark.column + 1 << ": " << key << ": "
-        << message;
-    errors_.push_back(out.str());
-  }
-
-  void errorAtMark(const YAML::Mark& mark, const std::string& message) {
-    std::ostringstream out;
-    out << source_ << ":" << mark.line + 1 << ":" << mark.column + 1 << ": " << message;
-    errors_.push_back(out.str());
-  }
-
-  const std::vector<std::string>& errors() const { return errors_; }
-
-  // Calls handlers[key] for each entry of the mapping `node`; reports unknown keys (at the key's
-  // own position) and a node that is not a mapping.
-  void mapping(const YAML::Node& node, const std::string& path,
-               const std::map<std::string, std::function<void(const YAML::Node&,
-                                                              const std::string&)>>& handlers) {
-    if (node.IsNull()) {
-      return;  // "section:" with nothing under it means all defaults
-    }
-    if (!node.IsMap()) {
-      error(node, path, "expected a mapping");
-      return;
-    }
-    std::vector<std::string> known;
-    for (const auto& [name, handler] : handlers) {
-      known.push_back(name);
-    }
-    std::set<std::string> seen;
-    for (const auto& entry : node) {
-      const std::string key = entry.first.Scalar();
-      const std::string child = path.empty() ? key : path + "." + key;
-      if (!seen.insert(key).second) {
-        error(entry.first, child, "duplicate key");
-        continue;
-      }
-      const auto it = handlers.find(key);
-      if (it == handlers.end()) {
-        error(entry.first, child,
-              "unknown key (known: " + joined(known) + ")" + didYouMean(key, known));
-        continue;
-      }
-      it->second(entry.second, child);
-    }
-  }
-
-  bool scalar(const YAML::Node& node, const std::string& path, const std::string& expected) {
-    if (!node.IsScalar()) {
-      error(node, path, "expected " + expected);
-      return false;
-    }
-    return true;
-  }
-
-  void boolean(const YAML::Node& node, const std::string& path, bool& out) {
-    if (!scalar(node, path, "true or false")) {
-      return;
-    }
-    const std::string& text = node.Scalar();
-    if (text == "true") {
-      out = true;
-    } else if (text == "false") {
-      out = false;
-    } else {
-      error(node, path, "expected true or false, got '" + text + "'");
-    }
-  }
-
-  void integer(const YAML::Node& node, const std::string& path, std::uint32_t min,
-               std::uint32_t max, std::uint32_t& out) {
-    const std::string range = "an integer from " + std::to_string(min) + " to " +
-                              std::to_string(max);
-    if (!scalar(node, path, range)) {
-      return;
-    }
-    const std::string& text = node.Scalar();
-    std::uint64_t value = 0;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-      error(node, path, "expected " + range + ", got '" + text + "'");
-      return;
-    }
-    if (value < min || value > max) {
-      error(node, path, "out of range: " + text + " (expected " + range + ")");
-      return;
-    }
-    out = static_cast<std::uint32_t>(value);
-  }
-
-  // `what` names the quantity in messages ("a number", "a number of seconds").
-  void number(const YAML::Node& node, const std::string& path, double min, double max,
-              double& out, const char* what = "a number") {
-    std::ostringstream range;
-    range << what << " from " << min << " to " << max;
-    if (!scalar(node, path, range.str())) {
-      return;
-    }
-    const std::string& text = node.Scalar();
-    double value = 0;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-      error(node, path, "expected " + range.str() + ", got '" + text + "'");
-      return;
-    }
-    if (!(value >= min && value <= max)) {
-      error(node, path, "out of range: " + text + " (expected " + range.str() + ")");
-      return;
-    }
-    out = value;
-  }
-
-  void absolutePath(const YAML::Node& node, const std::string& path, std::string& out) {
-    if (!scalar(node, path, "an absolute path")) {
-      return;
-    }
-    const std::string& text = node.Scalar();
-    if (text.empty() || text.front() != '/') {
-      error(node, path, "expected an absolute path, got '" + text + "'");
-      return;
-    }
-    out = text;
-  }
-
-  void oneOf(const YAML::Node& node, const std::string& path,
-             const std::vector<std::string>& allowed, std::string& out) {
-    if (!scalar(node, path, "one of " + joined(allowed))) {
-      return;
-    }
-    const std::string& text = node.Scalar();
-    if (std::find(allowed.begin(), allowed.end(), text) == allowed.end()) {
-      error(node, path, "'" + text + "' is not one of " + joined(allowed) + didYouMean(text, allowed));
-      return;
-    }
-    out = text;
-  }
-
- private:
-  std::string source_;
-  std::vector<std::string> errors_;
-};
-
-using Handler = std::function<void(const YAML::Node&, const std::string&)>;
-
-void parseSyscalls(Validator& v, const YAML::Node& node, const std::string& path,
+void parseSyscalls(YamlValidator& v, const YAML::Node& node, const std::string& path,
                    const std::vector<std::string>& known, std::vector<std::string>& out) {
   if (!node.IsSequence()) {
     v.error(node, path, "expected a list of syscall names");
@@ -297,7 +110,7 @@ void parseSyscalls(Validator& v, const YAML::Node& node, const std::string& path
   out = std::move(syscalls);
 }
 
-void parseProbes(Validator& v, const YAML::Node& node, const std::string& path, Config& config) {
+void parseProbes(YamlValidator& v, const YAML::Node& node, const std::string& path, Config& config) {
   auto& bp = config.probes.broken_pipe;
   v.mapping(node, path, {
       {"broken_pipe", [&](const YAML::Node& n, const std::string& p) {
@@ -345,7 +158,7 @@ void parseProbes(Validator& v, const YAML::Node& node, const std::string& path, 
   });
 }
 
-void parseWatchPaths(Validator& v, const YAML::Node& node, const std::string& path,
+void parseWatchPaths(YamlValidator& v, const YAML::Node& node, const std::string& path,
                      Config& config) {
   if (!node.IsSequence()) {
     v.error(node, path, "expected a list of absolute paths or prefixes");
@@ -372,7 +185,7 @@ void parseWatchPaths(Validator& v, const YAML::Node& node, const std::string& pa
   }
 }
 
-void parseScanDirectories(Validator& v, const YAML::Node& node, const std::string& path,
+void parseScanDirectories(YamlValidator& v, const YAML::Node& node, const std::string& path,
                           std::vector<std::string>& out) {
   if (!node.IsSequence() || node.size() == 0) {
     v.error(node, path, "expected a non-empty list of absolute paths (switch the scan off with "
@@ -395,7 +208,7 @@ void parseScanDirectories(Validator& v, const YAML::Node& node, const std::strin
   out = std::move(directories);
 }
 
-void parseScan(Validator& v, const YAML::Node& node, const std::string& path, Config& config) {
+void parseScan(YamlValidator& v, const YAML::Node& node, const std::string& path, Config& config) {
   auto& scan = config.scan;
   v.mapping(node, path, {
       {"directories", [&](const YAML::Node& n, const std::string& p) {
@@ -410,7 +223,7 @@ void parseScan(Validator& v, const YAML::Node& node, const std::string& path, Co
   });
 }
 
-void parseInventory(Validator& v, const YAML::Node& node, const std::string& path,
+void parseInventory(YamlValidator& v, const YAML::Node& node, const std::string& path,
                     Config& config) {
   auto& inv = config.inventory;
   constexpr std::uint32_t kMaxTopN = 1000;  // per-object series are for the worst few, not all
@@ -430,7 +243,7 @@ void parseInventory(Validator& v, const YAML::Node& node, const std::string& pat
   });
 }
 
-void parseSelinuxSources(Validator& v, const YAML::Node& node, const std::string& path,
+void parseSelinuxSources(YamlValidator& v, const YAML::Node& node, const std::string& path,
                          std::vector<std::string>& out) {
   const std::vector<std::string> known = {"netlink", "audit_log", "tracepoint"};
   if (!node.IsSequence()) {
@@ -453,7 +266,7 @@ void parseSelinuxSources(Validator& v, const YAML::Node& node, const std::string
   out = std::move(sources);
 }
 
-void parseSelinux(Validator& v, const YAML::Node& node, const std::string& path, Config& config) {
+void parseSelinux(YamlValidator& v, const YAML::Node& node, const std::string& path, Config& config) {
   auto& selinux = config.selinux;
   v.mapping(node, path, {
       {"sources", [&](const YAML::Node& n, const std::string& p) {
@@ -468,7 +281,7 @@ void parseSelinux(Validator& v, const YAML::Node& node, const std::string& path,
   });
 }
 
-void parseCollectors(Validator& v, const YAML::Node& node, const std::string& path,
+void parseCollectors(YamlValidator& v, const YAML::Node& node, const std::string& path,
                      Config& config) {
   if (node.IsNull()) {
     return;
@@ -506,7 +319,7 @@ bool validEndpointName(const std::string& name) {
   });
 }
 
-void endpointName(Validator& v, const YAML::Node& node, const std::string& path,
+void endpointName(YamlValidator& v, const YAML::Node& node, const std::string& path,
                   std::string& out) {
   if (!v.scalar(node, path, "a name")) {
     return;
@@ -518,7 +331,7 @@ void endpointName(Validator& v, const YAML::Node& node, const std::string& path,
   out = node.Scalar();
 }
 
-void endpointServer(Validator& v, const YAML::Node& node, const std::string& path,
+void endpointServer(YamlValidator& v, const YAML::Node& node, const std::string& path,
                     EndpointServerConfig& server) {
   v.mapping(node, path, {
       {"process", [&](const YAML::Node& n, const std::string& p) {
@@ -541,7 +354,7 @@ void endpointServer(Validator& v, const YAML::Node& node, const std::string& pat
   });
 }
 
-EndpointClientConfig endpointClient(Validator& v, const YAML::Node& node, const std::string& path,
+EndpointClientConfig endpointClient(YamlValidator& v, const YAML::Node& node, const std::string& path,
                                     EndpointType type) {
   EndpointClientConfig client;
   client.access = type == EndpointType::kFifo ? EndpointAccess::kWrite : EndpointAccess::kConnect;
@@ -609,7 +422,7 @@ EndpointType endpointTypeOf(const YAML::Node& node) {
   return EndpointType::kFifo;
 }
 
-void endpointPath(Validator& v, const YAML::Node& node, const std::string& path, EndpointType type,
+void endpointPath(YamlValidator& v, const YAML::Node& node, const std::string& path, EndpointType type,
                   std::string& out) {
   if (!v.scalar(node, path, "an absolute path or @abstract-name")) {
     return;
@@ -640,7 +453,7 @@ void endpointPath(Validator& v, const YAML::Node& node, const std::string& path,
   out = text;
 }
 
-void parseEndpoints(Validator& v, const YAML::Node& node, const std::string& path,
+void parseEndpoints(YamlValidator& v, const YAML::Node& node, const std::string& path,
                     Config& config) {
   if (node.IsNull()) {
     return;
@@ -702,7 +515,7 @@ void parseEndpoints(Validator& v, const YAML::Node& node, const std::string& pat
   }
 }
 
-void parseTop(Validator& v, const YAML::Node& root, Config& config) {
+void parseTop(YamlValidator& v, const YAML::Node& root, Config& config) {
   v.mapping(root, "", {
       {"log", [&](const YAML::Node& n, const std::string& p) {
          v.mapping(n, p, {
@@ -845,7 +658,7 @@ std::string_view embeddedDefaultConfig() { return kDefaultConfig; }
 Config parseConfig(std::string_view yaml, std::string_view source) {
   Config config;
   config.source = std::string(source);
-  Validator v(source);
+  YamlValidator v(source);
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
@@ -862,11 +675,7 @@ Config parseConfig(std::string_view yaml, std::string_view source) {
     }
   }
   if (!v.errors().empty()) {
-    std::string all;
-    for (const auto& e : v.errors()) {
-      all += (all.empty() ? "" : "\n") + e;
-    }
-    throw ConfigError(all);
+    throw ConfigError(v.errorText());
   }
   return config;
 }

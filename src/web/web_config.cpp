@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "config/trusted_file.h"
+#include "config/yaml_validator.h"
 #include "web/bcrypt.h"
 
 namespace ipcwatch {
@@ -31,62 +32,14 @@ const std::vector<std::string> kSettableHeaders = {"Content-Security-Policy", "X
                                                    "X-Content-Type-Options", "X-XSS-Protection",
                                                    "Strict-Transport-Security"};
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) {
-    out += (out.empty() ? "" : ", ") + item;
-  }
-  return out;
-}
-
-class Checker {
+// The configuration's validator, plus what the web config needs: file names relative to the
+// file's own directory, non-empty scalars, and choices some of which are refused with a reason.
+class Checker : public YamlValidator {
  public:
   Checker(std::string_view source, std::string base_dir)
-      : source_(source), base_dir_(std::move(base_dir)) {}
+      : YamlValidator(source), base_dir_(std::move(base_dir)) {}
 
-  void error(const YAML::Node& node, const std::string& key, const std::string& message) {
-    const YAML::Mark mark = node.Mark();
-    std::ostringstream out;
-    out << source_ << ":" << mark.line + 1 << ":" << mark.column + 1 << ": " << key << ": "
-        << message;
-    errors_.push_back(out.str());
-  }
-
-  const std::vector<std::string>& errors() const { return errors_; }
-
-  using Handler = std::function<void(const YAML::Node&, const std::string&)>;
-
-  // Calls handlers[key] for each entry of the mapping; duplicate and unknown keys are errors.
-  void mapping(const YAML::Node& node, const std::string& path,
-               const std::map<std::string, Handler>& handlers,
-               const std::map<std::string, std::string>& unsupported = {}) {
-    if (node.IsNull()) {
-      return;
-    }
-    if (!node.IsMap()) {
-      error(node, path, "expected a mapping");
-      return;
-    }
-    std::vector<std::string> known;
-    for (const auto& [name, handler] : handlers) {
-      known.push_back(name);
-    }
-    std::set<std::string> seen;
-    for (const auto& entry : node) {
-      const std::string key = entry.first.Scalar();
-      const std::string child = path.empty() ? key : path + "." + key;
-      if (!seen.insert(key).second) {
-        error(entry.first, child, "duplicate key");
-      } else if (const auto it = handlers.find(key); it != handlers.end()) {
-        it->second(entry.second, child);
-      } else if (const auto why = unsupported.find(key); why != unsupported.end()) {
-        error(entry.first, child, "not supported by ipcwatch (" + why->second + ")");
-      } else {
-        error(entry.first, child, "unknown key (known: " + joined(known) + ")");
-      }
-    }
-  }
-
+  // Hides YamlValidator::scalar: an empty value is as good as none here.
   bool scalar(const YAML::Node& node, const std::string& path, const std::string& expected) {
     if (!node.IsScalar() || node.Scalar().empty()) {
       error(node, path, "expected " + expected);
@@ -129,9 +82,7 @@ class Checker {
   }
 
  private:
-  std::string source_;
   std::string base_dir_;
-  std::vector<std::string> errors_;
 };
 
 void parseTls(Checker& c, const YAML::Node& node, const std::string& path, WebSecurityConfig& out) {
@@ -282,17 +233,16 @@ void parseHttp(Checker& c, const YAML::Node& node, const std::string& path,
 
 WebSecurityConfig parseWebConfig(std::string_view yaml, std::string_view source,
                                  const std::string& base_dir) {
+  Checker c(source, base_dir);
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    std::ostringstream out;
-    out << source << ":" << e.mark.line + 1 << ":" << e.mark.column + 1 << ": " << e.msg;
-    throw WebConfigError(out.str());
+    c.errorAtMark(e.mark, e.msg);
+    throw WebConfigError(c.errorText());
   }
   WebSecurityConfig config;
   config.source = std::string(source);
-  Checker c(source, base_dir);
   if (!root.IsNull() && !root.IsMap()) {
     c.error(root, "(top level)",
             "expected a mapping (tls_server_config, basic_auth_users, http_server_config)");
@@ -308,11 +258,7 @@ WebSecurityConfig parseWebConfig(std::string_view yaml, std::string_view source,
               });
   }
   if (!c.errors().empty()) {
-    std::string text;
-    for (const auto& line : c.errors()) {
-      text += (text.empty() ? "" : "\n") + line;
-    }
-    throw WebConfigError(text);
+    throw WebConfigError(c.errorText());
   }
   return config;
 }
