@@ -59,7 +59,7 @@ Agent::Agent(const Config& config, ConfigLoader loader)
   if (selinux_store_) {
     pages.push_back(
         {"/denials", "recent SELinux denials and the rules that would allow them",
-         [store = selinux_store_.get()] { return renderDenialsPage(store->snapshot().recent); }});
+         [store = selinux_store_.get()] { return renderDenialsPage(store->recent()); }});
   }
   // Everything else that needs more is done: programs loaded and attached, audit sockets bound.
   // Reload never redoes these (see reloadableConfig). The HTTP server's threads are created

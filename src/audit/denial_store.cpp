@@ -228,6 +228,11 @@ void DenialStore::countDenial(std::string_view source, const AuditRecord& record
   }
 }
 
+std::vector<RecentDenial> DenialStore::recent() const {
+  std::lock_guard lock(mutex_);
+  return {recent_.begin(), recent_.end()};
+}
+
 DenialStore::Snapshot DenialStore::snapshot() const {
   std::lock_guard lock(mutex_);
   Snapshot copy = counts_;

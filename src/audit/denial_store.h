@@ -81,6 +81,9 @@ class DenialStore {
   void expireTracepointDenials(std::chrono::steady_clock::time_point now);
 
   Snapshot snapshot() const;
+  // Only the recent denials (newest last): what /denials and the endpoint check read, without
+  // copying every counter.
+  std::vector<RecentDenial> recent() const;
 
   static constexpr const char* kTracepointSource = "tracepoint";
   static constexpr std::chrono::milliseconds kMatchWindow{3000};

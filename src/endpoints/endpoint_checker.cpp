@@ -471,9 +471,10 @@ class CheckRun {
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
     }
-    auto result =
-        checkSelinux(input, denials_ != nullptr ? denials_->snapshot().recent
-                                                : std::vector<RecentDenial>{});
+    // The recent denials matter only where SELinux is active.
+    auto result = checkSelinux(input, input.active && denials_ != nullptr
+                                          ? denials_->recent()
+                                          : std::vector<RecentDenial>{});
     add(result.name, result.status, std::move(result.evidence), std::move(result.fix));
   }
 

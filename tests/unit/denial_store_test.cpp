@@ -38,6 +38,9 @@ TEST(DenialStore, OneIncrementPerDeniedPermission) {
   EXPECT_EQ(s.recent[0].comm, "httpd");
   EXPECT_EQ(s.recent[0].path, "/tmp/opensips_fifo");
   EXPECT_EQ(allowRule(s.recent[0]), "allow httpd_t user_tmp_t:fifo_file { read write };");
+  const auto recent = store.recent();
+  ASSERT_EQ(recent.size(), 1u);
+  EXPECT_EQ(recent[0].path, "/tmp/opensips_fifo");
 }
 
 TEST(DenialStore, SameEventFromTwoSourcesCountsOnce) {
