@@ -11,8 +11,8 @@
 #include "collectors/collector_table.h"
 #include "collectors/self_collector.h"
 #include "log/logging.h"
-#include "privileges.h"
 #include "reload_plan.h"
+#include "util/privileges.h"
 
 namespace ipcwatch {
 namespace {
@@ -48,7 +48,11 @@ Agent::Agent(const Config& config, ConfigLoader loader)
       caps_(config.labels.comm, config.labels.path, config.labels.folded_values_remembered) {
   startProbes();
   startAuditSources();
-  unix_inventory_ = std::make_unique<SharedUnixSocketInventory>(config_->paths.procfs);
+  snapshots_ = openHostSnapshots(config_->paths.procfs);
+  spdlog::info("host inventory: processes and open FIFOs from {}",
+               snapshots_->factsBackend() == "bpf_iter" ? "BPF task iterators"
+                                                        : "a walk of " + config_->paths.procfs);
+  registry_.setScrapeScope([snapshots = snapshots_.get()] { return snapshots->beginScrape(); });
   registry_.replace(buildCollectors(*config_));
 
   const auto address = parseListenAddress(config_->web.listen_address);
@@ -81,9 +85,8 @@ Agent::Agent(const Config& config, ConfigLoader loader)
 
 std::vector<std::unique_ptr<Collector>> Agent::buildCollectors(const Config& config) {
   std::vector<std::unique_ptr<Collector>> collectors;
-  CollectorDeps deps{broken_pipe_.get(), fifo_open_.get(),     unix_sock_.get(),
-                     &caps_,             &config,              &parse_errors_,
-                     selinux_store_.get(), unix_inventory_.get()};
+  CollectorDeps deps{broken_pipe_.get(), fifo_open_.get(),     unix_sock_.get(), &caps_, &config,
+                     &parse_errors_,     selinux_store_.get(), snapshots_.get()};
   for (const auto& spec : collectorTable()) {
     if (!collectorEnabled(config, spec.name)) {
       spdlog::info("collector {} disabled by configuration", spec.name);
@@ -102,8 +105,9 @@ std::vector<std::unique_ptr<Collector>> Agent::buildCollectors(const Config& con
     }
   }
   // Last, so that the overflow and parse error counts include the other collectors' scrape.
-  collectors.push_back(
-      std::make_unique<SelfCollector>(currentBuildInfo(), probe_list, caps_, &parse_errors_));
+  collectors.push_back(std::make_unique<SelfCollector>(currentBuildInfo(), probe_list, caps_,
+                                                       &parse_errors_,
+                                                       std::string(snapshots_->factsBackend())));
   return collectors;
 }
 

@@ -7,10 +7,10 @@
 #include "audit/audit_log_tail.h"
 #include "audit/audit_netlink_source.h"
 #include "audit/denial_store.h"
-#include "collectors/unix_socket_inventory.h"
 #include "collectors/config_reload_collector.h"
 #include "config/config.h"
 #include "http/http_server.h"
+#include "inventory/host_snapshot.h"
 #include "metrics/label_caps.h"
 #include "metrics/parse_errors.h"
 #include "metrics/scrape_registry.h"
@@ -66,8 +66,8 @@ class Agent {
   std::unique_ptr<AuditNetlinkSource> audit_netlink_;
   std::unique_ptr<AuditLogTail> audit_log_;
   std::unique_ptr<SelinuxAvcProbe> selinux_avc_;
-  // Read at most once per scrape, by whichever collector asks first.
-  std::unique_ptr<SharedUnixSocketInventory> unix_inventory_;
+  // One snapshot of the host per scrape, gathered on first use and shared by every collector.
+  std::unique_ptr<HostSnapshotSource> snapshots_;
   ScrapeRegistry registry_;
   std::unique_ptr<HttpServer> http_;
 };

@@ -12,7 +12,7 @@
 #include "collectors/collector_table.h"
 #include "collectors/self_collector.h"
 #include "config/config.h"
-#include "endpoints/diagnose_command.h"
+#include "cli/diagnose_command.h"
 #include "log/logging.h"
 #include "web/tls_context.h"
 #include "web/web_config.h"

@@ -12,7 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "privileges.h"
+#include "util/privileges.h"
 
 namespace ipcwatch {
 

@@ -16,7 +16,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "privileges.h"
+#include "util/privileges.h"
 
 namespace ipcwatch {
 namespace {

@@ -27,7 +27,8 @@ void requireLoaded(const BrokenPipeProbe& probe) {
 template <typename LabelFn>
 void addCommCounters(int map_fd, LabelCap& cap, FamilyBuilder& family, LabelFn&& labels) {
   forEachPerCpuCounter<ipcw_comm_key>(map_fd, [&](const ipcw_comm_key& key, std::uint64_t n) {
-    const std::string comm = cap.admit(sanitizeLabelValue(fromKernelString(key.comm, sizeof key.comm)));
+    const std::string comm =
+        cap.admit(sanitizeLabelValue(fromKernelString(key.comm, sizeof key.comm)));
     family.add(labels(comm, key.code), static_cast<double>(n));
   });
 }
@@ -36,22 +37,33 @@ void addCommCounters(int map_fd, LabelCap& cap, FamilyBuilder& family, LabelFn&&
 
 std::string_view epipeKindName(std::uint32_t kind) {
   switch (kind) {
-    case IPCW_KIND_PIPE: return "pipe";
-    case IPCW_KIND_FIFO: return "fifo";
-    case IPCW_KIND_UNIX_STREAM: return "unix_stream";
-    case IPCW_KIND_UNIX_SEQPACKET: return "unix_seqpacket";
-    case IPCW_KIND_TCP: return "tcp";
-    default: return "other";
+    case IPCW_KIND_PIPE:
+      return "pipe";
+    case IPCW_KIND_FIFO:
+      return "fifo";
+    case IPCW_KIND_UNIX_STREAM:
+      return "unix_stream";
+    case IPCW_KIND_UNIX_SEQPACKET:
+      return "unix_seqpacket";
+    case IPCW_KIND_TCP:
+      return "tcp";
+    default:
+      return "other";
   }
 }
 
 std::string_view sigpipeActionName(std::uint32_t action) {
   switch (action) {
-    case IPCW_SIGPIPE_DEFAULT: return "default";
-    case IPCW_SIGPIPE_HANDLED: return "handled";
-    case IPCW_SIGPIPE_IGNORED: return "ignored";
-    case IPCW_SIGPIPE_BLOCKED: return "blocked";
-    default: return "unknown";
+    case IPCW_SIGPIPE_DEFAULT:
+      return "default";
+    case IPCW_SIGPIPE_HANDLED:
+      return "handled";
+    case IPCW_SIGPIPE_IGNORED:
+      return "ignored";
+    case IPCW_SIGPIPE_BLOCKED:
+      return "blocked";
+    default:
+      return "unknown";
   }
 }
 
@@ -71,8 +83,9 @@ void BrokenPipeCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   for (std::uint32_t kind = 0; kind < IPCW_KIND_COUNT; ++kind) {
     const auto n = readPerCpuArraySlot(probe_.fallbackCountsFd(), IPCW_FALLBACK_EPIPE_BASE + kind);
     if (n != 0) {
-      family.add({{"comm", std::string(LabelCap::kOther)}, {"kind", std::string(epipeKindName(kind))}},
-                 static_cast<double>(n));
+      family.add(
+          {{"comm", std::string(LabelCap::kOther)}, {"kind", std::string(epipeKindName(kind))}},
+          static_cast<double>(n));
     }
   }
   if (!family.empty()) {

@@ -3,15 +3,26 @@
 #include "collectors/broken_pipe_collector.h"
 #include "collectors/endpoints_collector.h"
 #include "collectors/fifo_open_collector.h"
-#include "collectors/unix_sock_collector.h"
 #include "collectors/ipc_files_collector.h"
-#include "collectors/unix_socket_collector.h"
 #include "collectors/posix_ipc_collector.h"
-#include "collectors/sysv_ipc_collector.h"
-#include "config/config.h"
 #include "collectors/selinux_collector.h"
+#include "collectors/sysv_ipc_collector.h"
+#include "collectors/unix_sock_collector.h"
+#include "collectors/unix_socket_collector.h"
+#include "config/config.h"
+#include "inventory/host_snapshot.h"
 
 namespace ipcwatch {
+namespace {
+
+// The IPC namespaces to visit are the scrape's snapshot's: no collector lists /proc itself.
+std::unique_ptr<IpcNamespaceVisitor> snapshotIpcNamespaces(const std::string& procfs,
+                                                           HostSnapshotSource& snapshots) {
+  return std::make_unique<SetnsIpcNamespaceVisitor>(
+      procfs, [&snapshots] { return snapshots.current()->ipcNamespaces(); });
+}
+
+}  // namespace
 
 const std::vector<CollectorSpec>& collectorTable() {
   static const std::vector<CollectorSpec> table = {
@@ -47,13 +58,12 @@ const std::vector<CollectorSpec>& collectorTable() {
       {"unix_sockets", true,
        "ipc_unix_sockets, listen queues and ipc_netns from sock_diag in every network namespace",
        [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
-         return std::make_unique<UnixSocketCollector>(*deps.unix_inventory, *deps.caps);
+         return std::make_unique<UnixSocketCollector>(*deps.snapshots, *deps.caps);
        }},
       {"ipc_files", true,
        "stale socket files, FIFOs without readers and insecure endpoints under scan.directories",
        [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
-         return std::make_unique<IpcFilesCollector>(*deps.config, *deps.caps,
-                                                    *deps.unix_inventory);
+         return std::make_unique<IpcFilesCollector>(*deps.config, *deps.caps, *deps.snapshots);
        }},
       {"sysv_ipc", true,
        "SysV shared memory, semaphores, message queues and limits of every IPC namespace",
@@ -61,8 +71,7 @@ const std::vector<CollectorSpec>& collectorTable() {
          const auto& config = *deps.config;
          return std::make_unique<SysvIpcCollector>(
              SysvIpcOptions{config.paths.procfs, config.inventory.msg_queue_top_n},
-             *deps.parse_errors,
-             std::make_unique<SetnsIpcNamespaceVisitor>(config.paths.procfs));
+             *deps.parse_errors, snapshotIpcNamespaces(config.paths.procfs, *deps.snapshots));
        }},
       {"posix_ipc", true,
        "POSIX shared memory and semaphores in /dev/shm, message queues of every IPC namespace",
@@ -71,8 +80,7 @@ const std::vector<CollectorSpec>& collectorTable() {
          return std::make_unique<PosixIpcCollector>(
              PosixIpcOptions{config.inventory.posix_shm_dir, config.inventory.posix_shm_top_n,
                              config.inventory.posix_mqueue_top_n},
-             *deps.parse_errors,
-             std::make_unique<SetnsIpcNamespaceVisitor>(config.paths.procfs));
+             *deps.parse_errors, snapshotIpcNamespaces(config.paths.procfs, *deps.snapshots));
        }},
       {"endpoints", true,
        "reachability of the configured endpoints from each client's point of view",
@@ -80,8 +88,7 @@ const std::vector<CollectorSpec>& collectorTable() {
          if (deps.config->endpoints.empty()) {
            return nullptr;
          }
-         return std::make_unique<EndpointsCollector>(*deps.config, deps.selinux,
-                                                     deps.unix_inventory);
+         return std::make_unique<EndpointsCollector>(*deps.config, deps.selinux, *deps.snapshots);
        }},
       {"selinux", true,
        "SELinux denials and errors from the audit stream and audit.log; SELinux state",

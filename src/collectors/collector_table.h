@@ -15,7 +15,7 @@ class DenialStore;
 class FifoOpenProbe;
 class UnixSockProbe;
 class ParseErrors;
-class SharedUnixSocketInventory;
+class HostSnapshotSource;
 struct Config;
 
 // What a collector factory may use. A probe pointer is null when its probe family is switched
@@ -27,8 +27,8 @@ struct CollectorDeps {
   LabelCaps* caps = nullptr;
   const Config* config = nullptr;
   ParseErrors* parse_errors = nullptr;
-  const DenialStore* selinux = nullptr;  // null when the selinux collector is switched off
-  SharedUnixSocketInventory* unix_inventory = nullptr;  // one sock_diag read per scrape
+  const DenialStore* selinux = nullptr;     // null when the selinux collector is switched off
+  HostSnapshotSource* snapshots = nullptr;  // one host snapshot per scrape, shared by all
 };
 
 // One row of the explicit collector table (no static self-registration).

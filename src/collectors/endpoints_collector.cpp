@@ -9,9 +9,10 @@
 namespace ipcwatch {
 
 EndpointsCollector::EndpointsCollector(const Config& config, const DenialStore* denials,
-                                       SharedUnixSocketInventory* inventory)
+                                       HostSnapshotSource& snapshots)
     : endpoints_(config.endpoints),
-      checker_(config.paths.procfs, config.paths.sysfs, denials, inventory) {}
+      checker_(config.paths.procfs, config.paths.sysfs, denials),
+      snapshots_(snapshots) {}
 
 void EndpointsCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   FamilyBuilder up("ipc_endpoint_up",
@@ -34,10 +35,11 @@ void EndpointsCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   const double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::lock_guard lock(mutex_);
+  const auto snapshot = snapshots_.current();
   for (const auto& endpoint : endpoints_) {
     bool first = true;
     for (const auto& client : endpoint.clients) {
-      const EndpointReport report = checker_.check(endpoint, client);
+      const EndpointReport report = checker_.check(endpoint, client, *snapshot);
       const LabelSet labels{{"client", client.name}, {"endpoint", endpoint.name}};
       up.set(labels, report.reachable ? 1 : 0);
       for (const auto& check : report.checks) {

@@ -31,7 +31,9 @@ std::uint64_t monotonicNs() {
 }
 
 // Upper bound in seconds of wait bucket b: 1 ms for bucket 0, 2^b ms after.
-double bucketUpperBound(int bucket) { return std::ldexp(0.001, bucket); }
+double bucketUpperBound(int bucket) {
+  return std::ldexp(0.001, bucket);
+}
 
 struct Waiting {
   double count = 0;

@@ -8,7 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "collectors/fifo_holders.h"
+#include "inventory/fifo_holders.h"
 #include "metrics/family.h"
 #include "metrics/label_value.h"
 
@@ -34,10 +34,9 @@ bool IpcFilesCollector::BoundSockets::isBound(const FoundEndpoint& socket) const
 }
 
 IpcFilesCollector::IpcFilesCollector(const Config& config, LabelCaps& caps,
-                                     SharedUnixSocketInventory& inventory)
+                                     HostSnapshotSource& snapshots)
     : scan_(config.scan),
-      procfs_(config.paths.procfs),
-      inventory_(inventory),
+      snapshots_(snapshots),
       stale_cap_(caps.path(kStaleInfo)),
       fifo_cap_(caps.path(kFifoWithoutReader)),
       writable_cap_(caps.path(kWorldWritable)),
@@ -53,9 +52,8 @@ void IpcFilesCollector::outOfTime(const std::string& stage) {
   throw std::runtime_error("scan time budget exhausted during " + stage);
 }
 
-IpcFilesCollector::BoundSockets IpcFilesCollector::boundSockets() {
-  const auto read = inventory_.get();
-  const UnixSocketInventory& inventory = *read.inventory;
+IpcFilesCollector::BoundSockets IpcFilesCollector::boundSockets(HostSnapshot& snapshot) {
+  const UnixSocketInventory& inventory = snapshot.unixSockets();
   BoundSockets bound;
   bound.by_path = inventory.from_procfs;
   for (const auto& entry : inventory.namespaces) {
@@ -85,20 +83,16 @@ void IpcFilesCollector::collect(std::vector<prometheus::MetricFamily>& out) {
     outOfTime("the scan directories");
   }
 
-  std::set<FileId> fifos;
+  bool any_fifo = false;
   bool any_socket = false;
   for (const auto& found : scan.endpoints) {
-    if (found.kind == EndpointKind::kFifo) {
-      fifos.insert(found.id);
-    } else {
-      any_socket = true;
-    }
+    any_fifo = any_fifo || found.kind == EndpointKind::kFifo;
+    any_socket = any_socket || found.kind == EndpointKind::kSocket;
   }
-  const auto holders = findFifoHolders(procfs_, fifos, deadline);
-  if (holders.out_of_time) {
-    outOfTime("/proc/*/fd");
-  }
-  const BoundSockets bound = any_socket ? boundSockets() : BoundSockets{};
+  const auto snapshot = snapshots_.current();
+  static const std::map<FileId, FifoHolders> kNone;
+  const auto& holders = any_fifo ? snapshot->fifoHolders() : kNone;
+  const BoundSockets bound = any_socket ? boundSockets(*snapshot) : BoundSockets{};
 
   FamilyBuilder stale_count("ipc_unix_stale_socket_files",
                             "Socket files under a scanned directory that no socket in any network "
@@ -135,8 +129,8 @@ void IpcFilesCollector::collect(std::vector<prometheus::MetricFamily>& out) {
       }
     } else {
       fifo_count.add({{"dir", dir}}, 1);
-      const auto it = holders.holders.find(found.id);
-      if (it == holders.holders.end() || it->second.readers == 0) {
+      const auto it = holders.find(found.id);
+      if (it == holders.end() || it->second.readers == 0) {
         no_reader.set({{"path", fifo_cap_.admit(path)}}, 1);
       }
     }

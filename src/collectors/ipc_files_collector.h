@@ -4,9 +4,9 @@
 #include <string>
 #include <utility>
 
-#include "collectors/endpoint_scan.h"
-#include "collectors/unix_socket_inventory.h"
 #include "config/config.h"
+#include "inventory/endpoint_scan.h"
+#include "inventory/host_snapshot.h"
 #include "metrics/collector.h"
 #include "metrics/label_caps.h"
 
@@ -18,7 +18,7 @@ namespace ipcwatch {
 // report a partial scan when the time budget runs out.
 class IpcFilesCollector : public Collector {
  public:
-  IpcFilesCollector(const Config& config, LabelCaps& caps, SharedUnixSocketInventory& inventory);
+  IpcFilesCollector(const Config& config, LabelCaps& caps, HostSnapshotSource& snapshots);
   std::string_view name() const override { return "ipc_files"; }
   void collect(std::vector<prometheus::MetricFamily>& out) override;
 
@@ -32,12 +32,11 @@ class IpcFilesCollector : public Collector {
     bool isBound(const FoundEndpoint& socket) const;
   };
 
-  BoundSockets boundSockets();
+  static BoundSockets boundSockets(HostSnapshot& snapshot);
   void outOfTime(const std::string& stage);
 
   ScanConfig scan_;
-  std::string procfs_;
-  SharedUnixSocketInventory& inventory_;
+  HostSnapshotSource& snapshots_;
   LabelCap& stale_cap_;
   LabelCap& fifo_cap_;
   LabelCap& writable_cap_;

@@ -37,6 +37,15 @@ void SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
              {"version", build_.version}},
             1);
   out.push_back(build.build());
+  if (!inventory_backend_.empty()) {
+    FamilyBuilder backend("ipcwatch_host_inventory_backend",
+                          "Where the per-scrape host snapshot reads processes and open FIFOs "
+                          "from: bpf_iter (BPF task iterators) or procfs (a walk of /proc); "
+                          "always 1.",
+                          prometheus::MetricType::Gauge);
+    backend.set({{"backend", inventory_backend_}}, 1);
+    out.push_back(backend.build());
+  }
 
   FamilyBuilder attached("ipcwatch_probe_attached",
                          "Whether each BPF program the configuration enables is attached (1) or "

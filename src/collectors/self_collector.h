@@ -25,12 +25,15 @@ BuildInfo currentBuildInfo();
 // include the other collectors' same scrape.
 class SelfCollector : public Collector {
  public:
+  // `inventory_backend`: where the host snapshot reads processes and open FIFOs from
+  // ("bpf_iter" or "procfs"), exported as ipcwatch_host_inventory_backend; "" leaves it out.
   SelfCollector(BuildInfo build, std::vector<const Probe*> probes, const LabelCaps& caps,
-                const ParseErrors* parse_errors = nullptr)
+                const ParseErrors* parse_errors = nullptr, std::string inventory_backend = "")
       : build_(std::move(build)),
         probes_(std::move(probes)),
         caps_(caps),
-        parse_errors_(parse_errors) {}
+        parse_errors_(parse_errors),
+        inventory_backend_(std::move(inventory_backend)) {}
   std::string_view name() const override { return "self"; }
   void collect(std::vector<prometheus::MetricFamily>& out) override;
 
@@ -39,6 +42,7 @@ class SelfCollector : public Collector {
   const std::vector<const Probe*> probes_;
   const LabelCaps& caps_;
   const ParseErrors* parse_errors_;  // ipcwatch_parse_errors_total, when given
+  const std::string inventory_backend_;
 };
 
 }  // namespace ipcwatch

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "collectors/parsers/ipc_parsers.h"
-#include "collectors/proc_file.h"
+#include "inventory/parsers/ipc_parsers.h"
+#include "inventory/proc_file.h"
 #include "metrics/family.h"
 #include "metrics/label_value.h"
 

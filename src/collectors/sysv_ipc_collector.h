@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "collectors/ipc_namespaces.h"
+#include "inventory/ipc_namespaces.h"
 #include "metrics/collector.h"
 #include "metrics/parse_errors.h"
 

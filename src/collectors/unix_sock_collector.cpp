@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "collectors/unix_socket_inventory.h"
+#include "inventory/unix_socket_inventory.h"
 #include "ipcwatch/bpf/unix_sock.h"
 #include "metrics/family.h"
 #include "metrics/label_value.h"

@@ -15,8 +15,8 @@ constexpr const char* kQueueMetric = "ipc_unix_listen_queue";
 
 }  // namespace
 
-UnixSocketCollector::UnixSocketCollector(SharedUnixSocketInventory& inventory, LabelCaps& caps)
-    : inventory_(inventory),
+UnixSocketCollector::UnixSocketCollector(HostSnapshotSource& snapshots, LabelCaps& caps)
+    : snapshots_(snapshots),
       path_cap_(caps.path(kQueueMetric)),
       parse_errors_{{"proc_net_unix", 0}, {"unix_diag", 0}} {}
 
@@ -34,12 +34,9 @@ void UnixSocketCollector::countParseErrors(const UnixSocketInventory& inventory)
 }
 
 void UnixSocketCollector::collect(std::vector<prometheus::MetricFamily>& out) {
-  const auto read = inventory_.get();
-  const UnixSocketInventory& inventory = *read.inventory;
-  if (read.generation != counted_generation_) {  // a read shared with an earlier scrape counts once
-    countParseErrors(inventory);
-    counted_generation_ = read.generation;
-  }
+  const auto snapshot = snapshots_.current();
+  const UnixSocketInventory& inventory = snapshot->unixSockets();
+  countParseErrors(inventory);  // one read per scrape: its errors are counted once
 
   FamilyBuilder counts("ipc_unix_sockets",
                        "Unix sockets, by network namespace (inode), type and state.",

@@ -4,7 +4,7 @@
 #include <map>
 #include <string>
 
-#include "collectors/unix_socket_inventory.h"
+#include "inventory/host_snapshot.h"
 #include "metrics/collector.h"
 #include "metrics/label_caps.h"
 
@@ -15,15 +15,14 @@ namespace ipcwatch {
 // ipc_netns{netns,name}.
 class UnixSocketCollector : public Collector {
  public:
-  UnixSocketCollector(SharedUnixSocketInventory& inventory, LabelCaps& caps);
+  UnixSocketCollector(HostSnapshotSource& snapshots, LabelCaps& caps);
   std::string_view name() const override { return "unix_sockets"; }
   void collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:
   void countParseErrors(const UnixSocketInventory& inventory);
 
-  SharedUnixSocketInventory& inventory_;
-  std::uint64_t counted_generation_ = 0;
+  HostSnapshotSource& snapshots_;
   LabelCap& path_cap_;
   std::map<std::string, std::uint64_t> parse_errors_;  // source -> errors so far
   bool parse_error_logged_ = false;

@@ -11,7 +11,7 @@
 
 #include "config/trusted_file.h"
 #include "config/yaml_validator.h"
-#include "http/listen_address.h"
+#include "config/listen_address.h"
 
 namespace ipcwatch {
 namespace {

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "config/config.h"
+#include "inventory/host_snapshot.h"
 #include "util/unique_fd.h"
 
 namespace ipcwatch {
@@ -36,25 +37,6 @@ std::vector<std::uint32_t> numbers(std::string_view text) {
     text.remove_prefix(static_cast<std::size_t>(ptr - text.data()));
   }
   return out;
-}
-
-std::vector<std::uint32_t> allPids(const std::string& procfs) {
-  std::vector<std::uint32_t> pids;
-  DIR* dir = opendir(procfs.c_str());
-  if (dir == nullptr) {
-    return pids;
-  }
-  while (const dirent* entry = readdir(dir)) {
-    std::uint32_t pid = 0;
-    const std::string_view name = entry->d_name;
-    const auto [ptr, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
-    if (ec == std::errc() && ptr == name.data() + name.size()) {
-      pids.push_back(pid);
-    }
-  }
-  closedir(dir);
-  std::sort(pids.begin(), pids.end());
-  return pids;
 }
 
 std::string trimmed(std::string text) {
@@ -136,25 +118,15 @@ std::uint64_t nsInode(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
-std::vector<std::uint32_t> findProcessesByComm(const std::string& procfs, const std::string& comm) {
-  std::vector<std::uint32_t> out;
-  for (const auto pid : allPids(procfs)) {
-    if (trimmed(readSmallFile(procfs + "/" + std::to_string(pid) + "/comm")) == comm) {
-      out.push_back(pid);
-    }
-  }
-  return out;
-}
-
-std::uint32_t findServerProcess(const std::string& procfs, const EndpointServerConfig& server) {
+std::uint32_t findServerProcess(HostSnapshot& snapshot, const EndpointServerConfig& server) {
   if (!server.pid_file.empty()) {
     const auto pids = numbers(readSmallFile(server.pid_file));
-    if (!pids.empty() && access((procfs + "/" + std::to_string(pids[0])).c_str(), F_OK) == 0) {
+    if (!pids.empty() && snapshot.process(pids[0]) != nullptr) {
       return pids[0];
     }
   }
   if (!server.process.empty()) {
-    const auto pids = findProcessesByComm(procfs, server.process);
+    const auto pids = snapshot.pidsByComm(server.process);
     if (!pids.empty()) {
       return pids[0];
     }
@@ -162,20 +134,14 @@ std::uint32_t findServerProcess(const std::string& procfs, const EndpointServerC
   if (server.exe.empty() && server.systemd_unit.empty()) {
     return 0;
   }
-  for (const auto pid : allPids(procfs)) {
-    const std::string dir = procfs + "/" + std::to_string(pid);
-    if (!server.exe.empty()) {
-      char target[4096];
-      const ssize_t n = readlink((dir + "/exe").c_str(), target, sizeof target - 1);
-      if (n > 0 && std::string_view(target, static_cast<std::size_t>(n)) == server.exe) {
-        return pid;
-      }
+  for (const auto& process : snapshot.processes()) {
+    if (!server.exe.empty() && snapshot.exeOf(process.pid) == server.exe) {
+      return process.pid;
     }
-    if (!server.systemd_unit.empty()) {
-      const std::string cgroup = readSmallFile(dir + "/cgroup");
-      if (cgroup.find("/" + server.systemd_unit + "\n") != std::string::npos) {
-        return pid;
-      }
+    if (!server.systemd_unit.empty() &&
+        snapshot.cgroupOf(process.pid).find("/" + server.systemd_unit + "\n") !=
+            std::string::npos) {
+      return process.pid;
     }
   }
   return 0;
@@ -237,20 +203,31 @@ ClientIdentity identityOfUser(const std::string& procfs, const std::string& user
   return id;
 }
 
-ClientIdentity resolveClient(const std::string& procfs, const std::string& process,
+ClientIdentity resolveClient(HostSnapshot& snapshot, const std::string& process,
                              const std::string& user) {
+  const std::string& procfs = snapshot.procfs();
   if (!process.empty()) {
-    const auto pids = findProcessesByComm(procfs, process);
+    const auto pids = snapshot.pidsByComm(process);
     ResolvedUser wanted;
     const bool by_user = !user.empty() && resolveUser(user, wanted);
-    std::optional<ClientIdentity> first;
+    // A worker running as the configured user, not the root master; else the first.
+    std::vector<std::uint32_t> order;
     for (const auto pid : pids) {
+      const ProcessFacts* facts = snapshot.process(pid);
+      if (by_user && facts != nullptr && facts->euid == wanted.uid) {
+        order.insert(order.begin(), pid);
+        break;
+      }
+    }
+    order.insert(order.end(), pids.begin(), pids.end());
+    std::optional<ClientIdentity> first;
+    for (const auto pid : order) {
       auto id = identityOfProcess(procfs, pid);
       if (!id.resolved) {
-        continue;
+        continue;  // exited since the snapshot
       }
       if (!by_user || id.uid == wanted.uid) {
-        return id;  // a worker running as the configured user, not the root master
+        return id;
       }
       if (!first) {
         first = std::move(id);

@@ -9,6 +9,8 @@
 
 namespace ipcwatch {
 
+class HostSnapshot;
+
 // Who a check runs as: a live process (its credentials and namespaces) or a configured user
 // in the agent's own namespaces.
 struct ClientIdentity {
@@ -37,17 +39,15 @@ std::optional<ProcStatus> parseProcStatus(const std::string& text);
 std::string readSmallFile(const std::string& path);  // "" when unreadable
 std::uint64_t nsInode(const std::string& path);      // 0 when it cannot be stat()ed
 
-// Processes whose comm is `comm`, lowest pid first.
-std::vector<std::uint32_t> findProcessesByComm(const std::string& procfs, const std::string& comm);
-
 // The serving process: by comm, exe, pid file or systemd unit (first match), 0 when none.
+// Looked up in the scrape's host snapshot.
 struct EndpointServerConfig;
-std::uint32_t findServerProcess(const std::string& procfs, const EndpointServerConfig& server);
+std::uint32_t findServerProcess(HostSnapshot& snapshot, const EndpointServerConfig& server);
 
 ClientIdentity identityOfProcess(const std::string& procfs, std::uint32_t pid);
 ClientIdentity identityOfUser(const std::string& procfs, const std::string& user);
 // The configured client: a running `process` (preferring one that runs as `user`), else `user`.
-ClientIdentity resolveClient(const std::string& procfs, const std::string& process,
+ClientIdentity resolveClient(HostSnapshot& snapshot, const std::string& process,
                              const std::string& user);
 
 struct AccessQuery {

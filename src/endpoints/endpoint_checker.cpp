@@ -12,8 +12,6 @@
 #include <optional>
 #include <sstream>
 
-#include "collectors/fifo_holders.h"
-#include "collectors/unix_socket_inventory.h"
 #include "endpoints/posix_acl.h"
 #include "endpoints/selinux_check.h"
 #include "endpoints/socket_checks.h"
@@ -132,17 +130,16 @@ std::string cleaned(const std::string& path) {
 class CheckRun {
  public:
   CheckRun(const std::string& procfs, const std::string& sysfs, const DenialStore* denials,
-           SharedUnixSocketInventory& inventory, EndpointReport& report,
-           const EndpointConfig& endpoint)
+           HostSnapshot& snapshot, EndpointReport& report, const EndpointConfig& endpoint)
       : procfs_(procfs),
         sysfs_(sysfs),
         denials_(denials),
-        inventory_(inventory),
+        snapshot_(snapshot),
         report_(report),
         endpoint_(endpoint) {}
 
   void run() {
-    server_pid_ = findServerProcess(procfs_, endpoint_.server);
+    server_pid_ = findServerProcess(snapshot_, endpoint_.server);
     abstract_ = !endpoint_.path.empty() && endpoint_.path.front() == '@';
     pathClean();
     if (!report_.identity.resolved) {
@@ -394,12 +391,19 @@ class CheckRun {
       }
     }
     const FileId id{st.st_dev, st.st_ino};
-    const auto scan =
-        findFifoHolders(procfs_, {id}, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+    const std::map<FileId, FifoHolders>* holders_read = nullptr;
+    try {
+      holders_read = &snapshot_.fifoHolders();
+    } catch (const std::exception& e) {
+      add("peer", CheckStatus::kFail,
+          std::string("cannot tell who holds the FIFO open: ") + e.what());
+      return;
+    }
+    const auto& holders = *holders_read;
     const bool wants_reader = report_.access != EndpointAccess::kRead;
-    const auto it = scan.holders.find(id);
+    const auto it = holders.find(id);
     std::set<std::uint32_t> peers;
-    if (it != scan.holders.end()) {
+    if (it != holders.end()) {
       peers = wants_reader ? it->second.reader_pids : it->second.writer_pids;
     }
     peers.erase(report_.identity.pid);  // the client itself does not serve it
@@ -408,24 +412,21 @@ class CheckRun {
     if (peers.empty()) {
       const std::string server =
           !endpoint_.server.process.empty() ? endpoint_.server.process : std::string("the server");
-      add("peer", CheckStatus::kFail,
-          "no process holds the FIFO open for " + direction +
-              (scan.out_of_time ? " (the /proc scan ran out of time)" : ""),
+      add("peer", CheckStatus::kFail, "no process holds the FIFO open for " + direction,
           "no process " + std::string(wants_reader ? "reads" : "writes") + " this FIFO: is " +
               server + " running?");
       return;
     }
     std::string who;
     for (const auto pid : peers) {
-      const std::string comm = readSmallFile(procfs_ + "/" + std::to_string(pid) + "/comm");
+      const ProcessFacts* process = snapshot_.process(pid);
       who += (who.empty() ? "" : ", ") + std::string("pid ") + std::to_string(pid) + " (" +
-             comm.substr(0, comm.find('\n')) + ")";
+             (process != nullptr ? process->comm : std::string("exited")) + ")";
     }
     add("peer", CheckStatus::kPass, "held open for " + direction + " by " + who);
   }
 
   void socketPeer() {
-    const auto read = inventory_.get();
     SocketPeerQuery query;
     query.path = endpoint_.path;
     query.type = endpoint_.type;
@@ -434,7 +435,7 @@ class CheckRun {
     if (!abstract_ && stat(clientView(endpoint_.path).c_str(), &st) == 0) {
       query.file = FileId{st.st_dev, st.st_ino};
     }
-    auto result = checkSocketPeer(*read.inventory, query);
+    auto result = checkSocketPeer(snapshot_.unixSockets(), query);
     report_.peers = result.peers;
     listener_ = std::move(result.listener);
     add(result.check.name, result.check.status, std::move(result.check.evidence),
@@ -460,11 +461,11 @@ class CheckRun {
       const ssize_t n = abstract_ ? -1
                                   : getxattr(clientView(endpoint_.path).c_str(), "security.selinux",
                                              label, sizeof label - 1);
-      input.file_label = n > 0 ? std::string(label, strnlen(label, static_cast<std::size_t>(n)))
-                               : "";
+      input.file_label =
+          n > 0 ? std::string(label, strnlen(label, static_cast<std::size_t>(n))) : "";
       if (report_.identity.pid != 0) {
-        const std::string domain = readSmallFile(
-            procfs_ + "/" + std::to_string(report_.identity.pid) + "/attr/current");
+        const std::string domain =
+            readSmallFile(procfs_ + "/" + std::to_string(report_.identity.pid) + "/attr/current");
         input.client_domain = domain.substr(0, domain.find_first_of(std::string("\0\n", 2)));
       }
       input.now_seconds = std::chrono::duration_cast<std::chrono::seconds>(
@@ -472,9 +473,9 @@ class CheckRun {
                               .count();
     }
     // The recent denials matter only where SELinux is active.
-    auto result = checkSelinux(input, input.active && denials_ != nullptr
-                                          ? denials_->recent()
-                                          : std::vector<RecentDenial>{});
+    auto result =
+        checkSelinux(input, input.active && denials_ != nullptr ? denials_->recent()
+                                                                : std::vector<RecentDenial>{});
     add(result.name, result.status, std::move(result.evidence), std::move(result.fix));
   }
 
@@ -508,7 +509,7 @@ class CheckRun {
   const std::string& procfs_;
   const std::string& sysfs_;
   const DenialStore* denials_;
-  SharedUnixSocketInventory& inventory_;
+  HostSnapshot& snapshot_;
   EndpointReport& report_;
   const EndpointConfig& endpoint_;
   std::uint32_t server_pid_ = 0;
@@ -544,24 +545,19 @@ const std::vector<std::string>& endpointCheckNames() {
   return names;
 }
 
-EndpointChecker::EndpointChecker(std::string procfs, std::string sysfs,
-                                 const DenialStore* denials, SharedUnixSocketInventory* inventory)
-    : procfs_(std::move(procfs)),
-      sysfs_(std::move(sysfs)),
-      denials_(denials),
-      own_inventory_(inventory == nullptr ? std::make_unique<SharedUnixSocketInventory>(procfs_)
-                                          : nullptr),
-      inventory_(inventory == nullptr ? own_inventory_.get() : inventory) {}
+EndpointChecker::EndpointChecker(std::string procfs, std::string sysfs, const DenialStore* denials)
+    : procfs_(std::move(procfs)), sysfs_(std::move(sysfs)), denials_(denials) {}
 
 EndpointReport EndpointChecker::check(const EndpointConfig& endpoint,
-                                      const EndpointClientConfig& client) const {
+                                      const EndpointClientConfig& client,
+                                      HostSnapshot& snapshot) const {
   return checkAs(endpoint, client.name, client.access,
-                 resolveClient(procfs_, client.process, client.user));
+                 resolveClient(snapshot, client.process, client.user), snapshot);
 }
 
 EndpointReport EndpointChecker::checkAs(const EndpointConfig& endpoint,
                                         const std::string& client_name, EndpointAccess access,
-                                        ClientIdentity identity) const {
+                                        ClientIdentity identity, HostSnapshot& snapshot) const {
   EndpointReport report;
   report.endpoint = endpoint.name;
   report.client = client_name;
@@ -569,7 +565,7 @@ EndpointReport EndpointChecker::checkAs(const EndpointConfig& endpoint,
   report.type = endpoint.type;
   report.access = access;
   report.identity = std::move(identity);
-  CheckRun(procfs_, sysfs_, denials_, *inventory_, report, endpoint).run();
+  CheckRun(procfs_, sysfs_, denials_, snapshot, report, endpoint).run();
   // In the documented order, whatever order they were decided in.
   std::vector<CheckResult> ordered;
   for (const auto& name : endpointCheckNames()) {

@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "audit/denial_store.h"
-#include "collectors/unix_socket_inventory.h"
 #include "config/config.h"
 #include "endpoints/client_identity.h"
+#include "inventory/host_snapshot.h"
 
 namespace ipcwatch {
 
@@ -44,26 +44,26 @@ struct EndpointReport {
   bool reachable = false;           // no check failed or was skipped
 };
 
-// Evaluates an endpoint from a client's point of view. Read-only: it stats, reads xattrs and
-// /proc, asks sock_diag, and forks a helper for faccessat; it never opens an endpoint.
+// Evaluates an endpoint from a client's point of view. Read-only: it stats the endpoint and
+// its directories, reads xattrs, and forks a helper for faccessat; it never opens an endpoint.
+// Everything about processes, open FIFOs and sockets comes from the host snapshot it is given,
+// which every check of one scrape shares.
 class EndpointChecker {
  public:
-  // `denials`, when given, are the recent SELinux denials the selinux check consults;
-  // `inventory`, the unix socket inventory to share (else the checker keeps its own).
-  EndpointChecker(std::string procfs, std::string sysfs, const DenialStore* denials = nullptr,
-                  SharedUnixSocketInventory* inventory = nullptr);
+  // `denials`, when given, are the recent SELinux denials the selinux check consults.
+  EndpointChecker(std::string procfs, std::string sysfs, const DenialStore* denials = nullptr);
 
-  EndpointReport check(const EndpointConfig& endpoint, const EndpointClientConfig& client) const;
+  EndpointReport check(const EndpointConfig& endpoint, const EndpointClientConfig& client,
+                       HostSnapshot& snapshot) const;
   // As `check`, for an identity resolved by the caller (diagnose --as-pid).
   EndpointReport checkAs(const EndpointConfig& endpoint, const std::string& client_name,
-                         EndpointAccess access, ClientIdentity identity) const;
+                         EndpointAccess access, ClientIdentity identity,
+                         HostSnapshot& snapshot) const;
 
  private:
   std::string procfs_;
   std::string sysfs_;
   const DenialStore* denials_;
-  std::unique_ptr<SharedUnixSocketInventory> own_inventory_;
-  SharedUnixSocketInventory* inventory_;
 };
 
 }  // namespace ipcwatch

@@ -4,8 +4,8 @@
 #include <optional>
 #include <string>
 
-#include "collectors/endpoint_scan.h"
-#include "collectors/unix_socket_inventory.h"
+#include "inventory/endpoint_scan.h"
+#include "inventory/unix_socket_inventory.h"
 #include "config/config.h"
 #include "endpoints/endpoint_checker.h"
 

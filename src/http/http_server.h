@@ -9,7 +9,7 @@
 #include <prometheus/collectable.h>
 
 #include "http/guarded_server.h"
-#include "http/listen_address.h"
+#include "config/listen_address.h"
 #include "web/web_config.h"
 
 namespace httplib {

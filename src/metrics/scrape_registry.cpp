@@ -22,6 +22,11 @@ std::vector<std::unique_ptr<Collector>> ScrapeRegistry::replace(
   return next;
 }
 
+void ScrapeRegistry::setScrapeScope(std::function<std::shared_ptr<void>()> begin) {
+  std::lock_guard lock(mutex_);
+  begin_scrape_ = std::move(begin);
+}
+
 std::vector<std::string> ScrapeRegistry::collectorNames() const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> names;
@@ -48,6 +53,7 @@ void ScrapeRegistry::logOutcome(const std::string& name, bool ok, const std::str
 
 std::vector<prometheus::MetricFamily> ScrapeRegistry::Collect() const {
   std::lock_guard lock(mutex_);
+  const std::shared_ptr<void> scope = begin_scrape_ ? begin_scrape_() : nullptr;
   std::vector<prometheus::MetricFamily> out;
   FamilyBuilder duration("ipcwatch_collector_duration_seconds",
                          "Time the collector took during the last scrape.",

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -22,6 +23,9 @@ class ScrapeRegistry : public prometheus::Collectable {
   // one, so the caller can destroy it after no scrape can use it any more.
   std::vector<std::unique_ptr<Collector>> replace(std::vector<std::unique_ptr<Collector>> next);
   std::vector<std::string> collectorNames() const;
+  // Called as each scrape starts; what it returns is held until the scrape ends (the host
+  // snapshot that every collector of the scrape shares).
+  void setScrapeScope(std::function<std::shared_ptr<void>()> begin);
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
@@ -32,6 +36,7 @@ class ScrapeRegistry : public prometheus::Collectable {
 
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<Collector>> collectors_;
+  std::function<std::shared_ptr<void>()> begin_scrape_;
   mutable std::set<std::string> failing_;
 };
 

@@ -11,12 +11,6 @@
 
 namespace ipcwatch {
 
-std::string libbpfErrorText(int err) {
-  char buf[128];
-  libbpf_strerror(err, buf, sizeof(buf));
-  return buf;
-}
-
 void ProgramSet::LinkDeleter::operator()(bpf_link* link) const { bpf_link__destroy(link); }
 
 ProgramSet::ProgramSet(std::string probe, std::vector<std::string> enabled)

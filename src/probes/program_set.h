@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "probes/probe.h"
+#include "util/libbpf_error.h"
 
 struct bpf_object;
 struct bpf_link;
@@ -41,8 +42,5 @@ class ProgramSet {
   std::vector<ProgramStatus> status_;
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
 };
-
-// libbpf's text for a positive errno.
-std::string libbpfErrorText(int err);
 
 }  // namespace ipcwatch

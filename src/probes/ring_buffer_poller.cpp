@@ -6,7 +6,7 @@
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
 
-#include "privileges.h"
+#include "util/privileges.h"
 #include "probes/program_set.h"
 
 namespace ipcwatch {

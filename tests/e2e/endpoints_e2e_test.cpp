@@ -153,7 +153,9 @@ class EndpointsE2eTest : public ::testing::Test {
     client.access = access;
     endpoint.clients.push_back(client);
     config.endpoints.push_back(endpoint);
-    EndpointsCollector collector(config, denials, nullptr);
+    // The agent's own choice of backend (BPF iterators here), as in production.
+    const auto snapshots = openHostSnapshots(config.paths.procfs);
+    EndpointsCollector collector(config, denials, *snapshots);
     std::vector<prometheus::MetricFamily> out;
     collector.collect(out);
     return out;

@@ -23,7 +23,8 @@
 #include "agent_process.h"
 #include "collectors/ipc_files_collector.h"
 #include "collectors/unix_socket_collector.h"
-#include "collectors/unix_socket_inventory.h"
+#include "inventory/host_snapshot.h"
+#include "inventory/unix_socket_inventory.h"
 #include "config/config.h"
 #include "metrics/scrape_registry.h"
 
@@ -158,13 +159,13 @@ class UnixSocketsE2E : public ::testing::Test {
   }
 
   std::map<std::string, double> scrapeUnixSockets() {
-    SharedUnixSocketInventory inventory(config_.paths.procfs);  // a fresh read each time
-    UnixSocketCollector collector(inventory, caps_);
+    HostSnapshotSource snapshots({config_.paths.procfs}, nullptr);  // a fresh read each time
+    UnixSocketCollector collector(snapshots, caps_);
     return scrape(collector);
   }
   std::map<std::string, double> scrapeIpcFiles() {
-    SharedUnixSocketInventory inventory(config_.paths.procfs);
-    IpcFilesCollector collector(config_, caps_, inventory);
+    const auto snapshots = openHostSnapshots(config_.paths.procfs);
+    IpcFilesCollector collector(config_, caps_, *snapshots);
     return scrape(collector);
   }
 
@@ -473,8 +474,8 @@ TEST_F(UnixSocketsE2E, ExhaustedTimeBudgetFailsTheCollectorInsteadOfStalling) {
   }
   config_.scan.time_budget_seconds = 0.001;
   ScrapeRegistry registry;
-  SharedUnixSocketInventory inventory(config_.paths.procfs);
-  registry.add(std::make_unique<IpcFilesCollector>(config_, caps_, inventory));
+  const auto snapshots = openHostSnapshots(config_.paths.procfs);
+  registry.add(std::make_unique<IpcFilesCollector>(config_, caps_, *snapshots));
   const auto start = std::chrono::steady_clock::now();
   const auto samples = parseExposition(prometheus::TextSerializer().Serialize(registry.Collect()));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
@@ -548,26 +549,29 @@ TEST_F(UnixSocketsE2E, AgentExportsTheCollectorsAndPassesPromtool) {
 }
 
 }  // namespace
-// The collectors of one scrape share one sock_diag read; a later scrape reads again.
-TEST(SharedUnixSocketInventoryTest, OneReadPerReuseWindow) {
+// Every collector of one scrape reads the same snapshot, so the host's unix sockets are dumped
+// once per scrape, and the next scrape reads them again.
+TEST(HostSnapshotSourceTest, OneSocketReadPerScrape) {
   if (geteuid() != 0) {
     GTEST_SKIP() << "needs root (setns into every network namespace)";
   }
-  SharedUnixSocketInventory shared("/proc");
-  const auto first = shared.get();
-  const auto second = shared.get();
-  EXPECT_EQ(first.generation, 1u);
-  EXPECT_EQ(second.generation, 1u);
-  EXPECT_EQ(first.inventory.get(), second.inventory.get());
-  EXPECT_FALSE(first.inventory->namespaces.empty());
-  auto later = shared.get();
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (later.generation == 1 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(50ms);  // polling for the window to end
-    later = shared.get();
+  HostSnapshotSource source({"/proc"}, nullptr);
+  const UnixSocketInventory* first = nullptr;
+  {
+    const auto scope = source.beginScrape();
+    first = &source.current()->unixSockets();
+    EXPECT_EQ(&source.current()->unixSockets(), first);
+    EXPECT_FALSE(first->namespaces.empty());
   }
-  EXPECT_EQ(later.generation, 2u);
-  EXPECT_NE(later.inventory.get(), first.inventory.get());
+  const auto scope = source.beginScrape();
+  const auto later = source.current();
+  EXPECT_NE(later.get(), nullptr);
+  EXPECT_EQ(&source.current()->unixSockets(), &later->unixSockets());
+  // Outside a scrape every caller gets a snapshot of its own.
+  HostSnapshotSource idle({"/proc"}, nullptr);
+  const auto one = idle.current();
+  const auto other = idle.current();
+  EXPECT_NE(one.get(), other.get());
 }
 
 }  // namespace ipcwatch::testing

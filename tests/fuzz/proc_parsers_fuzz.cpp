@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "collectors/parsers/ipc_parsers.h"
-#include "collectors/parsers/unix_socket_parsers.h"
+#include "inventory/parsers/ipc_parsers.h"
+#include "inventory/parsers/unix_socket_parsers.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

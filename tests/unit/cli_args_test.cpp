@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "cli/args.h"
-#include "http/listen_address.h"
+#include "config/listen_address.h"
 #include "log/logging.h"
 
 namespace ipcwatch {

@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "endpoints/client_identity.h"
+#include "inventory/host_snapshot.h"
 
 namespace ipcwatch {
 namespace {
@@ -26,6 +27,15 @@ class FakeProcfs : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(root_); }
 
+  // A snapshot of the fake procfs, taken after the test has written what it needs.
+  HostSnapshot& snapshot() {
+    if (!source_) {
+      source_ = std::make_unique<HostSnapshotSource>(HostSnapshotOptions{root_}, nullptr);
+      snapshot_ = source_->current();
+    }
+    return *snapshot_;
+  }
+
   void addProcess(int pid, const std::string& comm, int uid, const std::string& exe,
                   const std::string& cgroup) {
     const std::string dir = root_ + "/" + std::to_string(pid);
@@ -40,43 +50,45 @@ class FakeProcfs : public ::testing::Test {
   }
 
   std::string root_;
+  std::unique_ptr<HostSnapshotSource> source_;
+  std::shared_ptr<HostSnapshot> snapshot_;
 };
 
 TEST_F(FakeProcfs, FindsServersByEveryKind) {
   EndpointServerConfig by_comm;
   by_comm.process = "opensips";
-  EXPECT_EQ(findServerProcess(root_, by_comm), 200u);
+  EXPECT_EQ(findServerProcess(snapshot(), by_comm), 200u);
   EndpointServerConfig by_exe;
   by_exe.exe = "/usr/sbin/opensips";
-  EXPECT_EQ(findServerProcess(root_, by_exe), 200u);
+  EXPECT_EQ(findServerProcess(snapshot(), by_exe), 200u);
   EndpointServerConfig by_unit;
   by_unit.systemd_unit = "opensips.service";
-  EXPECT_EQ(findServerProcess(root_, by_unit), 200u);
+  EXPECT_EQ(findServerProcess(snapshot(), by_unit), 200u);
   EndpointServerConfig by_pid_file;
   by_pid_file.pid_file = root_ + "/opensips.pid";
   std::ofstream(by_pid_file.pid_file) << "200\n";
-  EXPECT_EQ(findServerProcess(root_, by_pid_file), 200u);
+  EXPECT_EQ(findServerProcess(snapshot(), by_pid_file), 200u);
   std::ofstream(by_pid_file.pid_file) << "4000\n";  // stale pid file
-  EXPECT_EQ(findServerProcess(root_, by_pid_file), 0u);
+  EXPECT_EQ(findServerProcess(snapshot(), by_pid_file), 0u);
   EndpointServerConfig none;
   none.process = "kamailio";
-  EXPECT_EQ(findServerProcess(root_, none), 0u);
+  EXPECT_EQ(findServerProcess(snapshot(), none), 0u);
 }
 
 TEST_F(FakeProcfs, ClientPrefersAProcessRunningAsTheConfiguredUser) {
-  EXPECT_EQ(findProcessesByComm(root_, "httpd"), (std::vector<std::uint32_t>{100, 105}));
-  const auto worker = resolveClient(root_, "httpd", "48");
+  EXPECT_EQ(snapshot().pidsByComm("httpd"), (std::vector<std::uint32_t>{100, 105}));
+  const auto worker = resolveClient(snapshot(), "httpd", "48");
   ASSERT_TRUE(worker.resolved);
   EXPECT_EQ(worker.pid, 105u);
   EXPECT_EQ(worker.uid, 48u);
   EXPECT_EQ(worker.groups, (std::vector<std::uint32_t>{48, 61300}));
   EXPECT_EQ(worker.root, root_ + "/105/root");
   // Without a user, the first one.
-  EXPECT_EQ(resolveClient(root_, "httpd", "").pid, 100u);
+  EXPECT_EQ(resolveClient(snapshot(), "httpd", "").pid, 100u);
 }
 
 TEST_F(FakeProcfs, FallsBackToTheConfiguredUserAndSaysSo) {
-  const auto id = resolveClient(root_, "nginx", "61234:61300");
+  const auto id = resolveClient(snapshot(), "nginx", "61234:61300");
   ASSERT_TRUE(id.resolved);
   EXPECT_EQ(id.pid, 0u);
   EXPECT_EQ(id.uid, 61234u);
@@ -84,7 +96,7 @@ TEST_F(FakeProcfs, FallsBackToTheConfiguredUserAndSaysSo) {
   EXPECT_EQ(id.root, "");
   EXPECT_NE(id.description.find("no process named 'nginx' runs"), std::string::npos)
       << id.description;
-  const auto none = resolveClient(root_, "nginx", "");
+  const auto none = resolveClient(snapshot(), "nginx", "");
   EXPECT_FALSE(none.resolved);
   EXPECT_EQ(none.description, "no process named 'nginx' runs and no user is configured");
 }

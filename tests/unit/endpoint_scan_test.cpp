@@ -10,8 +10,8 @@
 
 #include <gtest/gtest.h>
 
-#include "collectors/endpoint_scan.h"
-#include "collectors/fifo_holders.h"
+#include "inventory/endpoint_scan.h"
+#include "inventory/fifo_holders.h"
 
 namespace ipcwatch {
 namespace {

@@ -12,8 +12,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "collectors/ipc_namespaces.h"
-#include "collectors/proc_file.h"
+#include "inventory/ipc_namespaces.h"
+#include "inventory/proc_file.h"
 #include "collectors/self_collector.h"
 #include "http/http_server.h"
 #include "metrics/parse_errors.h"

@@ -5,7 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "collectors/parsers/ipc_parsers.h"
+#include "inventory/parsers/ipc_parsers.h"
 #include "collectors/sysv_ipc_collector.h"
 
 #ifndef IPCWATCH_FIXTURES_DIR

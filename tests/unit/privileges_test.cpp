@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "privileges.h"
+#include "util/privileges.h"
 
 namespace ipcwatch {
 namespace {

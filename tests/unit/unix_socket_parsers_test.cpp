@@ -10,7 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "collectors/parsers/unix_socket_parsers.h"
+#include "inventory/parsers/unix_socket_parsers.h"
 
 namespace ipcwatch {
 namespace {

@@ -1,4 +1,4 @@
-#include "collectors/parsers/unix_socket_parsers.h"
+#include "inventory/parsers/unix_socket_parsers.h"
 
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>

@@ -4,11 +4,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
-#include "collectors/parsers/unix_socket_parsers.h"
+#include "inventory/parsers/unix_socket_parsers.h"
 
 namespace ipcwatch {
 
@@ -28,9 +27,15 @@ struct NetNamespace {
 std::vector<NetNamespace> discoverNetNamespaces(const std::string& procfs,
                                                 const std::string& named_dir);
 
+// The namespaces of the given processes (namespace inode -> a pid in it), plus those
+// bind-mounted under `named_dir`, as discoverNetNamespaces reports them but without a walk.
+std::vector<NetNamespace> netNamespacesOf(const std::string& procfs, const std::string& named_dir,
+                                          const std::map<std::uint64_t, std::uint32_t>& pids);
+
 // The `ip netns` names of the namespaces bind-mounted under `named_dir`: inode -> name (the
 // first in order when one namespace has several), as discoverNetNamespaces names them.
-std::map<std::uint64_t, std::string> namedNetNamespaces(const std::string& named_dir = kNamedNetnsDir);
+std::map<std::uint64_t, std::string> namedNetNamespaces(
+    const std::string& named_dir = kNamedNetnsDir);
 
 struct NamespaceSockets {
   NetNamespace ns;
@@ -58,8 +63,9 @@ class UnixSocketInventoryReader {
                             Source source = Source::kSockDiag)
       : procfs_(std::move(procfs)), named_dir_(std::move(named_dir)), source_(source) {}
 
-  // `show` is a UDIAG_SHOW_* mask.
+  // `show` is a UDIAG_SHOW_* mask. Reads the namespaces it discovers itself, or `namespaces`.
   UnixSocketInventory read(std::uint32_t show);
+  UnixSocketInventory read(std::uint32_t show, const std::vector<NetNamespace>& namespaces);
 
  private:
   void readFromProcfs(UnixSocketInventory& inventory);
@@ -68,33 +74,6 @@ class UnixSocketInventoryReader {
   std::string named_dir_;
   Source source_;
   bool fallback_logged_ = false;
-};
-
-// One inventory for all the collectors of a scrape (unix_sockets, ipc_files' stale-file check,
-// the endpoints' peer and backlog checks): the first to ask reads every namespace once, with
-// every UDIAG_SHOW flag they use; whoever asks within kReuseWindow gets that same read, and
-// concurrent askers wait for it rather than start their own.
-class SharedUnixSocketInventory {
- public:
-  static constexpr std::chrono::milliseconds kReuseWindow{1000};
-
-  struct Read {
-    std::shared_ptr<const UnixSocketInventory> inventory;
-    std::uint64_t generation = 0;  // increases with every new read
-  };
-
-  explicit SharedUnixSocketInventory(
-      std::string procfs, std::string named_dir = kNamedNetnsDir,
-      UnixSocketInventoryReader::Source source = UnixSocketInventoryReader::Source::kSockDiag)
-      : reader_(std::move(procfs), std::move(named_dir), source) {}
-
-  Read get();
-
- private:
-  std::mutex mutex_;
-  UnixSocketInventoryReader reader_;
-  Read last_;
-  std::chrono::steady_clock::time_point read_at_;
 };
 
 // One NETLINK_SOCK_DIAG dump of the unix sockets visible to `diag_fd`'s namespace. Throws

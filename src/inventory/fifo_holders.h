@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "collectors/endpoint_scan.h"
+#include "inventory/endpoint_scan.h"
 
 namespace ipcwatch {
 
@@ -32,5 +32,10 @@ struct FifoHolderScan {
 // access mode in fdinfo. One pass for all FIFOs: it costs a stat per open file on the host.
 FifoHolderScan findFifoHolders(const std::string& procfs, const std::set<FileId>& fifos,
                                std::chrono::steady_clock::time_point deadline);
+// The same walk for every FIFO (`fifos` nullopt) except those on `pipe_dev`, the device of
+// anonymous pipes: the host snapshot's procfs backend.
+FifoHolderScan findFifoHolders(const std::string& procfs,
+                               const std::optional<std::set<FileId>>& fifos,
+                               std::chrono::steady_clock::time_point deadline, dev_t pipe_dev);
 
 }  // namespace ipcwatch

@@ -1,4 +1,4 @@
-#include "http/listen_address.h"
+#include "config/listen_address.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>

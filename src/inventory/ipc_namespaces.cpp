@@ -1,4 +1,4 @@
-#include "collectors/ipc_namespaces.h"
+#include "inventory/ipc_namespaces.h"
 #include "util/proc_entry.h"
 
 #include <dirent.h>
@@ -18,7 +18,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "collectors/parsers/ipc_parsers.h"
+#include "inventory/parsers/ipc_parsers.h"
 #include "util/unique_fd.h"
 
 namespace ipcwatch {
@@ -72,7 +72,7 @@ int openMqueueMount() {
 }
 
 void SetnsIpcNamespaceVisitor::visit(const std::function<void(const IpcNamespaceView&)>& read) {
-  const auto namespaces = listIpcNamespaces(procfs_);
+  const auto namespaces = list_ ? list_() : listIpcNamespaces(procfs_);
   std::exception_ptr failure;
   std::thread helper([&] {
     try {

@@ -1,4 +1,4 @@
-#include "endpoints/diagnose_command.h"
+#include "cli/diagnose_command.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -112,7 +112,9 @@ int diagnosePath(const Args& args, const Config& config) {
   }
   const DiagnoseDenials denials(config);
   const EndpointChecker checker(config.paths.procfs, config.paths.sysfs, denials.store());
-  const auto report = checker.checkAs(endpoint, "", access, std::move(identity));
+  const auto snapshots = openHostSnapshots(config.paths.procfs);
+  const auto report =
+      checker.checkAs(endpoint, "", access, std::move(identity), *snapshots->current());
   print(report, args.json);
   return report.reachable ? kReachable : kUnreachable;
 }
@@ -130,9 +132,11 @@ int diagnoseEndpoint(const Args& args, const Config& config) {
   }
   const DiagnoseDenials denials(config);
   const EndpointChecker checker(config.paths.procfs, config.paths.sysfs, denials.store());
+  const auto snapshots = openHostSnapshots(config.paths.procfs);
+  const auto snapshot = snapshots->current();  // every client sees the same host
   bool reachable = true;
   for (std::size_t i = 0; i < it->clients.size(); ++i) {
-    const auto report = checker.check(*it, it->clients[i]);
+    const auto report = checker.check(*it, it->clients[i], *snapshot);
     if (i > 0 && !args.json) {
       std::cout << "\n";
     }

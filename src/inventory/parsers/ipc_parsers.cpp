@@ -1,4 +1,4 @@
-#include "collectors/parsers/ipc_parsers.h"
+#include "inventory/parsers/ipc_parsers.h"
 
 #include <algorithm>
 #include <charconv>

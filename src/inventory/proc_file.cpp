@@ -1,4 +1,4 @@
-#include "collectors/proc_file.h"
+#include "inventory/proc_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "privileges.h"
+#include "util/privileges.h"
 
 #include <sys/capability.h>
 

@@ -1,4 +1,4 @@
-#include "collectors/unix_socket_inventory.h"
+#include "inventory/unix_socket_inventory.h"
 #include "util/proc_entry.h"
 
 #include <dirent.h>
@@ -162,6 +162,22 @@ std::vector<NetNamespace> discoverNetNamespaces(const std::string& procfs,
   return out;
 }
 
+std::vector<NetNamespace> netNamespacesOf(const std::string& procfs, const std::string& named_dir,
+                                          const std::map<std::uint64_t, std::uint32_t>& pids) {
+  std::map<std::uint64_t, NetNamespace> found;
+  for (const auto& [inode, pid] : pids) {
+    const std::string dir = procfs + "/" + std::to_string(pid);
+    found[inode] = NetNamespace{inode, "", dir + "/ns/net", dir + "/net/unix"};
+  }
+  addNamedNamespaces(named_dir, found);
+  std::vector<NetNamespace> out;
+  out.reserve(found.size());
+  for (auto& [inode, ns] : found) {
+    out.push_back(std::move(ns));
+  }
+  return out;
+}
+
 std::map<std::uint64_t, std::string> namedNetNamespaces(const std::string& named_dir) {
   std::map<std::uint64_t, NetNamespace> found;
   addNamedNamespaces(named_dir, found);
@@ -207,9 +223,14 @@ std::vector<UnixSocket> dumpUnixSockets(int diag_fd, std::uint32_t show,
 }
 
 UnixSocketInventory UnixSocketInventoryReader::read(std::uint32_t show) {
+  return read(show, discoverNetNamespaces(procfs_, named_dir_));
+}
+
+UnixSocketInventory UnixSocketInventoryReader::read(std::uint32_t show,
+                                                    const std::vector<NetNamespace>& namespaces) {
   UnixSocketInventory inventory;
-  for (auto& ns : discoverNetNamespaces(procfs_, named_dir_)) {
-    inventory.namespaces.push_back(NamespaceSockets{std::move(ns), false, false, "", {}});
+  for (const auto& ns : namespaces) {
+    inventory.namespaces.push_back(NamespaceSockets{ns, false, false, "", {}});
   }
   if (source_ == Source::kProcfsOnly) {
     readFromProcfs(inventory);
@@ -270,18 +291,6 @@ void UnixSocketInventoryReader::readFromProcfs(UnixSocketInventory& inventory) {
       entry.error = e.what();
     }
   }
-}
-
-SharedUnixSocketInventory::Read SharedUnixSocketInventory::get() {
-  std::lock_guard lock(mutex_);
-  const auto now = std::chrono::steady_clock::now();
-  if (!last_.inventory || now - read_at_ >= kReuseWindow) {
-    last_.inventory = std::make_shared<const UnixSocketInventory>(
-        reader_.read(UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN | UDIAG_SHOW_PEER));
-    ++last_.generation;
-    read_at_ = std::chrono::steady_clock::now();
-  }
-  return last_;
 }
 
 }  // namespace ipcwatch

@@ -45,7 +45,10 @@ class IpcNamespaceVisitor {
 // is always that namespace's instance and never appears in any mount table.
 class SetnsIpcNamespaceVisitor : public IpcNamespaceVisitor {
  public:
-  explicit SetnsIpcNamespaceVisitor(std::string procfs) : procfs_(std::move(procfs)) {}
+  // Lists the namespaces itself, or asks `list` (the scrape's host snapshot) for them.
+  explicit SetnsIpcNamespaceVisitor(std::string procfs,
+                                    std::function<std::vector<IpcNamespace>()> list = nullptr)
+      : procfs_(std::move(procfs)), list_(std::move(list)) {}
   void visit(const std::function<void(const IpcNamespaceView&)>& read) override;
 
  private:
@@ -53,6 +56,7 @@ class SetnsIpcNamespaceVisitor : public IpcNamespaceVisitor {
                 const std::function<void(const IpcNamespaceView&)>& read);
 
   const std::string procfs_;
+  const std::function<std::vector<IpcNamespace>()> list_;
   bool warned_ = false;
 };
 

@@ -1,4 +1,4 @@
-#include "collectors/endpoint_scan.h"
+#include "inventory/endpoint_scan.h"
 
 #include <dirent.h>
 #include <fcntl.h>

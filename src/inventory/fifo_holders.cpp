@@ -1,4 +1,4 @@
-#include "collectors/fifo_holders.h"
+#include "inventory/fifo_holders.h"
 #include "util/proc_entry.h"
 
 #include <dirent.h>
@@ -30,8 +30,9 @@ std::optional<unsigned> readFdFlags(int pid_fd, const char* fd_name) {
 }
 
 // Returns false when the deadline passed.
-bool scanProcess(int proc_fd, const char* pid, const std::set<FileId>& fifos,
-                 std::chrono::steady_clock::time_point deadline, FifoHolderScan& result) {
+bool scanProcess(int proc_fd, const char* pid, const std::optional<std::set<FileId>>& fifos,
+                 dev_t pipe_dev, std::chrono::steady_clock::time_point deadline,
+                 FifoHolderScan& result) {
   UniqueFd pid_fd(openat(proc_fd, pid, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!pid_fd.valid()) {
     return true;
@@ -59,7 +60,7 @@ bool scanProcess(int proc_fd, const char* pid, const std::set<FileId>& fifos,
       continue;
     }
     const FileId id{st.st_dev, st.st_ino};
-    if (fifos.count(id) == 0) {
+    if (fifos ? fifos->count(id) == 0 : st.st_dev == pipe_dev) {
       continue;
     }
     const auto flags = readFdFlags(pid_fd.get(), entry->d_name);
@@ -108,10 +109,16 @@ std::optional<unsigned> parseFdinfoFlags(std::string_view fdinfo) {
 
 FifoHolderScan findFifoHolders(const std::string& procfs, const std::set<FileId>& fifos,
                                std::chrono::steady_clock::time_point deadline) {
-  FifoHolderScan result;
   if (fifos.empty()) {
-    return result;
+    return {};
   }
+  return findFifoHolders(procfs, std::optional<std::set<FileId>>(fifos), deadline, 0);
+}
+
+FifoHolderScan findFifoHolders(const std::string& procfs,
+                               const std::optional<std::set<FileId>>& fifos,
+                               std::chrono::steady_clock::time_point deadline, dev_t pipe_dev) {
+  FifoHolderScan result;
   const int proc_fd = open(procfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (proc_fd < 0) {
     throw std::system_error(errno, std::generic_category(), "cannot open " + procfs);
@@ -122,7 +129,8 @@ FifoHolderScan findFifoHolders(const std::string& procfs, const std::set<FileId>
     throw std::system_error(errno, std::generic_category(), "cannot list " + procfs);
   }
   while (const dirent* entry = readdir(proc)) {
-    if (isProcNumber(entry->d_name) && !scanProcess(proc_fd, entry->d_name, fifos, deadline, result)) {
+    if (isProcNumber(entry->d_name) &&
+        !scanProcess(proc_fd, entry->d_name, fifos, pipe_dev, deadline, result)) {
       result.out_of_time = true;
       break;
     }

@@ -1,0 +1,44 @@
+/* Kernel/user ABI of the host iterators (bpf/host_iter.bpf.c): records written with
+ * bpf_seq_write and read back from the iterator fd, one whole record at a time.
+ * No includes, fixed-width types, explicit padding; the includer provides __u8/__u32/__u64. */
+#ifndef IPCWATCH_BPF_HOST_ITER_H
+#define IPCWATCH_BPF_HOST_ITER_H
+
+#define IPCW_HOST_COMM_LEN 16
+
+/* One thread-group leader (iter/task). Pids are as seen from the initial pid namespace.
+ * Namespace fields are nsfs inode numbers (what stat("/proc/PID/ns/...") reports as st_ino);
+ * all four are 0 for a task without namespaces (an exiting task). */
+struct ipcw_host_task {
+  __u32 tgid;
+  __u32 ppid; /* real_parent's tgid */
+  __u32 euid;
+  __u32 egid;
+  char comm[IPCW_HOST_COMM_LEN];
+  __u32 mnt_ns;
+  __u32 net_ns;
+  __u32 ipc_ns;
+  __u32 pid_ns; /* the task's own (active) pid namespace, not the one for its children */
+};
+
+enum ipcw_host_file_kind {
+  IPCW_HOST_FILE_FIFO = 1,        /* a named FIFO (anonymous pipes are never reported) */
+  IPCW_HOST_FILE_UNIX_SOCKET = 2, /* an AF_UNIX socket; ino is sock_diag's udiag_ino */
+};
+
+#define IPCW_HOST_FILE_READ 0x1  /* FMODE_READ */
+#define IPCW_HOST_FILE_WRITE 0x2 /* FMODE_WRITE */
+
+/* One open descriptor of interest (iter/task_file). dev is the kernel's internal dev_t of the
+ * inode's superblock (MAJOR << 20 | MINOR), not st_dev: user space converts it. */
+struct ipcw_host_file {
+  __u32 tgid;
+  __u32 fd;
+  __u8 kind;   /* enum ipcw_host_file_kind */
+  __u8 access; /* IPCW_HOST_FILE_READ | IPCW_HOST_FILE_WRITE */
+  __u8 pad[2];
+  __u32 dev;
+  __u64 ino;
+};
+
+#endif /* IPCWATCH_BPF_HOST_ITER_H */

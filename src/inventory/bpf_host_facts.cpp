@@ -1,0 +1,82 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "inventory/bpf_host_iterator.h"
+#include "inventory/host_snapshot.h"
+
+namespace ipcwatch {
+namespace {
+
+// Processes and named FIFOs from the BPF task and task_file iterators: one pass in the kernel,
+// no stat() of anything, so no mount can make it hang.
+class BpfHostFacts : public HostFactsReader {
+ public:
+  explicit BpfHostFacts(std::unique_ptr<BpfHostIterator> iterator)
+      : iterator_(std::move(iterator)) {}
+  std::string_view backend() const override { return "bpf_iter"; }
+
+  std::vector<ProcessFacts> processes() override {
+    std::vector<ProcessFacts> out;
+    for (auto& kernel : iterator_->processes()) {
+      out.push_back(ProcessFacts{kernel.pid, kernel.ppid, std::move(kernel.comm), kernel.euid,
+                                 kernel.egid, kernel.mnt_ns, kernel.net_ns, kernel.ipc_ns});
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.pid < b.pid; });
+    return out;
+  }
+
+  std::vector<OpenFifo> openFifos(std::chrono::steady_clock::time_point) override {
+    std::vector<OpenFifo> out;
+    for (const auto& file : iterator_->openFiles()) {
+      if (file.kind == KernelOpenFile::Kind::kFifo) {
+        out.push_back(OpenFifo{file.pid, FileId{file.dev, file.ino}, file.read, file.write});
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<BpfHostIterator> iterator_;
+};
+
+}  // namespace
+
+std::unique_ptr<HostFactsReader> makeBpfHostFacts(const std::string& procfs, std::string& why) {
+  // The iterators report the pids of the initial pid namespace; procfs must show the same
+  // (the host's /proc, or a container's with hostPID). A fixture tree or another pid
+  // namespace's procfs keeps the walk, so that every fact comes from one view of the host.
+  char self[32] = {};
+  const ssize_t n = readlink((procfs + "/self").c_str(), self, sizeof self - 1);
+  if (n <= 0 || std::string(self, static_cast<std::size_t>(n)) != std::to_string(getpid())) {
+    why = procfs + " is not this process's procfs";
+    return nullptr;
+  }
+  auto iterator = BpfHostIterator::create(/*want_sockets=*/false, why);
+  if (!iterator) {
+    return nullptr;
+  }
+  struct stat own_mnt {};
+  if (stat((procfs + "/self/ns/mnt").c_str(), &own_mnt) != 0) {
+    why = "cannot stat " + procfs + "/self/ns/mnt";
+    return nullptr;
+  }
+  try {
+    const auto processes = iterator->processes();
+    const auto self_entry = std::find_if(processes.begin(), processes.end(), [](const auto& p) {
+      return p.pid == static_cast<std::uint32_t>(getpid());
+    });
+    if (self_entry == processes.end() || self_entry->mnt_ns != own_mnt.st_ino) {
+      why = "the agent is not in the initial pid namespace (the iterators' pids differ from " +
+            procfs + "'s)";
+      return nullptr;
+    }
+  } catch (const std::exception& e) {
+    why = std::string("the task iterator cannot be read: ") + e.what();
+    return nullptr;
+  }
+  return std::make_unique<BpfHostFacts>(std::move(iterator));
+}
+
+}  // namespace ipcwatch

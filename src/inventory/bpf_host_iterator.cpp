@@ -1,0 +1,182 @@
+#include "inventory/bpf_host_iterator.h"
+
+#include <linux/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <system_error>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "host_iter.skel.h"
+#include "ipcwatch/bpf/host_iter.h"
+#include "util/libbpf_error.h"
+
+namespace ipcwatch {
+
+static_assert(sizeof(ipcw_host_task) == 48, "ABI of struct ipcw_host_task changed");
+static_assert(sizeof(ipcw_host_file) == 24, "ABI of struct ipcw_host_file changed");
+
+namespace {
+
+// Large enough that one read(2) usually drains the kernel's seq_file buffer (8 pages) at once.
+constexpr std::size_t kReadBufferSize = 64 * 1024;
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) {
+      close(fd_);
+    }
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Reads a fresh instance of the iterator behind link to EOF and hands each whole record of
+// record_size bytes to on_record. read(2) stops wherever the buffer ends, not at a record
+// boundary, so a partial record is kept and completed by the next read.
+void readRecords(bpf_link* link, std::size_t record_size, const char* what,
+                 const std::function<void(const char*)>& on_record) {
+  const Fd iter(bpf_iter_create(bpf_link__fd(link)));
+  if (iter.get() < 0) {
+    throw std::system_error(errno, std::generic_category(),
+                            std::string("create ") + what + " iterator");
+  }
+  std::vector<char> buffer(kReadBufferSize);
+  std::size_t filled = 0;
+  for (;;) {
+    const ssize_t n = read(iter.get(), buffer.data() + filled, buffer.size() - filled);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw std::system_error(errno, std::generic_category(),
+                              std::string("read ") + what + " iterator");
+    }
+    if (n == 0) {
+      break;
+    }
+    filled += static_cast<std::size_t>(n);
+    std::size_t offset = 0;
+    for (; filled - offset >= record_size; offset += record_size) {
+      on_record(buffer.data() + offset);
+    }
+    std::memmove(buffer.data(), buffer.data() + offset, filled - offset);
+    filled -= offset;
+  }
+  if (filled != 0) {
+    throw std::system_error(EPROTO, std::generic_category(),
+                            std::string(what) + " iterator ended inside a record");
+  }
+}
+
+template <typename Record>
+Record recordAt(const char* bytes) {
+  Record record;
+  std::memcpy(&record, bytes, sizeof(record));
+  return record;
+}
+
+std::string commOf(const char (&comm)[IPCW_HOST_COMM_LEN]) {
+  return std::string(comm, strnlen(comm, sizeof(comm)));
+}
+
+}  // namespace
+
+dev_t devFromKernelEncoding(std::uint64_t kernel_dev) {
+  // include/linux/kdev_t.h: inside the kernel MINORBITS is 20; stat(2) hands out
+  // new_encode_dev(), which keeps the old 8:8 layout for small numbers.
+  const std::uint64_t major = (kernel_dev >> 20) & 0xfff;
+  const std::uint64_t minor = kernel_dev & 0xfffff;
+  return static_cast<dev_t>((minor & 0xff) | (major << 8) | ((minor & ~std::uint64_t{0xff}) << 12));
+}
+
+void BpfHostIterator::SkeletonDeleter::operator()(host_iter_bpf* skel) const {
+  host_iter_bpf__destroy(skel);
+}
+
+void BpfHostIterator::LinkDeleter::operator()(bpf_link* link) const {
+  bpf_link__destroy(link);
+}
+
+std::unique_ptr<BpfHostIterator> BpfHostIterator::create(bool want_sockets, std::string& why) {
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+    why = "kernel BTF (/sys/kernel/btf/vmlinux) is not available: " +
+          std::string(std::strerror(errno));
+    return nullptr;
+  }
+  std::unique_ptr<BpfHostIterator> self(new BpfHostIterator());
+  self->skel_.reset(host_iter_bpf__open());
+  if (!self->skel_) {
+    why = "open host_iter BPF object: " + libbpfErrorText(errno);
+    return nullptr;
+  }
+  self->skel_->rodata->want_sockets = want_sockets;
+  if (const int err = host_iter_bpf__load(self->skel_.get()); err != 0) {
+    why = "load host_iter BPF object (needs iter/task and iter/task_file, CAP_BPF or root): " +
+          libbpfErrorText(-err);
+    return nullptr;
+  }
+  self->tasks_link_.reset(bpf_program__attach_iter(self->skel_->progs.host_tasks, nullptr));
+  if (!self->tasks_link_) {
+    why = "attach iter/task: " + libbpfErrorText(errno);
+    return nullptr;
+  }
+  self->files_link_.reset(bpf_program__attach_iter(self->skel_->progs.host_files, nullptr));
+  if (!self->files_link_) {
+    why = "attach iter/task_file: " + libbpfErrorText(errno);
+    return nullptr;
+  }
+  return self;
+}
+
+BpfHostIterator::~BpfHostIterator() {
+  files_link_.reset();
+  tasks_link_.reset();
+}
+
+std::vector<KernelProcess> BpfHostIterator::processes() const {
+  std::vector<KernelProcess> out;
+  readRecords(tasks_link_.get(), sizeof(ipcw_host_task), "task", [&out](const char* bytes) {
+    const auto rec = recordAt<ipcw_host_task>(bytes);
+    KernelProcess& process = out.emplace_back();
+    process.pid = rec.tgid;
+    process.ppid = rec.ppid;
+    process.euid = rec.euid;
+    process.egid = rec.egid;
+    process.comm = commOf(rec.comm);
+    process.mnt_ns = rec.mnt_ns;
+    process.net_ns = rec.net_ns;
+    process.ipc_ns = rec.ipc_ns;
+    process.pid_ns = rec.pid_ns;
+  });
+  return out;
+}
+
+std::vector<KernelOpenFile> BpfHostIterator::openFiles() const {
+  std::vector<KernelOpenFile> out;
+  readRecords(files_link_.get(), sizeof(ipcw_host_file), "task_file", [&out](const char* bytes) {
+    const auto rec = recordAt<ipcw_host_file>(bytes);
+    KernelOpenFile& file = out.emplace_back();
+    file.pid = rec.tgid;
+    file.fd = static_cast<std::int32_t>(rec.fd);
+    file.kind = rec.kind == IPCW_HOST_FILE_UNIX_SOCKET ? KernelOpenFile::Kind::kUnixSocket
+                                                       : KernelOpenFile::Kind::kFifo;
+    file.read = (rec.access & IPCW_HOST_FILE_READ) != 0;
+    file.write = (rec.access & IPCW_HOST_FILE_WRITE) != 0;
+    file.dev = devFromKernelEncoding(rec.dev);
+    file.ino = static_cast<ino_t>(rec.ino);
+  });
+  return out;
+}
+
+}  // namespace ipcwatch

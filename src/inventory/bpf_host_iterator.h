@@ -1,0 +1,78 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct host_iter_bpf;
+struct bpf_link;
+
+namespace ipcwatch {
+
+// A process (thread-group leader) as the kernel sees it. Namespace fields are nsfs inode
+// numbers, equal to st_ino of /proc/PID/ns/{mnt,net,ipc,pid}; 0 for an exiting process.
+struct KernelProcess {
+  std::uint32_t pid = 0;
+  std::uint32_t ppid = 0;
+  std::uint32_t euid = 0;
+  std::uint32_t egid = 0;
+  std::string comm;
+  std::uint64_t mnt_ns = 0;
+  std::uint64_t net_ns = 0;
+  std::uint64_t ipc_ns = 0;
+  std::uint64_t pid_ns = 0;
+};
+
+// A descriptor that refers to a named FIFO or an AF_UNIX socket. For a FIFO, dev/ino match
+// stat() of its path; for a socket, ino is the socket inode sock_diag reports (udiag_ino).
+struct KernelOpenFile {
+  enum class Kind : std::uint8_t { kFifo, kUnixSocket };
+
+  std::uint32_t pid = 0;
+  std::int32_t fd = -1;
+  Kind kind = Kind::kFifo;
+  bool read = false;
+  bool write = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+
+// Host facts from BPF iterators: one kernel pass per call instead of a /proc walk with a
+// stat() per descriptor. Pids are those of the initial pid namespace, so the agent must run in
+// it (hostPID in Kubernetes), as the /proc walk already requires.
+class BpfHostIterator {
+ public:
+  // Opens, configures, loads and attaches both iterators. Returns null and sets `why` when the
+  // kernel cannot (no BTF, no iterator support, missing privileges): callers fall back to /proc.
+  static std::unique_ptr<BpfHostIterator> create(bool want_sockets, std::string& why);
+  ~BpfHostIterator();
+  BpfHostIterator(const BpfHostIterator&) = delete;
+  BpfHostIterator& operator=(const BpfHostIterator&) = delete;
+
+  // Each call is a fresh pass over all tasks. Throw std::system_error when the read fails.
+  std::vector<KernelProcess> processes() const;
+  std::vector<KernelOpenFile> openFiles() const;
+
+ private:
+  struct SkeletonDeleter {
+    void operator()(host_iter_bpf* skel) const;
+  };
+  struct LinkDeleter {
+    void operator()(bpf_link* link) const;
+  };
+
+  BpfHostIterator() = default;
+
+  // Declaration order is teardown order in reverse: links go before the skeleton.
+  std::unique_ptr<host_iter_bpf, SkeletonDeleter> skel_;
+  std::unique_ptr<bpf_link, LinkDeleter> tasks_link_;
+  std::unique_ptr<bpf_link, LinkDeleter> files_link_;
+};
+
+// The kernel's internal dev_t (MAJOR << 20 | MINOR) as user space's st_dev (new_encode_dev).
+dev_t devFromKernelEncoding(std::uint64_t kernel_dev);
+
+}  // namespace ipcwatch
