@@ -84,7 +84,12 @@ int host_files(struct bpf_iter__task_file *ctx)
   if (!inode) {
     return 0;
   }
+  /* Most descriptors are neither FIFOs nor sockets: decide on i_mode alone before any other
+   * read, since this runs once per open file on the host. */
   __u32 type = BPF_CORE_READ(inode, i_mode) & S_IFMT;
+  if (type != S_IFIFO && (type != S_IFSOCK || !want_sockets)) {
+    return 0;
+  }
   unsigned long magic = BPF_CORE_READ(inode, i_sb, s_magic);
   __u8 kind = 0;
   if (type == S_IFIFO) {
@@ -92,7 +97,7 @@ int host_files(struct bpf_iter__task_file *ctx)
       return 0; /* an anonymous pipe */
     }
     kind = IPCW_HOST_FILE_FIFO;
-  } else if (type == S_IFSOCK && want_sockets) {
+  } else {
     /* An O_PATH descriptor of a socket file has a filesystem inode and no struct socket. */
     if (magic != SOCKFS_MAGIC) {
       return 0;
@@ -102,7 +107,12 @@ int host_files(struct bpf_iter__task_file *ctx)
       return 0;
     }
     kind = IPCW_HOST_FILE_UNIX_SOCKET;
-  } else {
+  }
+  /* Kernels since 5.10 skip threads sharing their leader's table themselves; checking here too
+   * (only for the few files that pass the filters above) keeps one record per descriptor on
+   * any kernel. A thread with a table of its own (clone without CLONE_FILES) is reported. */
+  if (BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid) &&
+      BPF_CORE_READ(task, files) == BPF_CORE_READ(task, group_leader, files)) {
     return 0;
   }
   struct ipcw_host_file rec = {};

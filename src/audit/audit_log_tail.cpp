@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,35 +11,20 @@
 
 #include <spdlog/spdlog.h>
 
-#include "util/privileges.h"
-
 namespace ipcwatch {
 
 AuditLogTail::AuditLogTail(DenialStore& store, std::string path, std::chrono::milliseconds interval)
     : store_(store), path_(std::move(path)), interval_(interval) {
-  stop_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!stop_.valid()) {
-    throw std::system_error(errno, std::generic_category(), "eventfd");
-  }
   if (!openCurrent(/*at_end=*/true)) {
     // Not fatal: auditd may create it later; it is then read from its start.
     spdlog::warn("selinux: {} does not exist yet; waiting for it", path_);
   }
   store_.declareSource(kName);
-  thread_ = std::thread([this] {
-    dropThreadCapabilities("selinux audit_log");
-    run();
-  });
+  thread_.start("selinux audit_log", [this](int stop_fd) { run(stop_fd); });
 }
 
 AuditLogTail::~AuditLogTail() {
-  const std::uint64_t one = 1;
-  if (::write(stop_.get(), &one, sizeof one) != sizeof one) {
-    spdlog::error("audit.log tail: cannot signal its thread to stop");
-  }
-  if (thread_.joinable()) {
-    thread_.join();
-  }
+  thread_.stop();
 }
 
 bool AuditLogTail::openCurrent(bool at_end) {
@@ -58,8 +42,8 @@ bool AuditLogTail::openCurrent(bool at_end) {
   return true;
 }
 
-void AuditLogTail::run() {
-  pollfd stop{stop_.get(), POLLIN, 0};
+void AuditLogTail::run(int stop_fd) {
+  pollfd stop{stop_fd, POLLIN, 0};
   for (;;) {
     const int ready = ::poll(&stop, 1, static_cast<int>(interval_.count()));
     if (ready > 0) {
@@ -143,9 +127,8 @@ bool readAuditLogHistory(DenialStore& store, const std::string& path, std::size_
   if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
     return false;
   }
-  const off_t start = st.st_size > static_cast<off_t>(max_bytes)
-                          ? st.st_size - static_cast<off_t>(max_bytes)
-                          : 0;
+  const off_t start =
+      st.st_size > static_cast<off_t>(max_bytes) ? st.st_size - static_cast<off_t>(max_bytes) : 0;
   std::string text(static_cast<std::size_t>(st.st_size - start), '\0');
   const ssize_t n = ::pread(fd.get(), text.data(), text.size(), start);
   if (n < 0) {

@@ -4,9 +4,9 @@
 
 #include <chrono>
 #include <string>
-#include <thread>
 
 #include "audit/denial_store.h"
+#include "util/stoppable_thread.h"
 #include "util/unique_fd.h"
 
 namespace ipcwatch {
@@ -30,7 +30,7 @@ class AuditLogTail {
   static constexpr std::size_t kMaxLine = 64 * 1024;
 
  private:
-  void run();
+  void run(int stop_fd);
   void poll();
   bool openCurrent(bool at_end);
   void readAppended();
@@ -43,10 +43,9 @@ class AuditLogTail {
   dev_t dev_ = 0;
   ino_t ino_ = 0;
   off_t offset_ = 0;
-  std::string partial_;    // the unfinished last line
-  bool skipping_ = false;  // inside an over-long line, until its newline
-  UniqueFd stop_;
-  std::thread thread_;
+  std::string partial_;     // the unfinished last line
+  bool skipping_ = false;   // inside an over-long line, until its newline
+  StoppableThread thread_;  // last: it stops before the state it reads goes away
 };
 
 // Feeds the last `max_bytes` of the audit log at `path` (whole lines only) to `store`, for a

@@ -3,7 +3,6 @@
 #include <linux/audit.h>
 #include <linux/netlink.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -15,8 +14,6 @@
 #include <vector>
 
 #include <spdlog/spdlog.h>
-
-#include "util/privileges.h"
 
 namespace ipcwatch {
 namespace {
@@ -46,31 +43,18 @@ AuditNetlinkSource::AuditNetlinkSource(DenialStore& store) : store_(store) {
   if (::bind(socket_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     throwErrno("bind to the audit multicast group AUDIT_NLGRP_READLOG (needs CAP_AUDIT_READ)");
   }
-  stop_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!stop_.valid()) {
-    throwErrno("eventfd");
-  }
   store_.declareSource(kName);
-  thread_ = std::thread([this] {
-    dropThreadCapabilities("selinux netlink");
-    run();
-  });
+  thread_.start("selinux netlink", [this](int stop_fd) { run(stop_fd); });
 }
 
 AuditNetlinkSource::~AuditNetlinkSource() {
-  const std::uint64_t one = 1;
-  if (::write(stop_.get(), &one, sizeof one) != sizeof one) {
-    spdlog::error("audit netlink source: cannot signal its thread to stop");
-  }
-  if (thread_.joinable()) {
-    thread_.join();
-  }
+  thread_.stop();
 }
 
-void AuditNetlinkSource::run() {
+void AuditNetlinkSource::run(int stop_fd) {
   // One record is at most 8970 bytes (MAX_AUDIT_MESSAGE_LENGTH); a datagram may hold several.
   std::vector<char> buffer(64 * 1024);
-  pollfd fds[2] = {{socket_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+  pollfd fds[2] = {{socket_.get(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
   for (;;) {
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) {

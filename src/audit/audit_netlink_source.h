@@ -1,9 +1,9 @@
 #pragma once
 
 #include <atomic>
-#include <thread>
 
 #include "audit/denial_store.h"
+#include "util/stoppable_thread.h"
 #include "util/unique_fd.h"
 
 namespace ipcwatch {
@@ -23,13 +23,12 @@ class AuditNetlinkSource {
   AuditNetlinkSource& operator=(const AuditNetlinkSource&) = delete;
 
  private:
-  void run();
+  void run(int stop_fd);
   void handleDatagram(const char* data, std::size_t size);
 
   DenialStore& store_;
   UniqueFd socket_;
-  UniqueFd stop_;  // eventfd: written once by the destructor
-  std::thread thread_;
+  StoppableThread thread_;  // last: it stops before the socket closes
 };
 
 }  // namespace ipcwatch

@@ -3,6 +3,7 @@
 #include <linux/types.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -14,6 +15,7 @@
 #include "host_iter.skel.h"
 #include "ipcwatch/bpf/host_iter.h"
 #include "util/libbpf_error.h"
+#include "util/unique_fd.h"
 
 namespace ipcwatch {
 
@@ -22,61 +24,14 @@ static_assert(sizeof(ipcw_host_file) == 24, "ABI of struct ipcw_host_file change
 
 namespace {
 
-// Large enough that one read(2) usually drains the kernel's seq_file buffer (8 pages) at once.
-constexpr std::size_t kReadBufferSize = 64 * 1024;
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) {
-      close(fd_);
-    }
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// Reads a fresh instance of the iterator behind link to EOF and hands each whole record of
-// record_size bytes to on_record. read(2) stops wherever the buffer ends, not at a record
-// boundary, so a partial record is kept and completed by the next read.
-void readRecords(bpf_link* link, std::size_t record_size, const char* what,
-                 const std::function<void(const char*)>& on_record) {
-  const Fd iter(bpf_iter_create(bpf_link__fd(link)));
-  if (iter.get() < 0) {
+void readIterator(bpf_link* link, std::size_t record_size, const char* what,
+                  const std::function<void(const char*)>& on_record) {
+  const UniqueFd iter(bpf_iter_create(bpf_link__fd(link)));
+  if (!iter.valid()) {
     throw std::system_error(errno, std::generic_category(),
                             std::string("create ") + what + " iterator");
   }
-  std::vector<char> buffer(kReadBufferSize);
-  std::size_t filled = 0;
-  for (;;) {
-    const ssize_t n = read(iter.get(), buffer.data() + filled, buffer.size() - filled);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      throw std::system_error(errno, std::generic_category(),
-                              std::string("read ") + what + " iterator");
-    }
-    if (n == 0) {
-      break;
-    }
-    filled += static_cast<std::size_t>(n);
-    std::size_t offset = 0;
-    for (; filled - offset >= record_size; offset += record_size) {
-      on_record(buffer.data() + offset);
-    }
-    std::memmove(buffer.data(), buffer.data() + offset, filled - offset);
-    filled -= offset;
-  }
-  if (filled != 0) {
-    throw std::system_error(EPROTO, std::generic_category(),
-                            std::string(what) + " iterator ended inside a record");
-  }
+  readFixedSizeRecords(iter.get(), record_size, what, on_record);
 }
 
 template <typename Record>
@@ -91,6 +46,36 @@ std::string commOf(const char (&comm)[IPCW_HOST_COMM_LEN]) {
 }
 
 }  // namespace
+
+void readFixedSizeRecords(int fd, std::size_t record_size, const std::string& what,
+                          const std::function<void(const char*)>& on_record,
+                          std::size_t buffer_size) {
+  std::vector<char> buffer(std::max(buffer_size, record_size));
+  std::size_t filled = 0;
+  for (;;) {
+    const ssize_t n = read(fd, buffer.data() + filled, buffer.size() - filled);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw std::system_error(errno, std::generic_category(), "read " + what + " iterator");
+    }
+    if (n == 0) {
+      break;
+    }
+    filled += static_cast<std::size_t>(n);
+    std::size_t offset = 0;
+    for (; filled - offset >= record_size; offset += record_size) {
+      on_record(buffer.data() + offset);
+    }
+    std::memmove(buffer.data(), buffer.data() + offset, filled - offset);
+    filled -= offset;
+  }
+  if (filled != 0) {
+    throw std::system_error(EPROTO, std::generic_category(),
+                            what + " iterator ended inside a record");
+  }
+}
 
 dev_t devFromKernelEncoding(std::uint64_t kernel_dev) {
   // include/linux/kdev_t.h: inside the kernel MINORBITS is 20; stat(2) hands out
@@ -139,14 +124,11 @@ std::unique_ptr<BpfHostIterator> BpfHostIterator::create(bool want_sockets, std:
   return self;
 }
 
-BpfHostIterator::~BpfHostIterator() {
-  files_link_.reset();
-  tasks_link_.reset();
-}
+BpfHostIterator::~BpfHostIterator() = default;
 
 std::vector<KernelProcess> BpfHostIterator::processes() const {
   std::vector<KernelProcess> out;
-  readRecords(tasks_link_.get(), sizeof(ipcw_host_task), "task", [&out](const char* bytes) {
+  readIterator(tasks_link_.get(), sizeof(ipcw_host_task), "task", [&out](const char* bytes) {
     const auto rec = recordAt<ipcw_host_task>(bytes);
     KernelProcess& process = out.emplace_back();
     process.pid = rec.tgid;
@@ -164,7 +146,7 @@ std::vector<KernelProcess> BpfHostIterator::processes() const {
 
 std::vector<KernelOpenFile> BpfHostIterator::openFiles() const {
   std::vector<KernelOpenFile> out;
-  readRecords(files_link_.get(), sizeof(ipcw_host_file), "task_file", [&out](const char* bytes) {
+  readIterator(files_link_.get(), sizeof(ipcw_host_file), "task_file", [&out](const char* bytes) {
     const auto rec = recordAt<ipcw_host_file>(bytes);
     KernelOpenFile& file = out.emplace_back();
     file.pid = rec.tgid;

@@ -2,7 +2,9 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,7 +29,8 @@ struct KernelProcess {
 };
 
 // A descriptor that refers to a named FIFO or an AF_UNIX socket. For a FIFO, dev/ino match
-// stat() of its path; for a socket, ino is the socket inode sock_diag reports (udiag_ino).
+// stat() of its path; for a socket, ino is the socket inode sock_diag reports (udiag_ino). An
+// O_PATH descriptor of a FIFO has neither read nor write: it holds no end of the FIFO.
 struct KernelOpenFile {
   enum class Kind : std::uint8_t { kFifo, kUnixSocket };
 
@@ -66,11 +69,21 @@ class BpfHostIterator {
 
   BpfHostIterator() = default;
 
-  // Declaration order is teardown order in reverse: links go before the skeleton.
+  // Members are destroyed in reverse order: the links go before the skeleton they refer to.
   std::unique_ptr<host_iter_bpf, SkeletonDeleter> skel_;
   std::unique_ptr<bpf_link, LinkDeleter> tasks_link_;
   std::unique_ptr<bpf_link, LinkDeleter> files_link_;
 };
+
+// Large enough that one read(2) drains the kernel's seq_file buffer (8 pages) at once.
+inline constexpr std::size_t kIteratorReadBufferSize = 64 * 1024;
+
+// Reads fd to EOF and hands each whole record of record_size bytes to on_record. read(2) stops
+// wherever the buffer ends, not at a record boundary, so a partial record is kept and completed
+// by the next read; EOF inside a record throws std::system_error, as does a failed read.
+void readFixedSizeRecords(int fd, std::size_t record_size, const std::string& what,
+                          const std::function<void(const char*)>& on_record,
+                          std::size_t buffer_size = kIteratorReadBufferSize);
 
 // The kernel's internal dev_t (MAJOR << 20 | MINOR) as user space's st_dev (new_encode_dev).
 dev_t devFromKernelEncoding(std::uint64_t kernel_dev);

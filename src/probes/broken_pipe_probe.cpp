@@ -26,27 +26,23 @@ BrokenPipeProbe::BrokenPipeProbe(BrokenPipeProbeOptions options)
   if (programs_.empty()) {
     return;
   }
-  std::unique_ptr<broken_pipe_bpf, SkeletonDeleter> skel(broken_pipe_bpf__open());
-  if (!skel) {
-    programs_.failAll("open BPF object: " + libbpfErrorText(errno));
-    return;
-  }
   // Only the programs the configuration enables are loaded, and so only they are attached:
   // every syscall tracepoint moves all syscalls of all tasks onto the slow path.
-  programs_.configureAutoload(skel->obj);
-  for (bpf_map* map : {skel->maps.epipe_counts, skel->maps.sigpipe_counts,
-                       skel->maps.sigpipe_deaths}) {
-    bpf_map__set_max_entries(map, options_.map_entries);
+  skel_ = programs_.openAndLoad<broken_pipe_bpf, SkeletonDeleter>(
+      broken_pipe_bpf__open, broken_pipe_bpf__load, [&](broken_pipe_bpf& skel) {
+        for (bpf_map* map :
+             {skel.maps.epipe_counts, skel.maps.sigpipe_counts, skel.maps.sigpipe_deaths}) {
+          bpf_map__set_max_entries(map, options_.map_entries);
+        }
+      });
+  if (skel_) {
+    programs_.attach(skel_->obj);
   }
-  if (const int err = broken_pipe_bpf__load(skel.get()); err != 0) {
-    programs_.failAll("load BPF object: " + libbpfErrorText(-err));
-    return;
-  }
-  skel_ = std::move(skel);
-  programs_.attach(skel_->obj);
 }
 
-BrokenPipeProbe::~BrokenPipeProbe() { programs_.detach(); }
+BrokenPipeProbe::~BrokenPipeProbe() {
+  programs_.detach();
+}
 
 std::vector<std::string> BrokenPipeProbe::enabledPrograms() const {
   std::vector<std::string> names;
@@ -62,9 +58,17 @@ std::vector<std::string> BrokenPipeProbe::enabledPrograms() const {
   return names;
 }
 
-int BrokenPipeProbe::epipeCountsFd() const { return bpf_map__fd(skel_->maps.epipe_counts); }
-int BrokenPipeProbe::sigpipeCountsFd() const { return bpf_map__fd(skel_->maps.sigpipe_counts); }
-int BrokenPipeProbe::sigpipeDeathsFd() const { return bpf_map__fd(skel_->maps.sigpipe_deaths); }
-int BrokenPipeProbe::fallbackCountsFd() const { return bpf_map__fd(skel_->maps.fallback_counts); }
+int BrokenPipeProbe::epipeCountsFd() const {
+  return bpf_map__fd(skel_->maps.epipe_counts);
+}
+int BrokenPipeProbe::sigpipeCountsFd() const {
+  return bpf_map__fd(skel_->maps.sigpipe_counts);
+}
+int BrokenPipeProbe::sigpipeDeathsFd() const {
+  return bpf_map__fd(skel_->maps.sigpipe_deaths);
+}
+int BrokenPipeProbe::fallbackCountsFd() const {
+  return bpf_map__fd(skel_->maps.fallback_counts);
+}
 
 }  // namespace ipcwatch

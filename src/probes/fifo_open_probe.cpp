@@ -12,6 +12,7 @@
 
 // The ABI header first: the skeleton's rodata section refers to its structs.
 #include "ipcwatch/bpf/fifo_open.h"
+
 #include "fifo_open.skel.h"
 #include "metrics/label_value.h"
 #include "probes/bpf_map_reader.h"
@@ -29,7 +30,9 @@ namespace {
 constexpr std::uint32_t kDropRingBuffer = 0;
 constexpr std::uint32_t kDropInflightFull = 1;
 
-std::string modeName(std::uint32_t mode) { return mode == IPCW_FIFO_READ ? "read" : "write"; }
+std::string modeName(std::uint32_t mode) {
+  return mode == IPCW_FIFO_READ ? "read" : "write";
+}
 
 }  // namespace
 
@@ -54,28 +57,20 @@ FifoOpenProbe::FifoOpenProbe(FifoOpenProbeOptions options, LabelCaps& caps)
   if (programs_.empty()) {
     return;
   }
-  std::unique_ptr<fifo_open_bpf, SkeletonDeleter> skel(fifo_open_bpf__open());
-  if (!skel) {
-    programs_.failAll("open BPF object: " + libbpfErrorText(errno));
+  skel_ = programs_.openAndLoad<fifo_open_bpf, SkeletonDeleter>(
+      fifo_open_bpf__open, fifo_open_bpf__load, [this](fifo_open_bpf& skel) { configure(&skel); });
+  if (!skel_) {
     return;
   }
-  programs_.configureAutoload(skel->obj);
-  configure(skel.get());
-  if (const int err = fifo_open_bpf__load(skel.get()); err != 0) {
-    programs_.failAll("load BPF object: " + libbpfErrorText(-err));
-    return;
-  }
-  skel_ = std::move(skel);
   try {
-    poller_ = std::make_unique<RingBufferPoller>(
-        bpf_map__fd(skel_->maps.events), "fifo_open probe",
-        [this](const void* data, std::size_t size) {
-          if (size >= sizeof(ipcw_fifo_event)) {
-            ipcw_fifo_event event;
-            std::memcpy(&event, data, sizeof(event));
-            handleEvent(event);
-          }
-        });
+    poller_ = std::make_unique<RingBufferPoller>(bpf_map__fd(skel_->maps.events), "fifo_open probe",
+                                                 [this](const void* data, std::size_t size) {
+                                                   if (size >= sizeof(ipcw_fifo_event)) {
+                                                     ipcw_fifo_event event;
+                                                     std::memcpy(&event, data, sizeof(event));
+                                                     handleEvent(event);
+                                                   }
+                                                 });
   } catch (const std::system_error& e) {
     programs_.failAll(std::string(e.what()));
     skel_.reset();
@@ -92,7 +87,8 @@ FifoOpenProbe::~FifoOpenProbe() {
 
 void FifoOpenProbe::configure(fifo_open_bpf* skel) const {
   skel->rodata->blocked_threshold_ns = options_.blocked_threshold_ns;
-  const std::size_t count = std::min<std::size_t>(options_.watch_paths.size(), IPCW_MAX_WATCH_PATHS);
+  const std::size_t count =
+      std::min<std::size_t>(options_.watch_paths.size(), IPCW_MAX_WATCH_PATHS);
   skel->rodata->watch_count = static_cast<__u32>(count);
   for (std::size_t i = 0; i < count; ++i) {
     const std::string& prefix = options_.watch_paths[i];
@@ -127,7 +123,8 @@ void FifoOpenProbe::handleEvent(const ipcw_fifo_event& event) {
   const std::string raw(fromKernelString(event.path, sizeof(event.path)));
   const ProcessView view(options_.procfs, event.tgid);
   if (event.type == IPCW_EV_FIFO_BLOCKED) {
-    const std::string path = blocked_path_cap_.admit(sanitizeLabelValue(view.displayPath(event.dfd, raw)));
+    const std::string path =
+        blocked_path_cap_.admit(sanitizeLabelValue(view.displayPath(event.dfd, raw)));
     std::lock_guard lock(mutex_);
     ++counts_.blocked[{path, modeName(event.mode)}];
     return;
@@ -140,7 +137,8 @@ void FifoOpenProbe::handleEvent(const ipcw_fifo_event& event) {
   if (!isWatched(raw) && !isFifoFor(event.tgid, event.dfd, raw)) {
     return;
   }
-  const std::string path = error_path_cap_.admit(sanitizeLabelValue(view.displayPath(event.dfd, raw)));
+  const std::string path =
+      error_path_cap_.admit(sanitizeLabelValue(view.displayPath(event.dfd, raw)));
   std::lock_guard lock(mutex_);
   ++counts_.errors[{path, errnoName(event.err)}];
 }
@@ -159,7 +157,11 @@ std::vector<LostEvents> FifoOpenProbe::lostEvents() const {
           {"fifo_open_inflight", readPerCpuArraySlot(fd, kDropInflightFull)}};
 }
 
-int FifoOpenProbe::waitHistFd() const { return bpf_map__fd(skel_->maps.wait_hist); }
-int FifoOpenProbe::inflightFd() const { return bpf_map__fd(skel_->maps.inflight); }
+int FifoOpenProbe::waitHistFd() const {
+  return bpf_map__fd(skel_->maps.wait_hist);
+}
+int FifoOpenProbe::inflightFd() const {
+  return bpf_map__fd(skel_->maps.inflight);
+}
 
 }  // namespace ipcwatch

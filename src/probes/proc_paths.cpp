@@ -35,8 +35,8 @@ std::string ProcessView::displayPath(int dfd, const std::string& path) const {
   if (path.empty() || path.front() == '/') {
     return path;
   }
-  const auto base = readLink(dfd == AT_FDCWD ? procDir() + "/cwd"
-                                             : procDir() + "/fd/" + std::to_string(dfd));
+  const auto base =
+      readLink(dfd == AT_FDCWD ? procDir() + "/cwd" : procDir() + "/fd/" + std::to_string(dfd));
   if (!base || base->empty() || base->front() != '/') {
     return path;
   }

@@ -11,7 +11,9 @@
 
 namespace ipcwatch {
 
-void ProgramSet::LinkDeleter::operator()(bpf_link* link) const { bpf_link__destroy(link); }
+void ProgramSet::LinkDeleter::operator()(bpf_link* link) const {
+  bpf_link__destroy(link);
+}
 
 ProgramSet::ProgramSet(std::string probe, std::vector<std::string> enabled)
     : probe_(std::move(probe)) {
@@ -43,8 +45,8 @@ void ProgramSet::attach(bpf_object* obj) {
   bool needs_tracefs = false;
   for (const auto& s : status_) {
     const bpf_program* prog = bpf_object__find_program_by_name(obj, s.name.c_str());
-    needs_tracefs = needs_tracefs ||
-                    (prog != nullptr && bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT);
+    needs_tracefs =
+        needs_tracefs || (prog != nullptr && bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT);
   }
   const std::string tracefs_error = needs_tracefs ? ensureTracefsMounted() : std::string();
   for (auto& s : status_) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cerrno>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,25 @@ class ProgramSet {
   ProgramSet& operator=(const ProgramSet&) = delete;
 
   bool empty() const { return status_.empty(); }
+  // The steps every probe shares: open the skeleton, autoload only the enabled programs, let
+  // `configure` set rodata and map sizes, load. Null (every program degraded, with the reason
+  // logged) when the object cannot be opened or loaded.
+  template <typename Skel, typename Deleter, typename Configure>
+  std::unique_ptr<Skel, Deleter> openAndLoad(Skel* (*open)(), int (*load)(Skel*),
+                                             Configure&& configure) {
+    std::unique_ptr<Skel, Deleter> skel(open());
+    if (!skel) {
+      failAll("open BPF object: " + libbpfErrorText(errno));
+      return nullptr;
+    }
+    configureAutoload(skel->obj);
+    configure(*skel);
+    if (const int err = load(skel.get()); err != 0) {
+      failAll("load BPF object: " + libbpfErrorText(-err));
+      return nullptr;
+    }
+    return skel;
+  }
   // Turns autoload off for every program of obj that is not enabled (call before load).
   void configureAutoload(bpf_object* obj) const;
   // Records that the object could not be opened or loaded: every program is degraded.

@@ -1,13 +1,15 @@
 #include "probes/ring_buffer_poller.h"
 
+#include <poll.h>
+
 #include <cerrno>
+#include <cstring>
 #include <system_error>
 
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
 
-#include "util/privileges.h"
-#include "probes/program_set.h"
+#include "util/libbpf_error.h"
 
 namespace ipcwatch {
 namespace {
@@ -37,20 +39,29 @@ RingBufferPoller::RingBufferPoller(int map_fd, std::string name, OnRecord on_rec
 }
 
 RingBufferPoller::~RingBufferPoller() {
-  stop_ = true;
-  if (thread_.joinable()) {
-    thread_.join();
-  }
+  thread_.stop();
 }
 
-void RingBufferPoller::start() { thread_ = std::thread([this] { run(); }); }
+void RingBufferPoller::start() {
+  thread_.start(name_, [this](int stop_fd) { run(stop_fd); });
+}
 
-void RingBufferPoller::run() {
-  dropThreadCapabilities(name_.c_str());
-  while (!stop_) {
-    const int n = ring_buffer__poll(ring_.get(), timeout_ms_);
+// Waits on the ring buffer's epoll fd and the stop fd together, so a stop does not wait out
+// the poll timeout; records are consumed without blocking once the epoll fd is ready.
+void RingBufferPoller::run(int stop_fd) {
+  pollfd fds[2] = {{ring_buffer__epoll_fd(ring_.get()), POLLIN, 0}, {stop_fd, POLLIN, 0}};
+  for (;;) {
+    const int ready = ::poll(fds, 2, timeout_ms_);
+    if (ready < 0 && errno != EINTR) {
+      spdlog::error("{}: poll failed: {}", name_, std::strerror(errno));
+      return;
+    }
+    if (fds[1].revents != 0) {
+      return;
+    }
+    const int n = ring_buffer__consume(ring_.get());
     if (n < 0 && n != -EINTR) {
-      spdlog::error("{}: ring buffer poll failed: {}", name_, libbpfErrorText(-n));
+      spdlog::error("{}: ring buffer read failed: {}", name_, libbpfErrorText(-n));
       return;
     }
     if (after_poll_) {

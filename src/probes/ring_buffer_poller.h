@@ -1,11 +1,10 @@
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
+#include "util/stoppable_thread.h"
 
 struct ring_buffer;
 
@@ -35,15 +34,14 @@ class RingBufferPoller {
     void operator()(ring_buffer* rb) const;
   };
 
-  void run();
+  void run(int stop_fd);
 
   const std::string name_;
   const OnRecord on_record_;
   const std::function<void()> after_poll_;
   const int timeout_ms_;
   std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  StoppableThread thread_;  // after the ring buffer: stops before it is freed
 };
 
 }  // namespace ipcwatch

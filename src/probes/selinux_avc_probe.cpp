@@ -18,8 +18,8 @@
 
 namespace ipcwatch {
 
-static_assert(sizeof(ipcw_avc_event) == 16 + IPCW_AVC_COMM_LEN + IPCW_AVC_CLASS_LEN +
-                                            2 * IPCW_AVC_CONTEXT_LEN,
+static_assert(sizeof(ipcw_avc_event) ==
+                  16 + IPCW_AVC_COMM_LEN + IPCW_AVC_CLASS_LEN + 2 * IPCW_AVC_CONTEXT_LEN,
               "ABI of struct ipcw_avc_event changed");
 
 namespace {
@@ -34,16 +34,11 @@ void SelinuxAvcProbe::SkeletonDeleter::operator()(selinux_avc_bpf* skel) const {
 
 SelinuxAvcProbe::SelinuxAvcProbe(DenialStore& store)
     : store_(store), programs_("selinux_avc", {kProgram}) {
-  std::unique_ptr<selinux_avc_bpf, SkeletonDeleter> skel(selinux_avc_bpf__open());
-  if (!skel) {
-    programs_.failAll("open BPF object: " + libbpfErrorText(errno));
+  skel_ = programs_.openAndLoad<selinux_avc_bpf, SkeletonDeleter>(
+      selinux_avc_bpf__open, selinux_avc_bpf__load, [](selinux_avc_bpf&) {});
+  if (!skel_) {
     return;
   }
-  if (const int err = selinux_avc_bpf__load(skel.get()); err != 0) {
-    programs_.failAll("load BPF object: " + libbpfErrorText(-err));
-    return;
-  }
-  skel_ = std::move(skel);
   try {
     poller_ = std::make_unique<RingBufferPoller>(
         bpf_map__fd(skel_->maps.events), "selinux tracepoint",

@@ -35,24 +35,20 @@ UnixSockProbe::UnixSockProbe(UnixSockProbeOptions options)
   if (programs_.empty()) {
     return;
   }
-  std::unique_ptr<unix_sock_bpf, SkeletonDeleter> skel(unix_sock_bpf__open());
-  if (!skel) {
-    programs_.failAll("open BPF object: " + libbpfErrorText(errno));
-    return;
+  skel_ = programs_.openAndLoad<unix_sock_bpf, SkeletonDeleter>(
+      unix_sock_bpf__open, unix_sock_bpf__load, [&](unix_sock_bpf& skel) {
+        for (bpf_map* map : {skel.maps.connect_errors, skel.maps.bind_errors}) {
+          bpf_map__set_max_entries(map, options_.map_entries);
+        }
+      });
+  if (skel_) {
+    programs_.attach(skel_->obj);
   }
-  programs_.configureAutoload(skel->obj);
-  for (bpf_map* map : {skel->maps.connect_errors, skel->maps.bind_errors}) {
-    bpf_map__set_max_entries(map, options_.map_entries);
-  }
-  if (const int err = unix_sock_bpf__load(skel.get()); err != 0) {
-    programs_.failAll("load BPF object: " + libbpfErrorText(-err));
-    return;
-  }
-  skel_ = std::move(skel);
-  programs_.attach(skel_->obj);
 }
 
-UnixSockProbe::~UnixSockProbe() { programs_.detach(); }
+UnixSockProbe::~UnixSockProbe() {
+  programs_.detach();
+}
 
 std::vector<LostEvents> UnixSockProbe::lostEvents() const {
   if (!loaded()) {
@@ -62,7 +58,11 @@ std::vector<LostEvents> UnixSockProbe::lostEvents() const {
   return {{"unix_connect", readPerCpuArraySlot(fd, 0)}, {"unix_bind", readPerCpuArraySlot(fd, 1)}};
 }
 
-int UnixSockProbe::connectErrorsFd() const { return bpf_map__fd(skel_->maps.connect_errors); }
-int UnixSockProbe::bindErrorsFd() const { return bpf_map__fd(skel_->maps.bind_errors); }
+int UnixSockProbe::connectErrorsFd() const {
+  return bpf_map__fd(skel_->maps.connect_errors);
+}
+int UnixSockProbe::bindErrorsFd() const {
+  return bpf_map__fd(skel_->maps.bind_errors);
+}
 
 }  // namespace ipcwatch

@@ -22,7 +22,9 @@ using namespace std::chrono_literals;
 // with all 15 programs attached. The bound is the requirement itself: a busy CI machine slows
 // the grace periods the kernel waits for, so this is where a regression shows first.
 constexpr auto kStopBudget = 1000ms;
-constexpr int kAllPrograms = 15;  // 14 IPC probe programs and the SELinux tracepoint's
+// 14 IPC probe programs, the SELinux tracepoint's, and the host inventory's two BPF iterators
+// (iter/task and iter/task_file).
+constexpr int kAllPrograms = 17;
 
 // The BPF objects of `kind` ("prog_id", "link_id") the process holds, read from its fdinfo.
 std::set<std::string> heldIds(pid_t pid, const std::string& kind) {

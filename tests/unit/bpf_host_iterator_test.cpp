@@ -1,0 +1,407 @@
+// The host iterators against the real kernel (root only): exact facts for this process and for
+// children of its own, compared with what stat(2) and /proc report for them.
+#include "inventory/bpf_host_iterator.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace ipcwatch {
+namespace {
+
+using Kind = KernelOpenFile::Kind;
+
+constexpr auto kDeadline = std::chrono::seconds(5);
+
+// A forked child named `comm` that runs `setup`, reports its result (e.g. a descriptor number)
+// through a pipe and then stays alive, holding what it opened, until the test is done with it.
+class HeldChild {
+ public:
+  HeldChild(const std::string& comm, const std::function<int()>& setup) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+      return;
+    }
+    pid_ = fork();
+    if (pid_ == 0) {
+      close(fds[0]);
+      prctl(PR_SET_NAME, comm.c_str());
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      const int result = setup();
+      if (write(fds[1], &result, sizeof(result)) != sizeof(result)) {
+        _exit(1);
+      }
+      for (;;) {
+        pause();
+      }
+    }
+    close(fds[1]);
+    if (pid_ > 0 && read(fds[0], &result_, sizeof(result_)) != sizeof(result_)) {
+      result_ = -1;
+    }
+    close(fds[0]);
+  }
+  ~HeldChild() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  HeldChild(const HeldChild&) = delete;
+  HeldChild& operator=(const HeldChild&) = delete;
+
+  pid_t pid() const { return pid_; }
+  int result() const { return result_; }
+
+ private:
+  pid_t pid_ = -1;
+  int result_ = -1;
+};
+
+// A directory of its own under /tmp, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = "/tmp/ipcw_host_iter_XXXXXX";
+    if (mkdtemp(pattern.data()) != nullptr) {
+      path_ = pattern;
+    }
+  }
+  ~TempDir() {
+    if (!path_.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(path_, ignored);
+    }
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::vector<KernelOpenFile> filesOf(const std::vector<KernelOpenFile>& files, pid_t pid, int fd) {
+  std::vector<KernelOpenFile> out;
+  for (const auto& file : files) {
+    if (file.pid == static_cast<std::uint32_t>(pid) && file.fd == fd) {
+      out.push_back(file);
+    }
+  }
+  return out;
+}
+
+// Polls openFiles() until pid's descriptor fd shows up (or the deadline passes).
+std::vector<KernelOpenFile> waitForFile(const BpfHostIterator& iter, pid_t pid, int fd) {
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  for (;;) {
+    auto found = filesOf(iter.openFiles(), pid, fd);
+    if (!found.empty() || std::chrono::steady_clock::now() > deadline) {
+      return found;
+    }
+    std::this_thread::yield();
+  }
+}
+
+ino_t inodeOf(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+std::size_t threadCount(pid_t pid) {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    ++count;
+  }
+  return count;
+}
+
+class BpfHostIteratorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) {
+      GTEST_SKIP() << "needs root to load BPF iterators; CI runs this as root";
+    }
+    std::string why;
+    iter_ = BpfHostIterator::create(true, why);
+    if (!iter_) {
+      GTEST_SKIP() << "BPF host iterators unavailable on this kernel: " << why;
+    }
+    ASSERT_FALSE(dir_.path().empty());
+    fifo_ = dir_.path() + "/fifo";
+    ASSERT_EQ(mkfifo(fifo_.c_str(), 0600), 0);
+    ASSERT_EQ(stat(fifo_.c_str(), &fifo_stat_), 0);
+  }
+
+  void expectFifo(const KernelOpenFile& file, bool read, bool write) const {
+    EXPECT_EQ(file.kind, Kind::kFifo);
+    EXPECT_EQ(file.read, read);
+    EXPECT_EQ(file.write, write);
+    EXPECT_EQ(file.dev, fifo_stat_.st_dev)
+        << major(file.dev) << ":" << minor(file.dev) << " vs " << major(fifo_stat_.st_dev) << ":"
+        << minor(fifo_stat_.st_dev);
+    EXPECT_EQ(file.ino, fifo_stat_.st_ino);
+  }
+
+  std::unique_ptr<BpfHostIterator> iter_;
+  TempDir dir_;
+  std::string fifo_;
+  struct stat fifo_stat_ {};
+};
+
+TEST_F(BpfHostIteratorTest, ReportsThisProcessWithCredentialsAndNamespaces) {
+  char comm[17] = {};
+  ASSERT_EQ(prctl(PR_GET_NAME, comm), 0);
+  std::optional<KernelProcess> self;
+  std::size_t self_count = 0;
+  for (const auto& process : iter_->processes()) {
+    if (process.pid == static_cast<std::uint32_t>(getpid())) {
+      self = process;
+      ++self_count;
+    }
+  }
+  ASSERT_TRUE(self.has_value());
+  EXPECT_EQ(self_count, 1u);
+  EXPECT_EQ(self->comm, comm);
+  EXPECT_EQ(self->ppid, static_cast<std::uint32_t>(getppid()));
+  EXPECT_EQ(self->euid, geteuid());
+  EXPECT_EQ(self->egid, getegid());
+  EXPECT_EQ(self->mnt_ns, inodeOf("/proc/self/ns/mnt"));
+  EXPECT_EQ(self->net_ns, inodeOf("/proc/self/ns/net"));
+  EXPECT_EQ(self->ipc_ns, inodeOf("/proc/self/ns/ipc"));
+  EXPECT_EQ(self->pid_ns, inodeOf("/proc/self/ns/pid"));
+}
+
+TEST_F(BpfHostIteratorTest, ReportsOnlyLeadersOfMultiThreadedProcesses) {
+  HeldChild child("ipcw_mt_proc", [] {
+    for (int i = 0; i < 4; ++i) {
+      std::thread([] {
+        for (;;) {
+          pause();
+        }
+      }).detach();
+    }
+    return 0;
+  });
+  ASSERT_GT(child.pid(), 0);
+  ASSERT_EQ(child.result(), 0);
+  ASSERT_EQ(threadCount(child.pid()), 5u);
+  std::size_t seen = 0;
+  for (const auto& process : iter_->processes()) {
+    if (process.pid == static_cast<std::uint32_t>(child.pid())) {
+      EXPECT_EQ(process.comm, "ipcw_mt_proc");
+      EXPECT_EQ(process.ppid, static_cast<std::uint32_t>(getpid()));
+      ++seen;
+    }
+  }
+  EXPECT_EQ(seen, 1u);
+}
+
+TEST_F(BpfHostIteratorTest, ReportsFifoReaderAndWriterChildren) {
+  const std::string path = fifo_;
+  HeldChild reader("ipcw_fifo_rd", [&path] { return open(path.c_str(), O_RDONLY | O_NONBLOCK); });
+  ASSERT_GE(reader.result(), 0);
+  // The reader holds the FIFO open, so a blocking write-open completes at once.
+  HeldChild writer("ipcw_fifo_wr", [&path] { return open(path.c_str(), O_WRONLY); });
+  ASSERT_GE(writer.result(), 0);
+
+  const auto read_side = waitForFile(*iter_, reader.pid(), reader.result());
+  ASSERT_EQ(read_side.size(), 1u);
+  expectFifo(read_side[0], true, false);
+
+  const auto write_side = waitForFile(*iter_, writer.pid(), writer.result());
+  ASSERT_EQ(write_side.size(), 1u);
+  expectFifo(write_side[0], false, true);
+}
+
+TEST_F(BpfHostIteratorTest, ThreadsSharingTheFileTableAreReportedOnce) {
+  const std::string path = fifo_;
+  HeldChild child("ipcw_fifo_mt", [&path] {
+    const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK);
+    for (int i = 0; i < 4; ++i) {
+      std::thread([] {
+        for (;;) {
+          pause();
+        }
+      }).detach();
+    }
+    return fd;
+  });
+  ASSERT_GE(child.result(), 0);
+  ASSERT_EQ(threadCount(child.pid()), 5u);
+  ASSERT_EQ(waitForFile(*iter_, child.pid(), child.result()).size(), 1u);
+  std::size_t fifo_records = 0;
+  for (const auto& file : iter_->openFiles()) {
+    if (file.pid == static_cast<std::uint32_t>(child.pid()) && file.kind == Kind::kFifo &&
+        file.ino == fifo_stat_.st_ino) {
+      ++fifo_records;
+    }
+  }
+  EXPECT_EQ(fifo_records, 1u);
+}
+
+// After unshare(CLONE_NEWPID) only the children's pid namespace changes: the record must name
+// the process's own one, as /proc/PID/ns/pid does, and follow a new network namespace.
+TEST_F(BpfHostIteratorTest, ReportsOwnNamespacesOfAChildThatUnshared) {
+  HeldChild child("ipcw_unshare", [] { return unshare(CLONE_NEWPID | CLONE_NEWNET); });
+  ASSERT_GT(child.pid(), 0);
+  ASSERT_EQ(child.result(), 0);
+  const std::string ns = "/proc/" + std::to_string(child.pid()) + "/ns/";
+  ASSERT_NE(inodeOf(ns + "pid"), inodeOf(ns + "pid_for_children"));
+  ASSERT_NE(inodeOf(ns + "net"), inodeOf("/proc/self/ns/net"));
+  std::optional<KernelProcess> found;
+  for (const auto& process : iter_->processes()) {
+    if (process.pid == static_cast<std::uint32_t>(child.pid())) {
+      found = process;
+    }
+  }
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->pid_ns, inodeOf(ns + "pid"));
+  EXPECT_EQ(found->net_ns, inodeOf(ns + "net"));
+  EXPECT_EQ(found->mnt_ns, inodeOf(ns + "mnt"));
+  EXPECT_EQ(found->ipc_ns, inodeOf(ns + "ipc"));
+}
+
+TEST_F(BpfHostIteratorTest, AnonymousPipesAreNotReported) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const auto files = iter_->openFiles();
+  EXPECT_TRUE(filesOf(files, getpid(), fds[0]).empty());
+  EXPECT_TRUE(filesOf(files, getpid(), fds[1]).empty());
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST_F(BpfHostIteratorTest, ReportsBoundUnixSocketBySocketInode) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = dir_.path() + "/sock";
+  ASSERT_LT(path.size(), sizeof(addr.sun_path));
+  path.copy(addr.sun_path, path.size());
+  ASSERT_EQ(bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+  struct stat st {};
+  ASSERT_EQ(stat(("/proc/self/fd/" + std::to_string(fd)).c_str(), &st), 0);
+
+  const auto found = waitForFile(*iter_, getpid(), fd);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].kind, Kind::kUnixSocket);
+  EXPECT_EQ(found[0].ino, st.st_ino);
+  EXPECT_TRUE(found[0].read && found[0].write);
+
+  std::string why;
+  const auto fifos_only = BpfHostIterator::create(false, why);
+  ASSERT_NE(fifos_only, nullptr) << why;
+  EXPECT_TRUE(filesOf(fifos_only->openFiles(), getpid(), fd).empty());
+  close(fd);
+}
+
+// An O_PATH descriptor neither reads nor writes: a FIFO opened so is reported with no access,
+// and a socket file opened so is no socket at all (its inode is the filesystem's).
+TEST_F(BpfHostIteratorTest, OPathDescriptorsAreNoReadersWritersOrSockets) {
+  const int fifo_fd = open(fifo_.c_str(), O_PATH | O_CLOEXEC);
+  ASSERT_GE(fifo_fd, 0);
+  const int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = dir_.path() + "/opath_sock";
+  path.copy(addr.sun_path, path.size());
+  ASSERT_EQ(bind(sock, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+  const int sock_path_fd = open(path.c_str(), O_PATH | O_CLOEXEC);
+  ASSERT_GE(sock_path_fd, 0);
+
+  const auto found = waitForFile(*iter_, getpid(), fifo_fd);
+  ASSERT_EQ(found.size(), 1u);
+  expectFifo(found[0], false, false);
+  EXPECT_TRUE(filesOf(iter_->openFiles(), getpid(), sock_path_fd).empty());
+  close(sock_path_fd);
+  close(sock);
+  close(fifo_fd);
+}
+
+TEST_F(BpfHostIteratorTest, EachCallIsAFreshPass) {
+  const std::string path = fifo_;
+  std::optional<pid_t> gone;
+  {
+    HeldChild reader("ipcw_fifo_tmp",
+                     [&path] { return open(path.c_str(), O_RDONLY | O_NONBLOCK); });
+    ASSERT_GE(reader.result(), 0);
+    ASSERT_EQ(waitForFile(*iter_, reader.pid(), reader.result()).size(), 1u);
+    gone = reader.pid();
+  }
+  for (const auto& file : iter_->openFiles()) {
+    EXPECT_NE(file.pid, static_cast<std::uint32_t>(*gone));
+  }
+}
+
+// Records written whole into a pipe and read back through a buffer that is not a multiple of
+// the record size: every read but the first starts inside a record.
+TEST(BpfHostIteratorRecords, RecordsSplitAcrossReadsAreReassembled) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  constexpr std::size_t kRecord = 24;
+  std::vector<char> bytes(kRecord * 10);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<char>(i / kRecord);
+  }
+  ASSERT_EQ(write(fds[1], bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  close(fds[1]);
+  std::vector<int> seen;
+  readFixedSizeRecords(
+      fds[0], kRecord, "test",
+      [&seen](const char* record) {
+        for (std::size_t i = 1; i < kRecord; ++i) {
+          ASSERT_EQ(record[i], record[0]);
+        }
+        seen.push_back(record[0]);
+      },
+      50);
+  close(fds[0]);
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+TEST(BpfHostIteratorRecords, EndInsideARecordIsAnError) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const char bytes[30] = {};
+  ASSERT_EQ(write(fds[1], bytes, sizeof(bytes)), static_cast<ssize_t>(sizeof(bytes)));
+  close(fds[1]);
+  std::size_t records = 0;
+  EXPECT_THROW(readFixedSizeRecords(fds[0], 24, "test", [&records](const char*) { ++records; }),
+               std::system_error);
+  close(fds[0]);
+  EXPECT_EQ(records, 1u);
+}
+
+TEST(BpfHostIteratorEncoding, KernelDevToStDev) {
+  EXPECT_EQ(devFromKernelEncoding((8u << 20) | 1u), makedev(8, 1));
+  EXPECT_EQ(devFromKernelEncoding((8u << 20) | 1u), 0x801u);
+  EXPECT_EQ(devFromKernelEncoding(300u), makedev(0, 300));
+  EXPECT_EQ(devFromKernelEncoding(300u), 0x10002cu);
+  EXPECT_EQ(devFromKernelEncoding((259u << 20) | 0xfffffu), makedev(259, 0xfffff));
+  EXPECT_EQ(devFromKernelEncoding(0), 0u);
+}
+
+}  // namespace
+}  // namespace ipcwatch
