@@ -578,6 +578,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   libbpf_set_print(nullptr);
+  // A run takes minutes: show each line as it comes, also through a pipe or into a file.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::printf("ipcwatch benchmark: %d repetitions, %ld iterations per loop, %u CPUs\n", reps,
               iterations, std::thread::hardware_concurrency());
   if (sections.count("probes") != 0) {
