@@ -386,6 +386,9 @@ struct ScrapeRow {
   std::string host;
   std::string exporter;
   ScrapeCost cost;
+  // Taken right after the batch: on a shared machine, other people's processes come and go,
+  // and the idle row means little if someone else's big host appeared in the middle of it.
+  HostFacts after = hostFacts();
 };
 
 ScrapeCost scrapeAgent(const std::string& extra_yaml, const ScrapeOptions& options) {
@@ -451,12 +454,15 @@ EndpointVerdicts endpointVerdicts(const std::string& body) {
 void printScrapeTable(const std::vector<ScrapeRow>& rows) {
   std::printf(
       "\n| host | exporter | /metrics median | p90 | CPU per scrape | helper processes' "
-      "CPU per scrape | body |\n|---|---|---|---|---|---|---|\n");
+      "CPU per scrape | body | host after the batch |\n|---|---|---|---|---|---|---|---|\n");
   for (const auto& row : rows) {
     const ScrapeCost& c = row.cost;
-    std::printf("| %s | %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %zu KB |\n", row.host.c_str(),
-                row.exporter.c_str(), c.median_ms, c.p90_ms, c.cpu_ms_per_scrape,
-                c.helper_cpu_ms_per_scrape, (c.body_bytes + 512) / 1024);
+    std::printf(
+        "| %s | %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %zu KB | %d processes, %ld "
+        "descriptors |\n",
+        row.host.c_str(), row.exporter.c_str(), c.median_ms, c.p90_ms, c.cpu_ms_per_scrape,
+        c.helper_cpu_ms_per_scrape, (c.body_bytes + 512) / 1024, row.after.processes,
+        row.after.descriptors);
   }
   std::printf(
       "\n| host | latency ipcwatch / node_exporter (median) | p90 | CPU ipcwatch / "
