@@ -52,8 +52,9 @@ format:
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR)
 
-# What the probes cost other processes and how /metrics scales, measured in one run (as root);
-# results are recorded in docs/benchmarks.md.
+# What the probes cost other processes, how /metrics scales and what a scrape costs next to
+# node_exporter on a generated big host, measured in one run (as root); results and options
+# (e.g. ARGS="--only bighost") are in docs/benchmarks.md.
 bench: build
 	./$(BUILD_DIR)/tests/ipcwatch_bench $(ARGS)
 

@@ -9,7 +9,7 @@ PACKAGES=(
   prometheus-cpp-dev libcpp-httplib-dev libssl-dev libcrypt-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libcap-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev
-  curl prometheus prometheus-alertmanager iproute2 bpftrace acl ccache
+  curl prometheus prometheus-alertmanager prometheus-node-exporter iproute2 bpftrace acl ccache
 )
 
 missing=()

@@ -4,12 +4,17 @@
 //     configuration and with bpftrace counting EPIPE on sys_exit_write; the modes are
 //     interleaved over several repetitions and reported as median and spread;
 //  2. /metrics latency and agent RSS with 10, 1 000 and 10 000 distinct label sets;
-//  3. agent start-up time until every probe is attached.
-// Run as root: `make bench` (or build/tests/ipcwatch_bench [--reps N] [--iterations N]).
+//  3. agent start-up time until every probe is attached;
+//  4. scrape latency and CPU per scrape of ipcwatch and of node_exporter, on the machine as it
+//     is and on a generated big host (BigHost: 1 000 processes x 100 descriptors, 100 network
+//     and IPC namespaces) with 10 FIFO endpoints x 2 clients configured.
+// Run as root: `make bench` (or build/tests/ipcwatch_bench [--only SECTIONS] [options], see
+// usage() and docs/benchmarks.md).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +27,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,16 +37,23 @@
 #include <bpf/libbpf.h>
 
 #include "../e2e/agent_process.h"
-#include "child_process.h"
 #include "bench_floor.skel.h"
 #include "bench_floor_raw.skel.h"
+#include "big_host.h"
+#include "child_process.h"
+#include "scrape_cost.h"
 
 namespace {
 
 using ipcwatch::testing::AgentProcess;
+using ipcwatch::testing::BigHost;
 using ipcwatch::testing::httpRequest;
+using ipcwatch::testing::measureScrapes;
+using ipcwatch::testing::NodeExporter;
 using ipcwatch::testing::parseExposition;
 using ipcwatch::testing::procStatusKiB;
+using ipcwatch::testing::ScrapeCost;
+using ipcwatch::testing::ScrapeOptions;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -117,7 +132,8 @@ struct AgentRun {
 AgentRun startAgent(const std::string& extra_yaml = "") {
   AgentRun run;
   const auto start = Clock::now();
-  run.process = std::make_unique<AgentProcess>("web:\n  listen_address: \"127.0.0.1:0\"\n" + extra_yaml);
+  run.process =
+      std::make_unique<AgentProcess>("web:\n  listen_address: \"127.0.0.1:0\"\n" + extra_yaml);
   run.port = run.process->waitForPort(30s);
   while (run.port != 0 && !allProbesAttached(run.port) && Clock::now() - start < 30s) {
     std::this_thread::sleep_for(2ms);
@@ -201,8 +217,8 @@ class EmptyPrograms {
   Skel* skel_;
 };
 
-using Floor = EmptyPrograms<bench_floor_bpf, bench_floor_bpf__open_and_load, bench_floor_bpf__attach,
-                            bench_floor_bpf__destroy>;
+using Floor = EmptyPrograms<bench_floor_bpf, bench_floor_bpf__open_and_load,
+                            bench_floor_bpf__attach, bench_floor_bpf__destroy>;
 using RawFloor = EmptyPrograms<bench_floor_raw_bpf, bench_floor_raw_bpf__open_and_load,
                                bench_floor_raw_bpf__attach, bench_floor_raw_bpf__destroy>;
 
@@ -212,7 +228,8 @@ bool commandExists(const char* name) {
 
 void hotLoops(int reps, long iterations) {
   std::vector<std::string> modes = {"no agent", "floor (empty programs)",
-                                    "raw-syscall floor (tp_btf sys_enter/exit)", "ipcwatch default"};
+                                    "raw-syscall floor (tp_btf sys_enter/exit)",
+                                    "ipcwatch default"};
   const bool have_bpftrace = commandExists("bpftrace");
   if (have_bpftrace) {
     modes.push_back("bpftrace (EPIPE on sys_exit_write)");
@@ -282,7 +299,6 @@ void hotLoops(int reps, long iterations) {
               s.min, s.max);
 }
 
-
 // K distinct comm label sets: one process renames itself before each broken-pipe write.
 bool makeLabelSets(int k) {
   const pid_t child = fork();
@@ -325,9 +341,199 @@ void scrapeScaling() {
       bytes = response ? response->body.size() : 0;
     }
     const Stats s = stats(latencies);
-    std::printf("  %6d label sets: /metrics %7.2f ms median [%.2f-%.2f], %zu bytes, RSS %ld KiB\n", k,
-                s.median, s.min, s.max, bytes, procStatusKiB(agent.process->pid(), "VmRSS"));
+    std::printf("  %6d label sets: /metrics %7.2f ms median [%.2f-%.2f], %zu bytes, RSS %ld KiB\n",
+                k, s.median, s.min, s.max, bytes, procStatusKiB(agent.process->pid(), "VmRSS"));
   }
+}
+
+// What the host looks like to an exporter: processes, open descriptors, namespaces.
+struct HostFacts {
+  int processes = 0;
+  long descriptors = 0;
+  std::size_t network_namespaces = 0;
+  std::size_t ipc_namespaces = 0;
+};
+
+HostFacts hostFacts() {
+  HostFacts facts;
+  std::set<ino_t> net, ipc;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    ++facts.processes;
+    std::error_code fd_ec;
+    for (std::filesystem::directory_iterator fd(entry.path() / "fd", fd_ec), end;
+         !fd_ec && fd != end; fd.increment(fd_ec)) {
+      ++facts.descriptors;
+    }
+    struct stat st {};
+    if (stat((entry.path() / "ns/net").c_str(), &st) == 0) {
+      net.insert(st.st_ino);
+    }
+    if (stat((entry.path() / "ns/ipc").c_str(), &st) == 0) {
+      ipc.insert(st.st_ino);
+    }
+  }
+  facts.network_namespaces = net.size();
+  facts.ipc_namespaces = ipc.size();
+  return facts;
+}
+
+struct ScrapeRow {
+  std::string host;
+  std::string exporter;
+  ScrapeCost cost;
+  // Taken right after the batch: on a shared machine, other people's processes come and go,
+  // and the idle row means little if someone else's big host appeared in the middle of it.
+  HostFacts after = hostFacts();
+};
+
+ScrapeCost scrapeAgent(const std::string& extra_yaml, const ScrapeOptions& options) {
+  AgentProcess agent("web:\n  listen_address: \"127.0.0.1:0\"\n" + extra_yaml);
+  const int port = agent.waitForPort(60s);
+  if (port == 0) {
+    ScrapeCost failed;
+    failed.error = "agent did not start:\n" + agent.log();
+    return failed;
+  }
+  ScrapeCost cost = measureScrapes(agent.pid(), port, options);
+  if (!cost.ok) {
+    cost.error += "; agent log:\n" + agent.log();
+  }
+  return cost;
+}
+
+ScrapeCost scrapeNodeExporter(const ScrapeOptions& options) {
+  NodeExporter exporter;
+  if (!exporter.ok()) {
+    ScrapeCost failed;
+    failed.error = "node_exporter did not start:\n" + exporter.log();
+    return failed;
+  }
+  return measureScrapes(exporter.pid(), exporter.port(), options);
+}
+
+// What the agent said about the generated endpoints: proof that they were configured and
+// checked, and which checks failed (a failed check skips the later ones, so it changes the
+// work a scrape does).
+struct EndpointVerdicts {
+  int up_series = 0;
+  int down = 0;
+  std::set<std::string> failed_checks;  // client/check
+};
+
+EndpointVerdicts endpointVerdicts(const std::string& body) {
+  EndpointVerdicts verdicts;
+  std::istringstream in(body);
+  const auto label = [](const std::string& line, const std::string& name) {
+    const auto at = line.find(name + "=\"");
+    if (at == std::string::npos) {
+      return std::string();
+    }
+    const auto from = at + name.size() + 2;
+    return line.substr(from, line.find('"', from) - from);
+  };
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("endpoint=\"bh_ep") == std::string::npos) {
+      continue;
+    }
+    const bool zero = line.size() >= 2 && line.compare(line.size() - 2, 2, " 0") == 0;
+    if (line.rfind("ipc_endpoint_up{", 0) == 0) {
+      ++verdicts.up_series;
+      verdicts.down += zero ? 1 : 0;
+    } else if (line.rfind("ipc_endpoint_check_ok{", 0) == 0 && zero) {
+      verdicts.failed_checks.insert(label(line, "client") + "/" + label(line, "check"));
+    }
+  }
+  return verdicts;
+}
+
+void printScrapeTable(const std::vector<ScrapeRow>& rows) {
+  std::printf(
+      "\n| host | exporter | /metrics median | p90 | CPU per scrape | helper processes' "
+      "CPU per scrape | body | host after the batch |\n|---|---|---|---|---|---|---|---|\n");
+  for (const auto& row : rows) {
+    const ScrapeCost& c = row.cost;
+    std::printf(
+        "| %s | %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %zu KB | %d processes, %ld "
+        "descriptors |\n",
+        row.host.c_str(), row.exporter.c_str(), c.median_ms, c.p90_ms, c.cpu_ms_per_scrape,
+        c.helper_cpu_ms_per_scrape, (c.body_bytes + 512) / 1024, row.after.processes,
+        row.after.descriptors);
+  }
+  std::printf(
+      "\n| host | latency ipcwatch / node_exporter (median) | p90 | CPU ipcwatch / "
+      "node_exporter |\n|---|---|---|---|\n");
+  for (std::size_t i = 0; i + 1 < rows.size(); i += 2) {
+    const ScrapeCost& a = rows[i].cost;
+    const ScrapeCost& n = rows[i + 1].cost;
+    const auto ratio = [](double x, double y) { return y > 0 ? x / y : 0.0; };
+    std::printf("| %s | %.1fx | %.1fx | %.1fx |\n", rows[i].host.c_str(),
+                ratio(a.median_ms, n.median_ms), ratio(a.p90_ms, n.p90_ms),
+                ratio(a.cpu_ms_per_scrape, n.cpu_ms_per_scrape));
+  }
+}
+
+void describe(const char* host, const HostFacts& facts) {
+  std::printf("  %s: %d processes, %ld open descriptors, %zu network and %zu IPC namespaces\n",
+              host, facts.processes, facts.descriptors, facts.network_namespaces,
+              facts.ipc_namespaces);
+}
+
+// Each exporter is measured alone (the other one stopped), so neither pays for the other's
+// probes or scrapes.
+bool bigHostSection(const BigHost::Options& host_options, const ScrapeOptions& options) {
+  if (access(NodeExporter::kBinary, X_OK) != 0) {
+    std::fprintf(stderr, "bench: %s missing: run scripts/install-deps.sh\n", NodeExporter::kBinary);
+    return false;
+  }
+  std::printf(
+      "\n/metrics cost, ipcwatch and node_exporter (%d scrapes after one warm-up, %lld ms "
+      "apart)\n",
+      options.scrapes, static_cast<long long>(options.gap.count()));
+  std::vector<ScrapeRow> rows;
+  describe("idle", hostFacts());
+  rows.push_back({"idle", "ipcwatch (default config)", scrapeAgent("", options)});
+  rows.push_back({"idle", "node_exporter (default collectors)", scrapeNodeExporter(options)});
+  {
+    const auto start = Clock::now();
+    BigHost host(host_options);
+    std::printf("  big host generated in %.1f s under %s\n",
+                std::chrono::duration<double>(Clock::now() - start).count(), host.dir().c_str());
+    describe("big host", hostFacts());
+    rows.push_back({"big host", "ipcwatch (10 FIFO endpoints x 2 clients)",
+                    scrapeAgent(host.endpointsYaml(), options)});
+    const EndpointVerdicts verdicts = endpointVerdicts(rows.back().cost.body);
+    std::string failed;
+    for (const auto& check : verdicts.failed_checks) {
+      failed += " " + check;
+    }
+    std::printf(
+        "  big host: %d ipc_endpoint_up series for the generated endpoints, %d of them 0%s%s\n",
+        verdicts.up_series, verdicts.down, failed.empty() ? "" : "; failing:", failed.c_str());
+    rows.push_back({"big host", "node_exporter (default collectors)", scrapeNodeExporter(options)});
+  }
+  bool ok = true;
+  for (const auto& row : rows) {
+    if (!row.cost.ok) {
+      std::fprintf(stderr, "bench: %s, %s: %s\n", row.host.c_str(), row.exporter.c_str(),
+                   row.cost.error.c_str());
+      ok = false;
+    }
+  }
+  printScrapeTable(rows);
+  return ok;
+}
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: ipcwatch_bench [--only probes,scaling,bighost] [--reps N] "
+               "[--iterations N]\n"
+               "                      [--scrapes N] [--scrape-gap-ms N] [--processes N] "
+               "[--fds-per-process N]\n");
 }
 
 }  // namespace
@@ -335,11 +541,42 @@ void scrapeScaling() {
 int main(int argc, char** argv) {
   int reps = 5;
   long iterations = 200000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--reps") == 0) {
-      reps = std::atoi(argv[i + 1]);
-    } else if (std::strcmp(argv[i], "--iterations") == 0) {
-      iterations = std::atol(argv[i + 1]);
+  std::set<std::string> sections = {"probes", "scaling", "bighost"};
+  BigHost::Options host_options;
+  ScrapeOptions scrape_options;
+  for (int i = 1; i < argc; i += 2) {
+    const std::string option = argv[i];
+    if (i + 1 >= argc) {
+      usage();
+      return 2;
+    }
+    const char* value = argv[i + 1];
+    if (option == "--reps") {
+      reps = std::atoi(value);
+    } else if (option == "--iterations") {
+      iterations = std::atol(value);
+    } else if (option == "--only") {
+      sections.clear();
+      std::istringstream list(value);
+      for (std::string section; std::getline(list, section, ',');) {
+        if (section != "probes" && section != "scaling" && section != "bighost") {
+          std::fprintf(stderr, "bench: unknown section '%s'\n", section.c_str());
+          usage();
+          return 2;
+        }
+        sections.insert(section);
+      }
+    } else if (option == "--scrapes") {
+      scrape_options.scrapes = std::max(1, std::atoi(value));
+    } else if (option == "--scrape-gap-ms") {
+      scrape_options.gap = std::chrono::milliseconds(std::max(0, std::atoi(value)));
+    } else if (option == "--processes") {
+      host_options.processes = std::max(1, std::atoi(value));
+    } else if (option == "--fds-per-process") {
+      host_options.fds_per_process = std::max(8, std::atoi(value));
+    } else {
+      usage();
+      return 2;
     }
   }
   if (geteuid() != 0) {
@@ -347,9 +584,25 @@ int main(int argc, char** argv) {
     return 1;
   }
   libbpf_set_print(nullptr);
+  // A run takes minutes: show each line as it comes, also through a pipe or into a file.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::printf("ipcwatch benchmark: %d repetitions, %ld iterations per loop, %u CPUs\n", reps,
               iterations, std::thread::hardware_concurrency());
-  hotLoops(reps, iterations);
-  scrapeScaling();
+  if (sections.count("probes") != 0) {
+    hotLoops(reps, iterations);
+  }
+  if (sections.count("scaling") != 0) {
+    scrapeScaling();
+  }
+  if (sections.count("bighost") != 0) {
+    try {
+      if (!bigHostSection(host_options, scrape_options)) {
+        return 1;
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "bench: %s\n", e.what());
+      return 1;
+    }
+  }
   return 0;
 }

@@ -46,9 +46,11 @@ struct HttpResponse {
   std::string body;
 };
 
-// A minimal HTTP/1.0 client for loopback tests. Returns nullopt when the request fails.
+// A minimal HTTP/1.0 client for loopback tests. Returns nullopt when the request fails or no
+// byte arrives for `timeout`.
 std::optional<HttpResponse> httpRequest(int port, const std::string& method,
-                                        const std::string& path);
+                                        const std::string& path,
+                                        std::chrono::seconds timeout = std::chrono::seconds(10));
 
 // Samples of a text exposition, keyed by "name{label="value",...}" with labels sorted by name.
 std::map<std::string, double> parseExposition(const std::string& text);
