@@ -16,7 +16,7 @@ namespace ipcwatch {
 // ipc_endpoint_up, ipc_endpoint_check_ok per check, ipc_endpoint_peers and the time each
 // endpoint × client was last reachable. Every check of a scrape reads the same host snapshot
 // (processes, FIFO holders, unix sockets), so the cost per endpoint × client is a few stats
-// and one short-lived access helper process. Labels come from the configuration, so they are
+// and one short-lived access helper thread. Labels come from the configuration, so they are
 // bounded and need no caps.
 class EndpointsCollector : public Collector {
  public:

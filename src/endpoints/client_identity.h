@@ -55,8 +55,9 @@ struct AccessQuery {
   int mode = 0;      // R_OK | W_OK | X_OK
 };
 
-// The kernel's verdict: a short-lived child enters the client's mount namespace and root,
-// takes its groups, gid and uid, and calls faccessat(..., AT_EACCESS) for each query. Returns
+// The kernel's verdict: a short-lived thread enters the client's mount namespace and root,
+// takes its groups, gid and uid (for itself only), and calls faccessat(..., AT_EACCESS) for
+// each query. Returns
 // the errno of each (0 = allowed), or nullopt with `error` set when the helper failed.
 std::optional<std::vector<int>> kernelAccess(const std::string& procfs,
                                              const ClientIdentity& identity,

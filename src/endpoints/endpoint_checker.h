@@ -45,7 +45,8 @@ struct EndpointReport {
 };
 
 // Evaluates an endpoint from a client's point of view. Read-only: it stats the endpoint and
-// its directories, reads xattrs, and forks a helper for faccessat; it never opens an endpoint.
+// its directories, reads xattrs, and runs a helper thread for faccessat; it never opens an
+// endpoint.
 // Everything about processes, open FIFOs and sockets comes from the host snapshot it is given,
 // which every check of one scrape shares.
 class EndpointChecker {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <exception>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -87,15 +88,39 @@ void SetnsIpcNamespaceVisitor::visit(const std::function<void(const IpcNamespace
   }
 }
 
+// Called in the helper thread while it is inside namespace `inode`, so a new mount is of that
+// namespace's mqueue instance. The fd handed out is a new one on the kept mount.
+int SetnsIpcNamespaceVisitor::mqueueDir(std::uint64_t inode) {
+  auto [it, inserted] = mqueue_mounts_.try_emplace(inode);
+  if (inserted) {
+    it->second.dir.reset(openMqueueMount());
+    it->second.error = it->second.dir.valid() ? 0 : errno;
+  }
+  if (!it->second.dir.valid()) {
+    errno = it->second.error;
+    return -1;
+  }
+  return openat(it->second.dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 // Runs in the helper thread only: it is left in the last namespace and then exits.
 void SetnsIpcNamespaceVisitor::visitAll(const std::vector<IpcNamespace>& namespaces,
                                         const std::function<void(const IpcNamespaceView&)>& read) {
+  // Mounts of namespaces that are gone are let go of, so that they cannot keep one alive.
+  std::set<std::uint64_t> listed;
+  for (const auto& ns : namespaces) {
+    listed.insert(ns.inode);
+  }
+  std::erase_if(mqueue_mounts_, [&](const auto& entry) { return !listed.contains(entry.first); });
+  const auto view = [this](std::uint64_t inode) {
+    return IpcNamespaceView{inode, procfs_, [this, inode] { return mqueueDir(inode); }};
+  };
   // The namespace this thread is in now: no setns (and so no privilege) is needed to read it.
   struct stat self {};
   std::uint64_t current = stat("/proc/thread-self/ns/ipc", &self) == 0 ? self.st_ino : 0;
   for (const auto& ns : namespaces) {
     if (ns.inode == current) {
-      read(IpcNamespaceView{ns.inode, procfs_, openMqueueMount});
+      read(view(ns.inode));
       continue;
     }
     const std::string link = procfs_ + "/" + std::to_string(ns.pid) + "/ns/ipc";
@@ -118,7 +143,7 @@ void SetnsIpcNamespaceVisitor::visitAll(const std::vector<IpcNamespace>& namespa
       continue;
     }
     current = ns.inode;
-    read(IpcNamespaceView{ns.inode, procfs_, openMqueueMount});
+    read(view(ns.inode));
   }
 }
 

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -115,6 +116,37 @@ TEST(SetnsIpcNamespaceVisitor, ReadsEachNamespaceWithoutMovingTheCaller) {
   EXPECT_THAT(tables[own], Not(HasSubstr(" 123457 ")));
   EXPECT_TRUE(mqueue_mounted[child.inode()]);
   EXPECT_TRUE(mqueue_mounted[own]);
+}
+
+// The mount id of an fd, from /proc/self/fdinfo.
+std::string mountIdOf(int fd) {
+  const auto text = readProcFile("/proc/self/fdinfo/" + std::to_string(fd)).value_or("");
+  const auto at = text.find("mnt_id:");
+  return at == std::string::npos ? "" : text.substr(at, text.find('\n', at) - at);
+}
+
+TEST(SetnsIpcNamespaceVisitor, KeepsEachNamespacesMqueueMountAcrossVisits) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root to mount the mqueue filesystem; CI runs this as root";
+  }
+  SegmentInNewNamespace child(123458);
+  ASSERT_TRUE(child.ok());
+  SetnsIpcNamespaceVisitor visitor("/proc");
+  std::map<std::uint64_t, std::string> first;
+  std::map<std::uint64_t, std::string> second;
+  for (auto* mounts : {&first, &second}) {
+    visitor.visit([&](const IpcNamespaceView& ns) {
+      const int fd = ns.open_mqueue_dir();
+      ASSERT_GE(fd, 0) << std::strerror(errno);
+      (*mounts)[ns.inode] = mountIdOf(fd);
+      close(fd);
+    });
+  }
+  ASSERT_TRUE(first.contains(child.inode()));
+  EXPECT_FALSE(first[child.inode()].empty());
+  EXPECT_EQ(first, second);  // the same mounts, not new ones
+  const std::uint64_t own = ownIpcNamespace();
+  EXPECT_NE(first[own], first[child.inode()]);  // and one per namespace
 }
 
 TEST(SetnsIpcNamespaceVisitor, ReaderExceptionsReachTheCaller) {
