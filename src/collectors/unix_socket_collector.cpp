@@ -2,7 +2,10 @@
 
 #include <linux/unix_diag.h>
 
+#include <map>
 #include <stdexcept>
+#include <string_view>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -61,11 +64,19 @@ void UnixSocketCollector::collect(std::vector<prometheus::MetricFamily>& out) {
     }
     const std::string ns = std::to_string(entry.ns.inode);
     netns.set({{"name", entry.ns.name}, {"netns", ns}}, 1);
+    // Tens of thousands of sockets fall into a handful of (type, state) pairs: count them by
+    // the pair's names first, and build label sets per pair, not per socket.
+    std::map<std::pair<std::string_view, std::string_view>, double> by_kind;
     for (const auto& socket : entry.sockets) {
+      by_kind[{unixSocketTypeName(socket.type), unixSocketStateName(socket.state)}] += 1;
+    }
+    for (const auto& [kind, n] : by_kind) {
       counts.add({{"netns", ns},
-                  {"socket_type", std::string(unixSocketTypeName(socket.type))},
-                  {"state", std::string(unixSocketStateName(socket.state))}},
-                 1);
+                  {"socket_type", std::string(kind.first)},
+                  {"state", std::string(kind.second)}},
+                 n);
+    }
+    for (const auto& socket : entry.sockets) {
       if (socket.state != UnixSocketState::kListening || !socket.has_rqlen) {
         continue;
       }

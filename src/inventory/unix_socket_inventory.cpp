@@ -228,6 +228,7 @@ UnixSocketInventory UnixSocketInventoryReader::read(std::uint32_t show) {
 
 UnixSocketInventory UnixSocketInventoryReader::read(std::uint32_t show,
                                                     const std::vector<NetNamespace>& namespaces) {
+  std::lock_guard lock(mutex_);
   UnixSocketInventory inventory;
   for (const auto& ns : namespaces) {
     inventory.namespaces.push_back(NamespaceSockets{ns, false, false, "", {}});
@@ -236,20 +237,41 @@ UnixSocketInventory UnixSocketInventoryReader::read(std::uint32_t show,
     readFromProcfs(inventory);
     return inventory;
   }
-  auto diag = openDiagSockets(inventory.namespaces);
-  for (std::size_t i = 0; i < diag.size(); ++i) {
-    auto& entry = inventory.namespaces[i];
-    if (!diag[i].fd.valid()) {
-      if (diag[i].error == EPROTONOSUPPORT || diag[i].error == EAFNOSUPPORT) {
+  // Sockets of namespaces that are gone are closed; only the new ones are entered.
+  std::map<std::uint64_t, UniqueFd> kept;
+  std::vector<NamespaceSockets> to_enter;
+  for (const auto& entry : inventory.namespaces) {
+    auto it = diag_sockets_.find(entry.ns.inode);
+    if (it != diag_sockets_.end()) {
+      kept.emplace(entry.ns.inode, std::move(it->second));
+    } else {
+      to_enter.push_back(entry);
+    }
+  }
+  diag_sockets_ = std::move(kept);
+  auto opened = openDiagSockets(to_enter);
+  std::map<std::uint64_t, int> enter_errors;
+  for (std::size_t i = 0; i < opened.size(); ++i) {
+    if (opened[i].fd.valid()) {
+      diag_sockets_.emplace(to_enter[i].ns.inode, std::move(opened[i].fd));
+    } else {
+      enter_errors.emplace(to_enter[i].ns.inode, opened[i].error);
+    }
+  }
+  for (auto& entry : inventory.namespaces) {
+    const auto failed = enter_errors.find(entry.ns.inode);
+    if (failed != enter_errors.end()) {
+      if (failed->second == EPROTONOSUPPORT || failed->second == EAFNOSUPPORT) {
         readFromProcfs(inventory);
         return inventory;
       }
-      entry.vanished = vanishedError(diag[i].error);
-      entry.error = "cannot enter: " + std::string(std::strerror(diag[i].error));
+      entry.vanished = vanishedError(failed->second);
+      entry.error = "cannot enter: " + std::string(std::strerror(failed->second));
       continue;
     }
+    const auto socket = diag_sockets_.find(entry.ns.inode);
     try {
-      entry.sockets = dumpUnixSockets(diag[i].fd.get(), show, inventory.parse_errors);
+      entry.sockets = dumpUnixSockets(socket->second.get(), show, inventory.parse_errors);
       entry.ok = true;
     } catch (const std::system_error& e) {
       if (e.code().value() == ENOENT) {  // no unix_diag in this kernel
@@ -257,8 +279,10 @@ UnixSocketInventory UnixSocketInventoryReader::read(std::uint32_t show,
         return inventory;
       }
       entry.error = e.what();
+      diag_sockets_.erase(socket);  // a fresh socket next time, in case this one is broken
     } catch (const std::exception& e) {
       entry.error = e.what();
+      diag_sockets_.erase(socket);
     }
   }
   return inventory;

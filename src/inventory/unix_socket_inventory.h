@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "inventory/parsers/unix_socket_parsers.h"
+#include "util/unique_fd.h"
 
 namespace ipcwatch {
 
@@ -54,7 +56,10 @@ struct UnixSocketInventory {
 // Lists the unix sockets of every network namespace with NETLINK_SOCK_DIAG, falling back to
 // /proc/<pid>/net/unix when the kernel has no unix_diag. The netlink sockets are created inside
 // each namespace by a short-lived helper thread (setns there, socket(), exit): the calling
-// thread never changes namespace, and each socket keeps the namespace it was created in.
+// thread never changes namespace, and each socket keeps the namespace it was created in. A
+// namespace's socket is kept for the next reads while the namespace is listed, so a read
+// enters only namespaces that are new; one no longer listed has its socket closed, so the
+// reader never keeps a namespace alive. Safe to use from several threads.
 class UnixSocketInventoryReader {
  public:
   enum class Source { kSockDiag, kProcfsOnly };  // kProcfsOnly: what the fallback reports
@@ -73,7 +78,9 @@ class UnixSocketInventoryReader {
   std::string procfs_;
   std::string named_dir_;
   Source source_;
+  std::mutex mutex_;
   bool fallback_logged_ = false;
+  std::map<std::uint64_t, UniqueFd> diag_sockets_;  // netns inode -> socket made inside it
 };
 
 // One NETLINK_SOCK_DIAG dump of the unix sockets visible to `diag_fd`'s namespace. Throws
