@@ -162,7 +162,9 @@ struct fdwalk_ctx {
   __u32 max_fds;
 };
 
-/* One word (64 descriptors) of the open_fds bitmap: an empty word costs one read. */
+/* One word (64 descriptors) of the open_fds bitmap: an empty word costs one read. The file
+ * pointers of each byte of the word with a bit set are read in one go, since on most tables
+ * the low descriptors are dense and every helper call counts. */
 static int fdwalk_word(__u32 index, void *data)
 {
   struct fdwalk_ctx *walk = data;
@@ -170,23 +172,31 @@ static int fdwalk_word(__u32 index, void *data)
   if (bpf_probe_read_kernel(&word, sizeof(word), &walk->open_fds[index]) != 0) {
     return 1; /* the table went away under us: nothing more to read from it */
   }
-  __u32 fd = index * IPCW_FDWALK_BITS_PER_WORD;
+  __u32 base = index * IPCW_FDWALK_BITS_PER_WORD;
 #pragma clang loop unroll(disable)
-  for (__u32 bit = 0; bit < IPCW_FDWALK_BITS_PER_WORD && word != 0; bit++, fd++, word >>= 1) {
-    if (!(word & 1) || fd >= walk->max_fds) {
+  for (__u32 byte = 0; byte < 8 && word != 0; byte++, base += 8, word >>= 8) {
+    __u32 bits = word & 0xff;
+    /* max_fds is a multiple of BITS_PER_LONG, so all 8 slots lie inside fds[]. */
+    struct file *batch[8];
+    if (bits == 0 || base >= walk->max_fds ||
+        bpf_probe_read_kernel(batch, sizeof(batch), &walk->fds[base]) != 0) {
       continue;
     }
-    struct file *file = NULL;
-    if (bpf_probe_read_kernel(&file, sizeof(file), &walk->fds[fd]) != 0 || !file) {
-      continue; /* a slot reserved by a concurrent open(), not yet installed */
+#pragma clang loop unroll(disable)
+    for (__u32 bit = 0; bit < 8; bit++) {
+      struct file *file = batch[bit];
+      /* NULL: a slot reserved by a concurrent open(), not yet installed. */
+      if (!(bits & (1U << bit)) || !file) {
+        continue;
+      }
+      struct ipcw_host_file rec = {};
+      if (!host_file_fill(file, &rec)) {
+        continue;
+      }
+      rec.tgid = walk->tgid;
+      rec.fd = base + bit;
+      bpf_seq_write(walk->seq, &rec, sizeof(rec));
     }
-    struct ipcw_host_file rec = {};
-    if (!host_file_fill(file, &rec)) {
-      continue;
-    }
-    rec.tgid = walk->tgid;
-    rec.fd = fd;
-    bpf_seq_write(walk->seq, &rec, sizeof(rec));
   }
   return 0;
 }
