@@ -145,7 +145,8 @@ int host_files(struct bpf_iter__task_file *ctx)
 }
 
 /* Tasks whose descriptor walk stopped at IPCW_FDWALK_MAX_FDS, indexed by enum
- * ipcw_host_fdwalk_stat: a truncated walk must show in a metric, not pass as a complete one. */
+ * ipcw_host_fdwalk_stat: the agent reads it after each walk and logs any growth, so a
+ * truncated walk does not pass as a complete one. */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, IPCW_FDWALK_STAT_COUNT);
@@ -170,7 +171,7 @@ static int fdwalk_word(__u32 index, void *data)
   struct fdwalk_ctx *walk = data;
   unsigned long word = 0;
   if (bpf_probe_read_kernel(&word, sizeof(word), &walk->open_fds[index]) != 0) {
-    return 1; /* the table went away under us: nothing more to read from it */
+    return 1; /* RCU keeps the table readable, so this is no race: stop rather than guess */
   }
   __u32 base = index * IPCW_FDWALK_BITS_PER_WORD;
 #pragma clang loop unroll(disable)
