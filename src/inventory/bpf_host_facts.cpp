@@ -1,10 +1,15 @@
+#include <linux/types.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+
+#include <spdlog/spdlog.h>
 
 #include "inventory/bpf_host_iterator.h"
 #include "inventory/host_snapshot.h"
+#include "ipcwatch/bpf/host_iter.h"
 
 namespace ipcwatch {
 namespace {
@@ -34,11 +39,27 @@ class BpfHostFacts : public HostFactsReader {
         out.push_back(OpenFifo{file.pid, FileId{file.dev, file.ino}, file.read, file.write});
       }
     }
+    warnOfTruncatedWalks();
     return out;
   }
 
  private:
+  // A table past the walk's cap exists only with a raised fs.nr_open; its holders beyond the cap
+  // are missing from the snapshot, which must not pass unnoticed.
+  void warnOfTruncatedWalks() {
+    const std::uint64_t truncated = iterator_->truncatedFileWalks();
+    const std::uint64_t logged = truncated_logged_.exchange(truncated);
+    if (truncated > logged) {
+      spdlog::warn(
+          "{} descriptor table walk(s) stopped at {} descriptors (fs.nr_open raised above it): "
+          "FIFO holders beyond that are not reported",
+          truncated - logged, IPCW_FDWALK_MAX_FDS);
+    }
+  }
+
   std::unique_ptr<BpfHostIterator> iterator_;
+  // Snapshots outside a scrape may read concurrently with one inside it.
+  std::atomic<std::uint64_t> truncated_logged_{0};
 };
 
 }  // namespace
@@ -57,6 +78,7 @@ std::unique_ptr<HostFactsReader> makeBpfHostFacts(const std::string& procfs, std
   if (!iterator) {
     return nullptr;
   }
+  spdlog::info("host inventory: descriptor tables walked by {}", iterator->fileWalk());
   struct stat own_mnt {};
   if (stat((procfs + "/self/ns/mnt").c_str(), &own_mnt) != 0) {
     why = "cannot stat " + procfs + "/self/ns/mnt";

@@ -41,6 +41,17 @@ Record recordAt(const char* bytes) {
   return record;
 }
 
+// bpf_loop comes from the helpers every program type shares (bpf_base_func_proto), so where
+// libbpf cannot probe a tracing program (it needs an attach target, and libbpf answers
+// -EOPNOTSUPP) a socket filter answers for it.
+bool kernelHasBpfLoop() {
+  int has = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACING, BPF_FUNC_loop, nullptr);
+  if (has == -EOPNOTSUPP) {
+    has = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_loop, nullptr);
+  }
+  return has == 1;
+}
+
 std::string commOf(const char (&comm)[IPCW_HOST_COMM_LEN]) {
   return std::string(comm, strnlen(comm, sizeof(comm)));
 }
@@ -93,7 +104,8 @@ void BpfHostIterator::LinkDeleter::operator()(bpf_link* link) const {
   bpf_link__destroy(link);
 }
 
-std::unique_ptr<BpfHostIterator> BpfHostIterator::create(bool want_sockets, std::string& why) {
+std::unique_ptr<BpfHostIterator> BpfHostIterator::create(bool want_sockets, std::string& why,
+                                                         FileWalk walk) {
   if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
     why = "kernel BTF (/sys/kernel/btf/vmlinux) is not available: " +
           std::string(std::strerror(errno));
@@ -106,6 +118,18 @@ std::unique_ptr<BpfHostIterator> BpfHostIterator::create(bool want_sockets, std:
     return nullptr;
   }
   self->skel_->rodata->want_sockets = want_sockets;
+  const bool has_loop = kernelHasBpfLoop();
+  if (walk == FileWalk::kBpfLoop && !has_loop) {
+    why = "the kernel has no bpf_loop helper (5.17+)";
+    return nullptr;
+  }
+  self->walk_ =
+      walk == FileWalk::kAuto ? (has_loop ? FileWalk::kBpfLoop : FileWalk::kTaskFile) : walk;
+  // Only one walk is loaded: the verifier rejects host_files_loop where bpf_loop is missing,
+  // and the other would be loaded for nothing.
+  const bool use_loop = self->walk_ == FileWalk::kBpfLoop;
+  bpf_program__set_autoload(self->skel_->progs.host_files_loop, use_loop);
+  bpf_program__set_autoload(self->skel_->progs.host_files, !use_loop);
   if (const int err = host_iter_bpf__load(self->skel_.get()); err != 0) {
     why = "load host_iter BPF object (needs iter/task and iter/task_file, CAP_BPF or root): " +
           libbpfErrorText(-err);
@@ -116,9 +140,13 @@ std::unique_ptr<BpfHostIterator> BpfHostIterator::create(bool want_sockets, std:
     why = "attach iter/task: " + libbpfErrorText(errno);
     return nullptr;
   }
-  self->files_link_.reset(bpf_program__attach_iter(self->skel_->progs.host_files, nullptr));
+  bpf_program* files =
+      use_loop ? self->skel_->progs.host_files_loop : self->skel_->progs.host_files;
+  self->files_link_.reset(bpf_program__attach_iter(files, nullptr));
   if (!self->files_link_) {
-    why = "attach iter/task_file: " + libbpfErrorText(errno);
+    why = std::string("attach ") +
+          (use_loop ? "iter/task (bpf_loop file walk)" : "iter/task_file") + ": " +
+          libbpfErrorText(errno);
     return nullptr;
   }
   return self;
@@ -146,7 +174,7 @@ std::vector<KernelProcess> BpfHostIterator::processes() const {
 
 std::vector<KernelOpenFile> BpfHostIterator::openFiles() const {
   std::vector<KernelOpenFile> out;
-  readIterator(files_link_.get(), sizeof(ipcw_host_file), "task_file", [&out](const char* bytes) {
+  readIterator(files_link_.get(), sizeof(ipcw_host_file), fileWalk(), [&out](const char* bytes) {
     const auto rec = recordAt<ipcw_host_file>(bytes);
     KernelOpenFile& file = out.emplace_back();
     file.pid = rec.tgid;
@@ -159,6 +187,22 @@ std::vector<KernelOpenFile> BpfHostIterator::openFiles() const {
     file.ino = static_cast<ino_t>(rec.ino);
   });
   return out;
+}
+
+const char* BpfHostIterator::fileWalk() const {
+  return walk_ == FileWalk::kBpfLoop ? "bpf_loop" : "task_file";
+}
+
+std::uint64_t BpfHostIterator::truncatedFileWalks() const {
+  if (walk_ != FileWalk::kBpfLoop) {
+    return 0;
+  }
+  const __u32 key = IPCW_FDWALK_TRUNCATED_TASKS;
+  __u64 value = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.fdwalk_stats), &key, &value) != 0) {
+    throw std::system_error(errno, std::generic_category(), "read fdwalk_stats");
+  }
+  return value;
 }
 
 }  // namespace ipcwatch

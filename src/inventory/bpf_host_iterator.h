@@ -43,14 +43,20 @@ struct KernelOpenFile {
   ino_t ino = 0;
 };
 
+// How openFiles() walks the descriptor tables. kAuto takes kBpfLoop where the kernel has
+// bpf_loop (5.17+) and kTaskFile elsewhere; forcing one is for tests and benchmarks.
+enum class FileWalk : std::uint8_t { kAuto, kBpfLoop, kTaskFile };
+
 // Host facts from BPF iterators: one kernel pass per call instead of a /proc walk with a
 // stat() per descriptor. Pids are those of the initial pid namespace, so the agent must run in
 // it (hostPID in Kubernetes), as the /proc walk already requires.
 class BpfHostIterator {
  public:
   // Opens, configures, loads and attaches both iterators. Returns null and sets `why` when the
-  // kernel cannot (no BTF, no iterator support, missing privileges): callers fall back to /proc.
-  static std::unique_ptr<BpfHostIterator> create(bool want_sockets, std::string& why);
+  // kernel cannot (no BTF, no iterator support, missing privileges, or a forced `walk` it lacks):
+  // callers fall back to /proc.
+  static std::unique_ptr<BpfHostIterator> create(bool want_sockets, std::string& why,
+                                                 FileWalk walk = FileWalk::kAuto);
   ~BpfHostIterator();
   BpfHostIterator(const BpfHostIterator&) = delete;
   BpfHostIterator& operator=(const BpfHostIterator&) = delete;
@@ -58,6 +64,12 @@ class BpfHostIterator {
   // Each call is a fresh pass over all tasks. Throw std::system_error when the read fails.
   std::vector<KernelProcess> processes() const;
   std::vector<KernelOpenFile> openFiles() const;
+
+  // The walk openFiles() uses: "bpf_loop" or "task_file".
+  const char* fileWalk() const;
+  // Tasks whose descriptor table openFiles() walked only in part, since create(): more than
+  // IPCW_FDWALK_MAX_FDS slots (only with a raised fs.nr_open). Always 0 for "task_file".
+  std::uint64_t truncatedFileWalks() const;
 
  private:
   struct SkeletonDeleter {
@@ -68,6 +80,8 @@ class BpfHostIterator {
   };
 
   BpfHostIterator() = default;
+
+  FileWalk walk_ = FileWalk::kTaskFile;
 
   // Members are destroyed in reverse order: the links go before the skeleton they refer to.
   std::unique_ptr<host_iter_bpf, SkeletonDeleter> skel_;

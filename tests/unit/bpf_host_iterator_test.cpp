@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -14,14 +15,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <iterator>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -135,17 +141,20 @@ std::size_t threadCount(pid_t pid) {
   return count;
 }
 
-class BpfHostIteratorTest : public ::testing::Test {
+// Each walk of the descriptor tables must pass every file test: the fixture runs them once with
+// the bpf_loop walk and once with the task_file one.
+class BpfHostIteratorTest : public ::testing::TestWithParam<FileWalk> {
  protected:
   void SetUp() override {
     if (geteuid() != 0) {
       GTEST_SKIP() << "needs root to load BPF iterators; CI runs this as root";
     }
     std::string why;
-    iter_ = BpfHostIterator::create(true, why);
+    iter_ = BpfHostIterator::create(true, why, GetParam());
     if (!iter_) {
       GTEST_SKIP() << "BPF host iterators unavailable on this kernel: " << why;
     }
+    ASSERT_STREQ(iter_->fileWalk(), GetParam() == FileWalk::kBpfLoop ? "bpf_loop" : "task_file");
     ASSERT_FALSE(dir_.path().empty());
     fifo_ = dir_.path() + "/fifo";
     ASSERT_EQ(mkfifo(fifo_.c_str(), 0600), 0);
@@ -168,7 +177,7 @@ class BpfHostIteratorTest : public ::testing::Test {
   struct stat fifo_stat_ {};
 };
 
-TEST_F(BpfHostIteratorTest, ReportsThisProcessWithCredentialsAndNamespaces) {
+TEST_P(BpfHostIteratorTest, ReportsThisProcessWithCredentialsAndNamespaces) {
   char comm[17] = {};
   ASSERT_EQ(prctl(PR_GET_NAME, comm), 0);
   std::optional<KernelProcess> self;
@@ -191,7 +200,7 @@ TEST_F(BpfHostIteratorTest, ReportsThisProcessWithCredentialsAndNamespaces) {
   EXPECT_EQ(self->pid_ns, inodeOf("/proc/self/ns/pid"));
 }
 
-TEST_F(BpfHostIteratorTest, ReportsOnlyLeadersOfMultiThreadedProcesses) {
+TEST_P(BpfHostIteratorTest, ReportsOnlyLeadersOfMultiThreadedProcesses) {
   HeldChild child("ipcw_mt_proc", [] {
     for (int i = 0; i < 4; ++i) {
       std::thread([] {
@@ -216,7 +225,7 @@ TEST_F(BpfHostIteratorTest, ReportsOnlyLeadersOfMultiThreadedProcesses) {
   EXPECT_EQ(seen, 1u);
 }
 
-TEST_F(BpfHostIteratorTest, ReportsFifoReaderAndWriterChildren) {
+TEST_P(BpfHostIteratorTest, ReportsFifoReaderAndWriterChildren) {
   const std::string path = fifo_;
   HeldChild reader("ipcw_fifo_rd", [&path] { return open(path.c_str(), O_RDONLY | O_NONBLOCK); });
   ASSERT_GE(reader.result(), 0);
@@ -233,7 +242,7 @@ TEST_F(BpfHostIteratorTest, ReportsFifoReaderAndWriterChildren) {
   expectFifo(write_side[0], false, true);
 }
 
-TEST_F(BpfHostIteratorTest, ThreadsSharingTheFileTableAreReportedOnce) {
+TEST_P(BpfHostIteratorTest, ThreadsSharingTheFileTableAreReportedOnce) {
   const std::string path = fifo_;
   HeldChild child("ipcw_fifo_mt", [&path] {
     const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK);
@@ -261,7 +270,7 @@ TEST_F(BpfHostIteratorTest, ThreadsSharingTheFileTableAreReportedOnce) {
 
 // After unshare(CLONE_NEWPID) only the children's pid namespace changes: the record must name
 // the process's own one, as /proc/PID/ns/pid does, and follow a new network namespace.
-TEST_F(BpfHostIteratorTest, ReportsOwnNamespacesOfAChildThatUnshared) {
+TEST_P(BpfHostIteratorTest, ReportsOwnNamespacesOfAChildThatUnshared) {
   HeldChild child("ipcw_unshare", [] { return unshare(CLONE_NEWPID | CLONE_NEWNET); });
   ASSERT_GT(child.pid(), 0);
   ASSERT_EQ(child.result(), 0);
@@ -281,7 +290,7 @@ TEST_F(BpfHostIteratorTest, ReportsOwnNamespacesOfAChildThatUnshared) {
   EXPECT_EQ(found->ipc_ns, inodeOf(ns + "ipc"));
 }
 
-TEST_F(BpfHostIteratorTest, AnonymousPipesAreNotReported) {
+TEST_P(BpfHostIteratorTest, AnonymousPipesAreNotReported) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   const auto files = iter_->openFiles();
@@ -291,7 +300,7 @@ TEST_F(BpfHostIteratorTest, AnonymousPipesAreNotReported) {
   close(fds[1]);
 }
 
-TEST_F(BpfHostIteratorTest, ReportsBoundUnixSocketBySocketInode) {
+TEST_P(BpfHostIteratorTest, ReportsBoundUnixSocketBySocketInode) {
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(fd, 0);
   sockaddr_un addr{};
@@ -310,7 +319,7 @@ TEST_F(BpfHostIteratorTest, ReportsBoundUnixSocketBySocketInode) {
   EXPECT_TRUE(found[0].read && found[0].write);
 
   std::string why;
-  const auto fifos_only = BpfHostIterator::create(false, why);
+  const auto fifos_only = BpfHostIterator::create(false, why, GetParam());
   ASSERT_NE(fifos_only, nullptr) << why;
   EXPECT_TRUE(filesOf(fifos_only->openFiles(), getpid(), fd).empty());
   close(fd);
@@ -318,7 +327,7 @@ TEST_F(BpfHostIteratorTest, ReportsBoundUnixSocketBySocketInode) {
 
 // An O_PATH descriptor neither reads nor writes: a FIFO opened so is reported with no access,
 // and a socket file opened so is no socket at all (its inode is the filesystem's).
-TEST_F(BpfHostIteratorTest, OPathDescriptorsAreNoReadersWritersOrSockets) {
+TEST_P(BpfHostIteratorTest, OPathDescriptorsAreNoReadersWritersOrSockets) {
   const int fifo_fd = open(fifo_.c_str(), O_PATH | O_CLOEXEC);
   ASSERT_GE(fifo_fd, 0);
   const int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -340,7 +349,7 @@ TEST_F(BpfHostIteratorTest, OPathDescriptorsAreNoReadersWritersOrSockets) {
   close(fifo_fd);
 }
 
-TEST_F(BpfHostIteratorTest, EachCallIsAFreshPass) {
+TEST_P(BpfHostIteratorTest, EachCallIsAFreshPass) {
   const std::string path = fifo_;
   std::optional<pid_t> gone;
   {
@@ -353,6 +362,123 @@ TEST_F(BpfHostIteratorTest, EachCallIsAFreshPass) {
   for (const auto& file : iter_->openFiles()) {
     EXPECT_NE(file.pid, static_cast<std::uint32_t>(*gone));
   }
+}
+
+INSTANTIATE_TEST_SUITE_P(FileWalks, BpfHostIteratorTest,
+                         ::testing::Values(FileWalk::kBpfLoop, FileWalk::kTaskFile),
+                         [](const ::testing::TestParamInfo<FileWalk>& info) {
+                           return info.param == FileWalk::kBpfLoop ? "BpfLoop" : "TaskFile";
+                         });
+
+// The record set of `pids` from one walk, in an order that makes two walks comparable.
+using FileKey = std::tuple<std::uint32_t, std::int32_t, int, bool, bool, dev_t, ino_t>;
+
+std::vector<FileKey> recordsOf(const BpfHostIterator& iter, const std::set<std::uint32_t>& pids) {
+  std::vector<FileKey> out;
+  for (const auto& f : iter.openFiles()) {
+    if (pids.count(f.pid) != 0) {
+      out.emplace_back(f.pid, f.fd, static_cast<int>(f.kind), f.read, f.write, f.dev, f.ino);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Opens `path` with `flags` at descriptor `at` (dup2), or -1.
+int openAt(const std::string& path, int flags, int at) {
+  const int fd = open(path.c_str(), flags);
+  if (fd < 0 || fd == at) {
+    return fd;
+  }
+  const int moved = dup2(fd, at);
+  close(fd);
+  return moved;
+}
+
+// The two walks on the live host, for children of this test only: 50 FIFO holders with every
+// access mode, and one process whose table has grown past 1000 slots, with FIFOs on both sides
+// of bitmap word boundaries and one at descriptor 1500.
+TEST(BpfHostIteratorWalks, BpfLoopAndTaskFileReportTheSameRecords) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root to load BPF iterators; CI runs this as root";
+  }
+  std::string why;
+  const auto loop = BpfHostIterator::create(true, why, FileWalk::kBpfLoop);
+  if (!loop) {
+    GTEST_SKIP() << "no bpf_loop file walk on this kernel: " << why;
+  }
+  const auto task_file = BpfHostIterator::create(true, why, FileWalk::kTaskFile);
+  ASSERT_NE(task_file, nullptr) << why;
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string fifo = dir.path() + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string sock_path = dir.path() + "/sock";
+
+  std::set<std::uint32_t> pids;
+  std::vector<std::unique_ptr<HeldChild>> children;
+  static constexpr int kFlags[] = {O_RDONLY | O_NONBLOCK, O_RDWR, O_RDWR | O_NONBLOCK};
+  for (int i = 0; i < 50; ++i) {
+    const int flags = kFlags[i % 3];
+    children.push_back(std::make_unique<HeldChild>(
+        "ipcw_walk_" + std::to_string(i), [&fifo, flags] { return open(fifo.c_str(), flags); }));
+    ASSERT_GE(children.back()->result(), 0);
+    pids.insert(static_cast<std::uint32_t>(children.back()->pid()));
+  }
+  // A reader holds the FIFO open now, so blocking write-only opens complete at once.
+  for (int i = 0; i < 5; ++i) {
+    children.push_back(std::make_unique<HeldChild>(
+        "ipcw_walk_wr" + std::to_string(i), [&fifo] { return open(fifo.c_str(), O_WRONLY); }));
+    ASSERT_GE(children.back()->result(), 0);
+    pids.insert(static_cast<std::uint32_t>(children.back()->pid()));
+  }
+  static constexpr int kHighFds[] = {63, 64, 127, 128, 1023, 1024, 1500};
+  children.push_back(std::make_unique<HeldChild>("ipcw_walk_big", [&fifo, &sock_path] {
+    const rlimit limit{4096, 4096};
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      return -1;
+    }
+    for (int i = 0; i < 1100; ++i) {
+      if (open("/dev/null", O_RDONLY) < 0) {
+        return -1;
+      }
+    }
+    for (const int at : kHighFds) {
+      if (openAt(fifo, O_RDWR, at) != at) {
+        return -1;
+      }
+    }
+    const int sock = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    sock_path.copy(addr.sun_path, sock_path.size());
+    if (sock < 0 || bind(sock, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        dup2(sock, 1999) != 1999) {
+      return -1;
+    }
+    close(sock);
+    return 0;
+  }));
+  ASSERT_EQ(children.back()->result(), 0);
+  const pid_t big = children.back()->pid();
+  pids.insert(static_cast<std::uint32_t>(big));
+
+  // The children are set up before they report, so both walks see the same tables.
+  const auto from_loop = recordsOf(*loop, pids);
+  const auto from_task_file = recordsOf(*task_file, pids);
+  EXPECT_EQ(from_loop, from_task_file);
+  std::size_t big_fifos = 0;
+  std::size_t big_sockets = 0;
+  for (const auto& record : from_loop) {
+    if (std::get<0>(record) == static_cast<std::uint32_t>(big)) {
+      ++(std::get<2>(record) == static_cast<int>(Kind::kFifo) ? big_fifos : big_sockets);
+    }
+  }
+  EXPECT_EQ(from_loop.size(), 55u + std::size(kHighFds) + 1u);
+  EXPECT_EQ(big_fifos, std::size(kHighFds));
+  EXPECT_EQ(big_sockets, 1u);
+  EXPECT_EQ(loop->truncatedFileWalks(), 0u);
+  EXPECT_EQ(task_file->truncatedFileWalks(), 0u);
 }
 
 // Records written whole into a pipe and read back through a buffer that is not a multiple of

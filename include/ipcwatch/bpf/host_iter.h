@@ -41,4 +41,14 @@ struct ipcw_host_file {
   __u64 ino;
 };
 
+/* The most descriptors host_files_loop walks per task: fs.nr_open's default, so only a table
+ * grown past it by a raised nr_open is cut short, and counted. */
+#define IPCW_FDWALK_MAX_FDS (1U << 20)
+
+/* Keys of the fdwalk_stats array (host_files_loop), each a __u64 count since load. */
+enum ipcw_host_fdwalk_stat {
+  IPCW_FDWALK_TRUNCATED_TASKS = 0, /* tasks with more than IPCW_FDWALK_MAX_FDS slots */
+  IPCW_FDWALK_STAT_COUNT = 1,
+};
+
 #endif /* IPCWATCH_BPF_HOST_ITER_H */
