@@ -13,10 +13,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "inventory/ipc_namespaces.h"
-#include "inventory/proc_file.h"
 #include "collectors/self_collector.h"
 #include "http/http_server.h"
+#include "inventory/ipc_namespaces.h"
+#include "inventory/proc_file.h"
 #include "metrics/parse_errors.h"
 #include "metrics/scrape_registry.h"
 
