@@ -96,13 +96,13 @@ std::unique_ptr<httplib::Server> makeTlsServer(const TlsServerConfig& tls,
 
 }  // namespace
 
-std::string renderMetrics(const prometheus::Collectable& source) {
+std::string renderMetrics(const MetricSource& source) {
   std::string out;
-  appendExposition(out, source.Collect());
+  appendExposition(out, source.collect());
   return out;
 }
 
-HttpServer::HttpServer(const ListenAddress& address, const prometheus::Collectable& source,
+HttpServer::HttpServer(const ListenAddress& address, const MetricSource& source,
                        std::vector<TextPage> pages, const WebSecurityConfig& security,
                        const HttpLimits& limits)
     : gate_(std::make_unique<RequestGate>(security.basic_auth_users)),

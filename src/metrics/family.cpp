@@ -1,52 +1,45 @@
 #include "metrics/family.h"
 
 #include <algorithm>
-#include <numeric>
+#include <functional>
+#include <string_view>
 
 namespace ipcwatch {
 
-double& FamilyBuilder::slot(const LabelSet& labels) {
-  std::string key;
-  for (const auto& [name, value] : labels) {
-    key.append(name).push_back('\0');
-    key.append(value).push_back('\0');
+std::size_t FamilyBuilder::Hash::operator()(std::size_t i) const {
+  std::size_t hash = 0;
+  for (const auto& [name, value] : owner->labelsAt(i)) {
+    // boost::hash_combine's mixing: equal label sets in another order must not collide often.
+    hash ^= std::hash<std::string_view>{}(name) + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2);
+    hash ^=
+        std::hash<std::string_view>{}(value) + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2);
   }
-  const auto [it, inserted] = index_.try_emplace(std::move(key), samples_.size());
-  if (inserted) {
-    samples_.push_back({&it->first, labels, 0.0});
-  }
-  return samples_[it->second].value;
+  return hash;
 }
 
-prometheus::MetricFamily FamilyBuilder::build() const {
-  std::vector<std::size_t> order(samples_.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(),
-            [&](std::size_t a, std::size_t b) { return *samples_[a].key < *samples_[b].key; });
-  prometheus::MetricFamily family;
+double& FamilyBuilder::slot(LabelSet&& labels) {
+  probe_ = &labels;
+  const auto it = index_.find(kProbe);
+  probe_ = nullptr;
+  if (it != index_.end()) {
+    return samples_[*it].value;
+  }
+  samples_.push_back({std::move(labels), 0.0});
+  index_.insert(samples_.size() - 1);
+  return samples_.back().value;
+}
+
+MetricFamily FamilyBuilder::build() {
+  index_.clear();
+  // Ordered as the label names and values joined would be: name by name, value by value.
+  std::sort(samples_.begin(), samples_.end(),
+            [](const Sample& a, const Sample& b) { return a.labels < b.labels; });
+  MetricFamily family;
   family.name = name_;
   family.help = help_;
   family.type = type_;
-  family.metric.resize(samples_.size());
-  for (std::size_t i = 0; i < order.size(); ++i) {
-    const auto& [key, labels, value] = samples_[order[i]];
-    prometheus::ClientMetric& metric = family.metric[i];
-    metric.label.reserve(labels.size());
-    for (const auto& [name, label_value] : labels) {
-      metric.label.push_back({name, label_value});
-    }
-    switch (type_) {
-      case prometheus::MetricType::Counter:
-        metric.counter.value = value;
-        break;
-      case prometheus::MetricType::Gauge:
-        metric.gauge.value = value;
-        break;
-      default:
-        metric.untyped.value = value;
-        break;
-    }
-  }
+  family.samples = std::move(samples_);
+  samples_.clear();
   return family;
 }
 
