@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config make
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-  prometheus-cpp-dev libcpp-httplib-dev libssl-dev libcrypt-dev libspdlog-dev libfmt-dev
+  libcpp-httplib-dev libssl-dev libcrypt-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libcap-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev
   curl prometheus prometheus-alertmanager prometheus-node-exporter iproute2 bpftrace acl ccache

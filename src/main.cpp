@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,10 +10,10 @@
 
 #include "agent.h"
 #include "cli/args.h"
+#include "cli/diagnose_command.h"
 #include "collectors/collector_table.h"
 #include "collectors/self_collector.h"
 #include "config/config.h"
-#include "cli/diagnose_command.h"
 #include "log/logging.h"
 #include "web/tls_context.h"
 #include "web/web_config.h"
@@ -69,8 +70,9 @@ Config loadConfig(const Args& args) {
 int runAgent(const Config& config, const Args& args) {
   setupLogging(*parseLogLevel(config.log.level), config.log.format == LogFormat::kJson);
   if (geteuid() != 0) {
-    spdlog::warn("not running as root: BPF probes will not load and will be reported as "
-                 "ipcwatch_probe_attached 0");
+    spdlog::warn(
+        "not running as root: BPF probes will not load and will be reported as "
+        "ipcwatch_probe_attached 0");
   }
   const BuildInfo build = currentBuildInfo();
   spdlog::info("ipcwatch {} (revision {}, libbpf {}, kernel {}) starting with {}", build.version,
@@ -95,6 +97,10 @@ int runAgent(const Config& config, const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Each HTTP worker would otherwise get its own malloc arena and keep a whole scrape's worth of
+  // freed memory in it: with 8 workers and 20 000 series that was ~50 MiB of RSS. Scrapes are
+  // serialised, so the workers do not contend for one arena.
+  mallopt(M_ARENA_MAX, 1);
   const auto parsed = parseArgs(std::vector<std::string>(argv + 1, argv + argc));
   if (const auto* error = std::get_if<ArgsError>(&parsed)) {
     std::cerr << "ipcwatch: " << error->message << "\n\n" << usage();

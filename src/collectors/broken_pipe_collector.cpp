@@ -70,12 +70,12 @@ std::string_view sigpipeActionName(std::uint32_t action) {
 BrokenPipeCollector::BrokenPipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps)
     : probe_(probe), comm_cap_(caps.comm(kEpipeMetric)) {}
 
-void BrokenPipeCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+void BrokenPipeCollector::collect(std::vector<MetricFamily>& out) {
   requireLoaded(probe_);
   FamilyBuilder family(kEpipeMetric,
                        "Writes and sends that failed with EPIPE (the reading end was closed), by "
                        "the writer's comm and the kind of file written to.",
-                       prometheus::MetricType::Counter);
+                       MetricType::Counter);
   addCommCounters(probe_.epipeCountsFd(), comm_cap_, family,
                   [](const std::string& comm, std::uint32_t code) -> LabelSet {
                     return {{"comm", comm}, {"kind", std::string(epipeKindName(code))}};
@@ -98,12 +98,12 @@ SigpipeCollector::SigpipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps
       signal_comm_cap_(caps.comm(kSigpipeMetric)),
       death_comm_cap_(caps.comm(kDeathsMetric)) {}
 
-void SigpipeCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+void SigpipeCollector::collect(std::vector<MetricFamily>& out) {
   requireLoaded(probe_);
   FamilyBuilder signals(kSigpipeMetric,
                         "SIGPIPE signals generated, by the target's comm and what became of the "
                         "signal (default: terminates, handled, ignored, blocked: left pending).",
-                        prometheus::MetricType::Counter);
+                        MetricType::Counter);
   addCommCounters(probe_.sigpipeCountsFd(), signal_comm_cap_, signals,
                   [](const std::string& comm, std::uint32_t code) -> LabelSet {
                     return {{"action", std::string(sigpipeActionName(code))}, {"comm", comm}};
@@ -118,7 +118,7 @@ void SigpipeCollector::collect(std::vector<prometheus::MetricFamily>& out) {
     }
   }
   FamilyBuilder deaths(kDeathsMetric, "Processes terminated by SIGPIPE, by comm.",
-                       prometheus::MetricType::Counter);
+                       MetricType::Counter);
   addCommCounters(probe_.sigpipeDeathsFd(), death_comm_cap_, deaths,
                   [](const std::string& comm, std::uint32_t) -> LabelSet {
                     return {{"comm", comm}};
@@ -126,7 +126,7 @@ void SigpipeCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   if (const auto n = readPerCpuArraySlot(fallback, IPCW_FALLBACK_DEATH_SLOT); n != 0) {
     deaths.add({{"comm", std::string(LabelCap::kOther)}}, static_cast<double>(n));
   }
-  for (const auto* family : {&signals, &deaths}) {
+  for (auto* family : {&signals, &deaths}) {
     if (!family->empty()) {
       out.push_back(family->build());
     }

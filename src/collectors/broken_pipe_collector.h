@@ -11,7 +11,7 @@ class BrokenPipeCollector : public Collector {
  public:
   BrokenPipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps);
   std::string_view name() const override { return "broken_pipe"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override;
+  void collect(std::vector<MetricFamily>& out) override;
 
  private:
   const BrokenPipeProbe& probe_;
@@ -23,7 +23,7 @@ class SigpipeCollector : public Collector {
  public:
   SigpipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps);
   std::string_view name() const override { return "sigpipe"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override;
+  void collect(std::vector<MetricFamily>& out) override;
 
  private:
   const BrokenPipeProbe& probe_;

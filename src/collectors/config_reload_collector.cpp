@@ -37,17 +37,17 @@ double ReloadStatus::lastSuccessTimestampSeconds() const {
   return last_success_seconds_;
 }
 
-void ConfigReloadCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+void ConfigReloadCollector::collect(std::vector<MetricFamily>& out) {
   FamilyBuilder successful("ipcwatch_config_last_reload_successful",
                            "Whether the last configuration reload attempt was successful (1) or "
                            "rejected (0), in which case the previous configuration keeps running.",
-                           prometheus::MetricType::Gauge);
+                           MetricType::Gauge);
   successful.set({}, status_.lastSuccessful() ? 1 : 0);
   out.push_back(successful.build());
   FamilyBuilder timestamp("ipcwatch_config_last_reload_success_timestamp_seconds",
                           "Unix time of the last successful configuration load (start-up or "
                           "SIGHUP reload).",
-                          prometheus::MetricType::Gauge);
+                          MetricType::Gauge);
   timestamp.set({}, status_.lastSuccessTimestampSeconds());
   out.push_back(timestamp.build());
 }

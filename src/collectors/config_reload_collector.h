@@ -28,7 +28,7 @@ class ConfigReloadCollector : public Collector {
  public:
   explicit ConfigReloadCollector(const ReloadStatus& status) : status_(status) {}
   std::string_view name() const override { return "config"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override;
+  void collect(std::vector<MetricFamily>& out) override;
 
  private:
   const ReloadStatus& status_;

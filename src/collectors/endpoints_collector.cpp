@@ -14,24 +14,24 @@ EndpointsCollector::EndpointsCollector(const Config& config, const DenialStore* 
       checker_(config.paths.procfs, config.paths.sysfs, denials),
       snapshots_(snapshots) {}
 
-void EndpointsCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+void EndpointsCollector::collect(std::vector<MetricFamily>& out) {
   FamilyBuilder up("ipc_endpoint_up",
                    "1 when a configured endpoint passes every check from the client's point of "
                    "view (see ipcwatch diagnose --endpoint for the reason when 0).",
-                   prometheus::MetricType::Gauge);
+                   MetricType::Gauge);
   FamilyBuilder check_ok("ipc_endpoint_check_ok",
                          "1 when one check of an endpoint passes for a client (not-applicable "
                          "checks and warnings count as passing), 0 when it fails; absent when "
                          "an earlier failure kept it from being evaluated.",
-                         prometheus::MetricType::Gauge);
+                         MetricType::Gauge);
   FamilyBuilder peers("ipc_endpoint_peers",
                       "Processes holding a FIFO endpoint open in the serving direction, or "
                       "sockets serving a socket endpoint (as the first client sees it).",
-                      prometheus::MetricType::Gauge);
+                      MetricType::Gauge);
   FamilyBuilder last_ok("ipc_endpoint_last_ok_timestamp_seconds",
                         "When the endpoint last passed every check for the client (Unix time); "
                         "0 when it has not since the agent started.",
-                        prometheus::MetricType::Gauge);
+                        MetricType::Gauge);
   const double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::lock_guard lock(mutex_);
@@ -63,7 +63,7 @@ void EndpointsCollector::collect(std::vector<prometheus::MetricFamily>& out) {
       }
     }
   }
-  for (const auto* family : {&up, &check_ok, &peers, &last_ok}) {
+  for (auto* family : {&up, &check_ok, &peers, &last_ok}) {
     if (!family->empty()) {
       out.push_back(family->build());
     }

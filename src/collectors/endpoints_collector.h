@@ -24,7 +24,7 @@ class EndpointsCollector : public Collector {
   EndpointsCollector(const Config& config, const DenialStore* denials,
                      HostSnapshotSource& snapshots);
   std::string_view name() const override { return "endpoints"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override;
+  void collect(std::vector<MetricFamily>& out) override;
 
  private:
   std::vector<EndpointConfig> endpoints_;

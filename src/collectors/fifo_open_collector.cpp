@@ -45,7 +45,7 @@ struct Waiting {
 FifoOpenCollector::FifoOpenCollector(const FifoOpenProbe& probe, LabelCaps& caps)
     : probe_(probe), waiting_path_cap_(caps.path("ipc_fifo_open_waiting")) {}
 
-void FifoOpenCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+void FifoOpenCollector::collect(std::vector<MetricFamily>& out) {
   if (!probe_.loaded()) {
     throw std::runtime_error("fifo_open BPF object is not loaded");
   }
@@ -55,18 +55,18 @@ void FifoOpenCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   FamilyBuilder blocked("ipc_fifo_open_blocked_total",
                         "Opens of a FIFO that waited at least the configured threshold for a "
                         "peer, by path and mode (read or write).",
-                        prometheus::MetricType::Counter);
+                        MetricType::Counter);
   for (const auto& [key, n] : counts.blocked) {
     blocked.add({{"mode", key.second}, {"path", key.first}}, static_cast<double>(n));
   }
   FamilyBuilder errors("ipc_fifo_open_errors_total",
                        "Failed opens of FIFOs by path and errno (ENXIO: a non-blocking writer "
                        "found no reader); on watched paths, every failed open.",
-                       prometheus::MetricType::Counter);
+                       MetricType::Counter);
   for (const auto& [key, n] : counts.errors) {
     errors.add({{"errno", key.second}, {"path", key.first}}, static_cast<double>(n));
   }
-  for (const auto* family : {&blocked, &errors}) {
+  for (auto* family : {&blocked, &errors}) {
     if (!family->empty()) {
       out.push_back(family->build());
     }
@@ -74,11 +74,11 @@ void FifoOpenCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   addWaiting(out);
 }
 
-prometheus::MetricFamily FifoOpenCollector::waitHistogram() const {
-  prometheus::MetricFamily family;
+MetricFamily FifoOpenCollector::waitHistogram() const {
+  MetricFamily family;
   family.name = "ipc_fifo_open_wait_seconds";
   family.help = "How long opens of FIFOs waited for a peer, by mode.";
-  family.type = prometheus::MetricType::Histogram;
+  family.type = MetricType::Histogram;
   const int fd = probe_.waitHistFd();
   std::vector<ipcw_wait_hist> per_cpu(static_cast<std::size_t>(possibleCpus()));
   for (std::uint32_t mode = 0; mode < IPCW_FIFO_MODES; ++mode) {
@@ -92,23 +92,24 @@ prometheus::MetricFamily FifoOpenCollector::waitHistogram() const {
       }
       total.sum_ns += cpu.sum_ns;
     }
-    prometheus::ClientMetric metric;
-    metric.label.push_back({"mode", mode == IPCW_FIFO_READ ? "read" : "write"});
+    HistogramSample sample;
+    sample.labels = {{"mode", mode == IPCW_FIFO_READ ? "read" : "write"}};
+    sample.buckets.reserve(IPCW_WAIT_BUCKETS);
     std::uint64_t cumulative = 0;
     for (int b = 0; b < IPCW_WAIT_BUCKETS; ++b) {
       cumulative += total.buckets[b];
       const double bound = b == IPCW_WAIT_BUCKETS - 1 ? std::numeric_limits<double>::infinity()
                                                       : bucketUpperBound(b);
-      metric.histogram.bucket.push_back({cumulative, bound});
+      sample.buckets.push_back({bound, cumulative});
     }
-    metric.histogram.sample_count = cumulative;
-    metric.histogram.sample_sum = static_cast<double>(total.sum_ns) / 1e9;
-    family.metric.push_back(std::move(metric));
+    sample.count = cumulative;
+    sample.sum = static_cast<double>(total.sum_ns) / 1e9;
+    family.histograms.push_back(std::move(sample));
   }
   return family;
 }
 
-void FifoOpenCollector::addWaiting(std::vector<prometheus::MetricFamily>& out) {
+void FifoOpenCollector::addWaiting(std::vector<MetricFamily>& out) {
   const std::string& procfs = probe_.options().procfs;
   const int fd = probe_.inflightFd();
   const std::uint64_t now = monotonicNs();
@@ -142,10 +143,10 @@ void FifoOpenCollector::addWaiting(std::vector<prometheus::MetricFamily>& out) {
   }
   FamilyBuilder count("ipc_fifo_open_waiting",
                       "Processes blocked in open() on a FIFO right now, waiting for a peer.",
-                      prometheus::MetricType::Gauge);
+                      MetricType::Gauge);
   FamilyBuilder oldest("ipc_fifo_open_oldest_wait_seconds",
                        "How long the longest-waiting open() on the FIFO has been blocked.",
-                       prometheus::MetricType::Gauge);
+                       MetricType::Gauge);
   for (const auto& [key, w] : waiting) {
     const LabelSet labels = {{"mode", key.second}, {"path", key.first}};
     count.set(labels, w.count);

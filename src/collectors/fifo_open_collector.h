@@ -12,11 +12,11 @@ class FifoOpenCollector : public Collector {
  public:
   FifoOpenCollector(const FifoOpenProbe& probe, LabelCaps& caps);
   std::string_view name() const override { return "fifo_open"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override;
+  void collect(std::vector<MetricFamily>& out) override;
 
  private:
-  prometheus::MetricFamily waitHistogram() const;
-  void addWaiting(std::vector<prometheus::MetricFamily>& out);
+  MetricFamily waitHistogram() const;
+  void addWaiting(std::vector<MetricFamily>& out);
 
   const FifoOpenProbe& probe_;
   LabelCap& waiting_path_cap_;

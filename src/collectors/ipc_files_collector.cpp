@@ -74,7 +74,7 @@ IpcFilesCollector::BoundSockets IpcFilesCollector::boundSockets(HostSnapshot& sn
   return bound;
 }
 
-void IpcFilesCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+void IpcFilesCollector::collect(std::vector<MetricFamily>& out) {
   const auto deadline =
       Clock::now() + std::chrono::duration_cast<Clock::duration>(
                          std::chrono::duration<double>(scan_.time_budget_seconds));
@@ -97,23 +97,22 @@ void IpcFilesCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   FamilyBuilder stale_count("ipc_unix_stale_socket_files",
                             "Socket files under a scanned directory that no socket in any network "
                             "namespace is bound to (clients get ECONNREFUSED).",
-                            prometheus::MetricType::Gauge);
+                            MetricType::Gauge);
   FamilyBuilder stale_info(kStaleInfo, "A stale socket file (bound by no socket); always 1.",
-                           prometheus::MetricType::Gauge);
-  FamilyBuilder fifo_count("ipc_fifo_files", "FIFOs under a scanned directory.",
-                           prometheus::MetricType::Gauge);
+                           MetricType::Gauge);
+  FamilyBuilder fifo_count("ipc_fifo_files", "FIFOs under a scanned directory.", MetricType::Gauge);
   FamilyBuilder no_reader(kFifoWithoutReader,
                           "A FIFO that no process has open for reading (writers block in open() "
                           "or get EPIPE); always 1.",
-                          prometheus::MetricType::Gauge);
+                          MetricType::Gauge);
   FamilyBuilder writable(kWorldWritable,
                          "A FIFO or socket file that every user may write to (mode o+w); "
                          "always 1.",
-                         prometheus::MetricType::Gauge);
+                         MetricType::Gauge);
   FamilyBuilder unsafe_dir(kUnsafeDir,
                            "A FIFO or socket file in a directory that every user may write to "
                            "without the sticky bit (anyone can replace it); always 1.",
-                           prometheus::MetricType::Gauge);
+                           MetricType::Gauge);
   for (const auto& root : scan.roots_scanned) {
     stale_count.set({{"dir", sanitizeLabelValue(root)}}, 0);
     fifo_count.set({{"dir", sanitizeLabelValue(root)}}, 0);
@@ -141,7 +140,7 @@ void IpcFilesCollector::collect(std::vector<prometheus::MetricFamily>& out) {
       unsafe_dir.set({{"kind", kind}, {"path", unsafe_dir_cap_.admit(path)}}, 1);
     }
   }
-  for (const auto* family :
+  for (auto* family :
        {&stale_count, &stale_info, &fifo_count, &no_reader, &writable, &unsafe_dir}) {
     if (!family->empty()) {
       out.push_back(family->build());

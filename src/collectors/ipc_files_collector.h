@@ -20,7 +20,7 @@ class IpcFilesCollector : public Collector {
  public:
   IpcFilesCollector(const Config& config, LabelCaps& caps, HostSnapshotSource& snapshots);
   std::string_view name() const override { return "ipc_files"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override;
+  void collect(std::vector<MetricFamily>& out) override;
 
  private:
   // Files bound by some socket: (dev, low 32 bits of ino) from UNIX_DIAG_VFS, or, when only

@@ -24,8 +24,6 @@ namespace {
 constexpr const char* kCollector = "posix_ipc";
 constexpr std::string_view kSemaphorePrefix = "sem.";  // glibc's sem_open names in /dev/shm
 
-using prometheus::MetricType;
-
 struct NamedSize {
   std::string ipcns;  // empty for /dev/shm
   std::string name;
@@ -60,7 +58,7 @@ void keepLargest(std::vector<NamedSize>& items, std::size_t n) {
   items.resize(n);
 }
 
-void push(std::vector<prometheus::MetricFamily>& out, const FamilyBuilder& family) {
+void push(std::vector<MetricFamily>& out, FamilyBuilder& family) {
   if (!family.empty()) {
     out.push_back(family.build());
   }
@@ -74,12 +72,12 @@ PosixIpcCollector::PosixIpcCollector(PosixIpcOptions options, ParseErrors& error
   errors_.declare(kCollector);
 }
 
-void PosixIpcCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+void PosixIpcCollector::collect(std::vector<MetricFamily>& out) {
   collectShm(out);
   collectMqueues(out);
 }
 
-void PosixIpcCollector::collectShm(std::vector<prometheus::MetricFamily>& out) {
+void PosixIpcCollector::collectShm(std::vector<MetricFamily>& out) {
   const int dir_fd = open(options_.shm_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) {
     throw std::runtime_error("cannot open " + options_.shm_dir + ": " + std::strerror(errno));
@@ -126,12 +124,12 @@ void PosixIpcCollector::collectShm(std::vector<prometheus::MetricFamily>& out) {
   for (const auto& object : objects) {
     top.set({{"name", sanitizeLabelValue(object.name)}}, static_cast<double>(object.bytes));
   }
-  for (const auto* family : {&files_family, &bytes_family, &semaphores_family, &top}) {
+  for (auto* family : {&files_family, &bytes_family, &semaphores_family, &top}) {
     push(out, *family);
   }
 }
 
-void PosixIpcCollector::collectMqueues(std::vector<prometheus::MetricFamily>& out) {
+void PosixIpcCollector::collectMqueues(std::vector<MetricFamily>& out) {
   FamilyBuilder queues_family("ipc_posix_mqueues", "POSIX message queues.", MetricType::Gauge);
   FamilyBuilder bytes_family("ipc_posix_mqueue_bytes",
                              "Bytes waiting in all POSIX message queues (sum of QSIZE).",
@@ -195,7 +193,7 @@ void PosixIpcCollector::collectMqueues(std::vector<prometheus::MetricFamily>& ou
     top.set({{"ipcns", queue.ipcns}, {"name", sanitizeLabelValue(queue.name)}},
             static_cast<double>(queue.bytes));
   }
-  for (const auto* family : {&queues_family, &bytes_family, &top, &limits}) {
+  for (auto* family : {&queues_family, &bytes_family, &top, &limits}) {
     push(out, *family);
   }
 }

@@ -23,11 +23,11 @@ class PosixIpcCollector : public Collector {
   PosixIpcCollector(PosixIpcOptions options, ParseErrors& errors,
                     std::unique_ptr<IpcNamespaceVisitor> visitor);
   std::string_view name() const override { return "posix_ipc"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override;
+  void collect(std::vector<MetricFamily>& out) override;
 
  private:
-  void collectShm(std::vector<prometheus::MetricFamily>& out);
-  void collectMqueues(std::vector<prometheus::MetricFamily>& out);
+  void collectShm(std::vector<MetricFamily>& out);
+  void collectMqueues(std::vector<MetricFamily>& out);
 
   const PosixIpcOptions options_;
   ParseErrors& errors_;

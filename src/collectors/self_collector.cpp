@@ -26,11 +26,11 @@ BuildInfo currentBuildInfo() {
   return info;
 }
 
-void SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+void SelfCollector::collect(std::vector<MetricFamily>& out) {
   FamilyBuilder build("ipcwatch_build_info",
                       "A metric with a constant '1' value labelled by the agent's version, "
                       "revision, libbpf version and the kernel release it runs on.",
-                      prometheus::MetricType::Gauge);
+                      MetricType::Gauge);
   build.set({{"kernel_release", build_.kernel_release},
              {"libbpf_version", build_.libbpf_version},
              {"revision", build_.revision},
@@ -42,7 +42,7 @@ void SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
                           "Where the per-scrape host snapshot reads processes and open FIFOs "
                           "from: bpf_iter (BPF task iterators) or procfs (a walk of /proc); "
                           "always 1.",
-                          prometheus::MetricType::Gauge);
+                          MetricType::Gauge);
     backend.set({{"backend", inventory_backend_}}, 1);
     out.push_back(backend.build());
   }
@@ -50,7 +50,7 @@ void SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   FamilyBuilder attached("ipcwatch_probe_attached",
                          "Whether each BPF program the configuration enables is attached (1) or "
                          "degraded (0).",
-                         prometheus::MetricType::Gauge);
+                         MetricType::Gauge);
   for (const Probe* probe : probes_) {
     for (const auto& program : probe->programs()) {
       attached.set({{"probe", program.name}}, program.attached ? 1 : 0);
@@ -63,7 +63,7 @@ void SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   FamilyBuilder lost("ipcwatch_events_lost_total",
                      "Kernel events a probe could not deliver or count: ring-buffer records "
                      "dropped, or entries refused by a full map.",
-                     prometheus::MetricType::Counter);
+                     MetricType::Counter);
   for (const Probe* probe : probes_) {
     for (const auto& source : probe->lostEvents()) {
       lost.set({{"probe", source.probe}}, static_cast<double>(source.count));
@@ -76,7 +76,7 @@ void SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   FamilyBuilder overflow("ipcwatch_label_overflow_total",
                          "Distinct label values folded into \"other\" because the metric reached "
                          "its configured label cap.",
-                         prometheus::MetricType::Counter);
+                         MetricType::Counter);
   for (const auto& [metric, folds] : caps_.folds()) {
     overflow.set({{"metric", metric}}, static_cast<double>(folds));
   }
@@ -88,7 +88,7 @@ void SelfCollector::collect(std::vector<prometheus::MetricFamily>& out) {
     FamilyBuilder errors("ipcwatch_parse_errors_total",
                          "Lines or files from the kernel the collector could not parse (they "
                          "are skipped; the first of each file is logged at warn).",
-                         prometheus::MetricType::Counter);
+                         MetricType::Counter);
     for (const auto& [collector, count] : parse_errors_->counts()) {
       errors.set({{"collector", collector}}, static_cast<double>(count));
     }

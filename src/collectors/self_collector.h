@@ -35,7 +35,7 @@ class SelfCollector : public Collector {
         parse_errors_(parse_errors),
         inventory_backend_(std::move(inventory_backend)) {}
   std::string_view name() const override { return "self"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override;
+  void collect(std::vector<MetricFamily>& out) override;
 
  private:
   const BuildInfo build_;

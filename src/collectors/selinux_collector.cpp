@@ -8,8 +8,6 @@
 namespace ipcwatch {
 namespace {
 
-using prometheus::MetricType;
-
 // The first line of a selinuxfs file, nullopt when it is missing (SELinux off or selinuxfs not
 // mounted).
 std::optional<std::string> readFirstLine(const std::string& path) {
@@ -21,7 +19,7 @@ std::optional<std::string> readFirstLine(const std::string& path) {
   return line;
 }
 
-void push(std::vector<prometheus::MetricFamily>& out, const FamilyBuilder& family) {
+void push(std::vector<MetricFamily>& out, FamilyBuilder& family) {
   if (!family.empty()) {
     out.push_back(family.build());
   }
@@ -29,7 +27,7 @@ void push(std::vector<prometheus::MetricFamily>& out, const FamilyBuilder& famil
 
 }  // namespace
 
-void SelinuxCollector::collectState(std::vector<prometheus::MetricFamily>& out) const {
+void SelinuxCollector::collectState(std::vector<MetricFamily>& out) const {
   const auto enforce = readFirstLine(selinuxfs_ + "/enforce");
   FamilyBuilder enabled("ipc_selinux_enabled",
                         "1 when SELinux is active (selinuxfs mounted with a policy), else 0.",
@@ -58,7 +56,7 @@ void SelinuxCollector::collectState(std::vector<prometheus::MetricFamily>& out) 
   push(out, info);
 }
 
-void SelinuxCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+void SelinuxCollector::collect(std::vector<MetricFamily>& out) {
   collectState(out);
   const DenialStore::Snapshot s = store_.snapshot();
   FamilyBuilder denials(kDenialsMetric,
@@ -100,7 +98,7 @@ void SelinuxCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   for (const auto& [source, n] : s.lost) {
     lost.add({{"source", source}}, static_cast<double>(n));
   }
-  for (const auto* family : {&denials, &errors, &records, &parse_errors, &lost}) {
+  for (auto* family : {&denials, &errors, &records, &parse_errors, &lost}) {
     push(out, *family);
   }
 }

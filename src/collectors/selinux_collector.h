@@ -14,10 +14,10 @@ class SelinuxCollector : public Collector {
   SelinuxCollector(const DenialStore& store, std::string sysfs)
       : store_(store), selinuxfs_(std::move(sysfs) + "/fs/selinux") {}
   std::string_view name() const override { return "selinux"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override;
+  void collect(std::vector<MetricFamily>& out) override;
 
  private:
-  void collectState(std::vector<prometheus::MetricFamily>& out) const;
+  void collectState(std::vector<MetricFamily>& out) const;
 
   const DenialStore& store_;
   const std::string selinuxfs_;

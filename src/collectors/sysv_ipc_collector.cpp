@@ -18,8 +18,6 @@ namespace {
 constexpr const char* kCollector = "sysv_ipc";
 constexpr std::uint32_t kOthersReadWrite = 0006;
 
-using prometheus::MetricType;
-
 FamilyBuilder gauge(const char* name, const char* help) {
   return FamilyBuilder(name, help, MetricType::Gauge);
 }
@@ -116,7 +114,7 @@ SysvIpcCollector::SysvIpcCollector(SysvIpcOptions options, ParseErrors& errors,
 
 SysvIpcCollector::~SysvIpcCollector() = default;
 
-void SysvIpcCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+void SysvIpcCollector::collect(std::vector<MetricFamily>& out) {
   Families families;
   std::vector<QueueSample> queues;
   owners_.clear();  // user names can change; remember them for one scrape only
@@ -139,7 +137,7 @@ void SysvIpcCollector::collect(std::vector<prometheus::MetricFamily>& out) {
     families.top_messages.set(labels, static_cast<double>(q.queue.qnum));
   }
 
-  for (const FamilyBuilder* family :
+  for (FamilyBuilder* family :
        {&families.shm_segments, &families.shm_bytes, &families.shm_attachments,
         &families.shm_orphaned_segments, &families.shm_orphaned_bytes, &families.sem_arrays,
         &families.semaphores, &families.msg_queues, &families.msg_messages, &families.msg_bytes,

@@ -31,7 +31,7 @@ class SysvIpcCollector : public Collector {
                    UserNameFn user_name = systemUserName);
   ~SysvIpcCollector() override;
   std::string_view name() const override { return "sysv_ipc"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override;
+  void collect(std::vector<MetricFamily>& out) override;
 
  private:
   struct Families;

@@ -26,7 +26,7 @@ UnixSockCollector::UnixSockCollector(const UnixSockProbe& probe, LabelCaps& caps
       connect_path_cap_(caps.path("ipc_unix_connect_errors_total")),
       bind_path_cap_(caps.path("ipc_unix_bind_errors_total")) {}
 
-void UnixSockCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+void UnixSockCollector::collect(std::vector<MetricFamily>& out) {
   if (!probe_.loaded()) {
     throw std::runtime_error("unix_sock BPF object is not loaded");
   }
@@ -44,14 +44,14 @@ void UnixSockCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   FamilyBuilder connects("ipc_unix_connect_errors_total",
                          "Failed connect() on AF_UNIX sockets by path (@name for abstract "
                          "sockets), errno and network namespace.",
-                         prometheus::MetricType::Counter);
+                         MetricType::Counter);
   FamilyBuilder binds("ipc_unix_bind_errors_total",
                       "Failed bind() on AF_UNIX sockets by path (@name for abstract sockets), "
                       "errno and network namespace.",
-                      prometheus::MetricType::Counter);
+                      MetricType::Counter);
   read(probe_.connectErrorsFd(), connect_path_cap_, connects);
   read(probe_.bindErrorsFd(), bind_path_cap_, binds);
-  for (const auto* family : {&connects, &binds}) {
+  for (auto* family : {&connects, &binds}) {
     if (!family->empty()) {
       out.push_back(family->build());
     }

@@ -15,7 +15,7 @@ class UnixSockCollector : public Collector {
  public:
   UnixSockCollector(const UnixSockProbe& probe, LabelCaps& caps);
   std::string_view name() const override { return "unix_sock"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override;
+  void collect(std::vector<MetricFamily>& out) override;
 
  private:
   const UnixSockProbe& probe_;

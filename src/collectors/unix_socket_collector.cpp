@@ -36,25 +36,25 @@ void UnixSocketCollector::countParseErrors(const UnixSocketInventory& inventory)
   parse_error_logged_ = true;
 }
 
-void UnixSocketCollector::collect(std::vector<prometheus::MetricFamily>& out) {
+void UnixSocketCollector::collect(std::vector<MetricFamily>& out) {
   const auto snapshot = snapshots_.current();
   const UnixSocketInventory& inventory = snapshot->unixSockets();
   countParseErrors(inventory);  // one read per scrape: its errors are counted once
 
   FamilyBuilder counts("ipc_unix_sockets",
                        "Unix sockets, by network namespace (inode), type and state.",
-                       prometheus::MetricType::Gauge);
+                       MetricType::Gauge);
   FamilyBuilder queue(kQueueMetric,
                       "Connections waiting in the accept queue of a listening unix socket; "
                       "clients get EAGAIN/ECONNREFUSED once it exceeds the backlog.",
-                      prometheus::MetricType::Gauge);
+                      MetricType::Gauge);
   FamilyBuilder queue_max("ipc_unix_listen_queue_max",
                           "Backlog of a listening unix socket (the value given to listen()).",
-                          prometheus::MetricType::Gauge);
+                          MetricType::Gauge);
   FamilyBuilder netns("ipc_netns",
                       "Network namespaces (by inode), with their ip-netns name where they have "
                       "one; always 1.",
-                      prometheus::MetricType::Gauge);
+                      MetricType::Gauge);
   for (const auto& entry : inventory.namespaces) {
     if (!entry.ok) {
       const auto level = entry.vanished ? spdlog::level::debug : spdlog::level::warn;
@@ -88,7 +88,7 @@ void UnixSocketCollector::collect(std::vector<prometheus::MetricFamily>& out) {
   }
   FamilyBuilder errors("ipcwatch_unix_socket_parse_errors_total",
                        "Records of /proc/net/unix or unix_diag replies that could not be parsed.",
-                       prometheus::MetricType::Counter);
+                       MetricType::Counter);
   for (const auto& [source, n] : parse_errors_) {
     errors.set({{"source", source}}, static_cast<double>(n));
   }
@@ -96,7 +96,7 @@ void UnixSocketCollector::collect(std::vector<prometheus::MetricFamily>& out) {
     throw std::runtime_error("no network namespace could be queried: " +
                              inventory.namespaces.front().error);
   }
-  for (const auto* family : {&counts, &queue, &queue_max, &netns, &errors}) {
+  for (auto* family : {&counts, &queue, &queue_max, &netns, &errors}) {
     if (!family->empty()) {
       out.push_back(family->build());
     }

@@ -17,7 +17,7 @@ class UnixSocketCollector : public Collector {
  public:
   UnixSocketCollector(HostSnapshotSource& snapshots, LabelCaps& caps);
   std::string_view name() const override { return "unix_sockets"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override;
+  void collect(std::vector<MetricFamily>& out) override;
 
  private:
   void countParseErrors(const UnixSocketInventory& inventory);

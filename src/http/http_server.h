@@ -6,10 +6,9 @@
 #include <thread>
 #include <vector>
 
-#include <prometheus/collectable.h>
-
-#include "http/guarded_server.h"
 #include "config/listen_address.h"
+#include "http/guarded_server.h"
+#include "metrics/metric_family.h"
 #include "web/web_config.h"
 
 namespace httplib {
@@ -39,7 +38,7 @@ class RequestGate;
 // Throws std::runtime_error when the address cannot be bound or TLS cannot be set up.
 class HttpServer {
  public:
-  HttpServer(const ListenAddress& address, const prometheus::Collectable& source,
+  HttpServer(const ListenAddress& address, const MetricSource& source,
              std::vector<TextPage> pages = {}, const WebSecurityConfig& security = {},
              const HttpLimits& limits = {});
   ~HttpServer();
@@ -57,6 +56,6 @@ class HttpServer {
 };
 
 // The body served at /metrics for `source` (exposed for tests).
-std::string renderMetrics(const prometheus::Collectable& source);
+std::string renderMetrics(const MetricSource& source);
 
 }  // namespace ipcwatch

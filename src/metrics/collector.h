@@ -3,7 +3,7 @@
 #include <string_view>
 #include <vector>
 
-#include <prometheus/metric_family.h>
+#include "metrics/metric_family.h"
 
 namespace ipcwatch {
 
@@ -13,7 +13,7 @@ class Collector {
  public:
   virtual ~Collector() = default;
   virtual std::string_view name() const = 0;
-  virtual void collect(std::vector<prometheus::MetricFamily>& out) = 0;
+  virtual void collect(std::vector<MetricFamily>& out) = 0;
 };
 
 }  // namespace ipcwatch

@@ -6,14 +6,13 @@ namespace ipcwatch {
 
 std::string LabelCap::admit(std::string_view value) {
   std::lock_guard lock(mutex_);
-  std::string key(value);
-  if (admitted_.count(key) != 0) {
-    return key;
+  if (admitted_.find(value) != admitted_.end()) {
+    return std::string(value);
   }
   // "other" itself is never admitted as a real value: a process named "other" would otherwise
   // merge silently with the fold bucket; it shares the bucket and is counted as a fold.
   if (admitted_.size() < cap_ && value != kOther) {
-    admitted_.insert(std::move(key));
+    admitted_.emplace(value);
     return std::string(value);
   }
   const std::size_t hash = std::hash<std::string_view>{}(value);

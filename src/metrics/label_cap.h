@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -31,8 +32,15 @@ class LabelCap {
  private:
   const std::uint32_t cap_;
   const std::uint32_t remembered_;
+  // Looked up by string_view: admit() runs once per series per scrape.
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view value) const {
+      return std::hash<std::string_view>{}(value);
+    }
+  };
   mutable std::mutex mutex_;
-  std::unordered_set<std::string> admitted_;
+  std::unordered_set<std::string, Hash, std::equal_to<>> admitted_;
   std::unordered_set<std::size_t> folded_hashes_;
   std::uint64_t folds_ = 0;
 };

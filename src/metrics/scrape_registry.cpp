@@ -51,19 +51,18 @@ void ScrapeRegistry::logOutcome(const std::string& name, bool ok, const std::str
   }
 }
 
-std::vector<prometheus::MetricFamily> ScrapeRegistry::Collect() const {
+std::vector<MetricFamily> ScrapeRegistry::collect() const {
   std::lock_guard lock(mutex_);
   const std::shared_ptr<void> scope = begin_scrape_ ? begin_scrape_() : nullptr;
-  std::vector<prometheus::MetricFamily> out;
+  std::vector<MetricFamily> out;
   FamilyBuilder duration("ipcwatch_collector_duration_seconds",
-                         "Time the collector took during the last scrape.",
-                         prometheus::MetricType::Gauge);
+                         "Time the collector took during the last scrape.", MetricType::Gauge);
   FamilyBuilder success("ipcwatch_collector_success",
                         "Whether the collector succeeded during the last scrape (1) or not (0).",
-                        prometheus::MetricType::Gauge);
+                        MetricType::Gauge);
   for (const auto& collector : collectors_) {
     const std::string name(collector->name());
-    std::vector<prometheus::MetricFamily> families;
+    std::vector<MetricFamily> families;
     bool ok = true;
     std::string what;
     const auto start = std::chrono::steady_clock::now();

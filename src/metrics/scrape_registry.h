@@ -7,16 +7,15 @@
 #include <string>
 #include <vector>
 
-#include <prometheus/collectable.h>
-
 #include "metrics/collector.h"
+#include "metrics/metric_family.h"
 
 namespace ipcwatch {
 
 // Runs every collector at scrape time and adds ipcwatch_collector_duration_seconds and
 // ipcwatch_collector_success for each. Scrapes are serialised: collectors need not be
 // thread-safe, and concurrent scrapes cannot double the load on the host.
-class ScrapeRegistry : public prometheus::Collectable {
+class ScrapeRegistry : public MetricSource {
  public:
   void add(std::unique_ptr<Collector> collector);
   // Swaps in a whole new set between two scrapes (configuration reload) and hands back the old
@@ -27,7 +26,7 @@ class ScrapeRegistry : public prometheus::Collectable {
   // snapshot that every collector of the scrape shares).
   void setScrapeScope(std::function<std::shared_ptr<void>()> begin);
 
-  std::vector<prometheus::MetricFamily> Collect() const override;
+  std::vector<MetricFamily> collect() const override;
 
  private:
   // Logs a collector's failure at error when a streak of failures starts, at debug while it

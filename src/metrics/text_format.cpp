@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <string_view>
 
 namespace ipcwatch {
 namespace {
@@ -18,35 +19,35 @@ void appendValue(std::string& out, double value) {
   }
 }
 
-void appendEscaped(std::string& out, const std::string& text, bool quote_too) {
-  for (const char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (quote_too && c == '"') {
-      out += "\\\"";
-    } else {
-      out += c;
-    }
+// Most values need no escaping: they are appended in runs, not a character at a time.
+void appendEscaped(std::string& out, std::string_view text, bool quote_too) {
+  const std::string_view special = quote_too ? std::string_view("\\\n\"") : "\\\n";
+  std::size_t start = 0;
+  for (std::size_t at = text.find_first_of(special); at != std::string_view::npos;
+       at = text.find_first_of(special, start)) {
+    out.append(text.substr(start, at - start));
+    const char c = text[at];
+    out += c == '\n' ? "\\n" : c == '\\' ? "\\\\" : "\\\"";
+    start = at + 1;
   }
+  out.append(text.substr(start));
 }
 
-void appendLabels(std::string& out, const std::vector<prometheus::ClientMetric::Label>& labels,
-                  const char* extra_name = nullptr, double extra_value = 0) {
+void appendLabels(std::string& out, const LabelSet& labels, const char* extra_name = nullptr,
+                  double extra_value = 0) {
   if (labels.empty() && extra_name == nullptr) {
     return;
   }
   out += '{';
   bool first = true;
-  for (const auto& label : labels) {
+  for (const auto& [name, value] : labels) {
     if (!first) {
       out += ',';
     }
     first = false;
-    out += label.name;
+    out += name;
     out += "=\"";
-    appendEscaped(out, label.value, true);
+    appendEscaped(out, value, true);
     out += '"';
   }
   if (extra_name != nullptr) {
@@ -61,62 +62,42 @@ void appendLabels(std::string& out, const std::vector<prometheus::ClientMetric::
   out += '}';
 }
 
-void appendSample(std::string& out, const std::string& name, const char* suffix,
-                  const prometheus::ClientMetric& metric, double value,
-                  const char* extra_name = nullptr, double extra_value = 0) {
+void appendSample(std::string& out, const std::string& name, std::string_view suffix,
+                  const LabelSet& labels, double value, const char* extra_name = nullptr,
+                  double extra_value = 0) {
   out += name;
   out += suffix;
-  appendLabels(out, metric.label, extra_name, extra_value);
+  appendLabels(out, labels, extra_name, extra_value);
   out += ' ';
   appendValue(out, value);
   out += '\n';
 }
 
-const char* typeName(prometheus::MetricType type) {
+const char* typeName(MetricType type) {
   switch (type) {
-    case prometheus::MetricType::Counter: return "counter";
-    case prometheus::MetricType::Gauge: return "gauge";
-    case prometheus::MetricType::Histogram: return "histogram";
-    case prometheus::MetricType::Summary: return "summary";
-    default: return "untyped";
+    case MetricType::Counter:
+      return "counter";
+    case MetricType::Gauge:
+      return "gauge";
+    case MetricType::Histogram:
+      return "histogram";
+    default:
+      return "untyped";
   }
 }
 
-void appendMetric(std::string& out, const prometheus::MetricFamily& family,
-                  const prometheus::ClientMetric& metric) {
-  switch (family.type) {
-    case prometheus::MetricType::Counter:
-      appendSample(out, family.name, "", metric, metric.counter.value);
-      break;
-    case prometheus::MetricType::Gauge:
-      appendSample(out, family.name, "", metric, metric.gauge.value);
-      break;
-    case prometheus::MetricType::Histogram:
-      for (const auto& bucket : metric.histogram.bucket) {
-        appendSample(out, family.name, "_bucket", metric,
-                     static_cast<double>(bucket.cumulative_count), "le", bucket.upper_bound);
-      }
-      appendSample(out, family.name, "_sum", metric, metric.histogram.sample_sum);
-      appendSample(out, family.name, "_count", metric,
-                   static_cast<double>(metric.histogram.sample_count));
-      break;
-    case prometheus::MetricType::Summary:
-      for (const auto& q : metric.summary.quantile) {
-        appendSample(out, family.name, "", metric, q.value, "quantile", q.quantile);
-      }
-      appendSample(out, family.name, "_sum", metric, metric.summary.sample_sum);
-      appendSample(out, family.name, "_count", metric,
-                   static_cast<double>(metric.summary.sample_count));
-      break;
-    default:
-      appendSample(out, family.name, "", metric, metric.untyped.value);
-      break;
+void appendHistogram(std::string& out, const std::string& name, const HistogramSample& sample) {
+  for (const auto& bucket : sample.buckets) {
+    appendSample(out, name, "_bucket", sample.labels, static_cast<double>(bucket.cumulative_count),
+                 "le", bucket.upper_bound);
   }
+  appendSample(out, name, "_sum", sample.labels, sample.sum);
+  appendSample(out, name, "_count", sample.labels, static_cast<double>(sample.count));
 }
 
 }  // namespace
 
-void appendExposition(std::string& out, const std::vector<prometheus::MetricFamily>& families) {
+void appendExposition(std::string& out, const std::vector<MetricFamily>& families) {
   for (const auto& family : families) {
     if (!family.help.empty()) {
       out += "# HELP ";
@@ -130,8 +111,14 @@ void appendExposition(std::string& out, const std::vector<prometheus::MetricFami
     out += ' ';
     out += typeName(family.type);
     out += '\n';
-    for (const auto& metric : family.metric) {
-      appendMetric(out, family, metric);
+    if (family.type == MetricType::Histogram) {
+      for (const auto& sample : family.histograms) {
+        appendHistogram(out, family.name, sample);
+      }
+    } else {
+      for (const auto& sample : family.samples) {
+        appendSample(out, family.name, "", sample.labels, sample.value);
+      }
     }
   }
 }

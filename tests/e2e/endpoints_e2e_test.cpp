@@ -134,12 +134,12 @@ class EndpointsE2eTest : public ::testing::Test {
   }
 
   // The metrics of the endpoints collector for one endpoint with one client process.
-  std::vector<prometheus::MetricFamily> collect(const std::string& path, EndpointType type,
-                                                const std::string& client_comm,
-                                                EndpointAccess access = EndpointAccess::kWrite,
-                                                const std::string& server_comm = "",
-                                                const std::string& sysfs = "/sys",
-                                                const DenialStore* denials = nullptr) {
+  std::vector<MetricFamily> collect(const std::string& path, EndpointType type,
+                                    const std::string& client_comm,
+                                    EndpointAccess access = EndpointAccess::kWrite,
+                                    const std::string& server_comm = "",
+                                    const std::string& sysfs = "/sys",
+                                    const DenialStore* denials = nullptr) {
     Config config;
     config.paths.sysfs = sysfs;
     EndpointConfig endpoint;
@@ -156,36 +156,32 @@ class EndpointsE2eTest : public ::testing::Test {
     // The agent's own choice of backend (BPF iterators here), as in production.
     const auto snapshots = openHostSnapshots(config.paths.procfs);
     EndpointsCollector collector(config, denials, *snapshots);
-    std::vector<prometheus::MetricFamily> out;
+    std::vector<MetricFamily> out;
     collector.collect(out);
     return out;
   }
 
-  static double value(const std::vector<prometheus::MetricFamily>& families,
-                      const std::string& name, std::map<std::string, std::string> labels) {
+  static double value(const std::vector<MetricFamily>& families, const std::string& name,
+                      std::map<std::string, std::string> labels) {
     for (const auto& family : families) {
       if (family.name != name) {
         continue;
       }
-      for (const auto& metric : family.metric) {
-        std::map<std::string, std::string> got;
-        for (const auto& label : metric.label) {
-          got[label.name] = label.value;
-        }
+      for (const auto& sample : family.samples) {
+        const std::map<std::string, std::string> got(sample.labels.begin(), sample.labels.end());
         if (got == labels) {
-          return metric.gauge.value;
+          return sample.value;
         }
       }
     }
     return std::numeric_limits<double>::quiet_NaN();
   }
 
-  static double checkOk(const std::vector<prometheus::MetricFamily>& families,
-                        const std::string& check) {
+  static double checkOk(const std::vector<MetricFamily>& families, const std::string& check) {
     return value(families, "ipc_endpoint_check_ok",
                  {{"endpoint", "ep"}, {"client", "cl"}, {"check", check}});
   }
-  static double up(const std::vector<prometheus::MetricFamily>& families) {
+  static double up(const std::vector<MetricFamily>& families) {
     return value(families, "ipc_endpoint_up", {{"endpoint", "ep"}, {"client", "cl"}});
   }
 
@@ -390,15 +386,15 @@ TEST_F(EndpointsE2eTest, RecentSelinuxDenialFailsTheSelinuxCheck) {
 
   LabelCaps caps(100, 100, 100);
   DenialStore store(caps, 50);
-  auto metrics = collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, "",
-                         sysfs, &store);
+  auto metrics =
+      collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, "", sysfs, &store);
   EXPECT_EQ(checkOk(metrics, "selinux"), 1) << "no denial yet";
   EXPECT_EQ(up(metrics), 1);
   for (const auto& parsed : parseAuditLine(record)) {
     store.add("audit_log", parsed);
   }
-  metrics = collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, "", sysfs,
-                    &store);
+  metrics =
+      collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, "", sysfs, &store);
   EXPECT_EQ(checkOk(metrics, "selinux"), 0);
   EXPECT_EQ(up(metrics), 0);
   EXPECT_EQ(checkOk(metrics, "peer"), 1);
@@ -412,8 +408,8 @@ TEST_F(EndpointsE2eTest, RecentSelinuxDenialFailsTheSelinuxCheck) {
     std::ofstream config(config_path);
     config << "paths:\n  sysfs: " << sysfs << "\nselinux:\n  audit_log: " << audit_log << "\n";
   }
-  const auto [status, output] = diagnose(fifo_ + " --as-pid " + std::to_string(client->pid()) +
-                                         " --config " + config_path);
+  const auto [status, output] =
+      diagnose(fifo_ + " --as-pid " + std::to_string(client->pid()) + " --config " + config_path);
   EXPECT_EQ(status, 1) << output;
   EXPECT_THAT(output, HasSubstr("✗ selinux"));
   EXPECT_THAT(output, HasSubstr("1 recent denial, newest: denied { write } for httpd_t on "

@@ -18,15 +18,15 @@
 #include <functional>
 
 #include <gtest/gtest.h>
-#include <prometheus/text_serializer.h>
 
 #include "agent_process.h"
 #include "collectors/ipc_files_collector.h"
 #include "collectors/unix_socket_collector.h"
+#include "config/config.h"
 #include "inventory/host_snapshot.h"
 #include "inventory/unix_socket_inventory.h"
-#include "config/config.h"
 #include "metrics/scrape_registry.h"
+#include "metrics/text_format.h"
 
 namespace ipcwatch::testing {
 namespace {
@@ -133,10 +133,16 @@ int boundSocket(const std::string& name, int backlog, int type = SOCK_STREAM) {
   return fd;
 }
 
+std::string exposition(const std::vector<MetricFamily>& families) {
+  std::string text;
+  appendExposition(text, families);
+  return text;
+}
+
 std::map<std::string, double> scrape(Collector& collector) {
-  std::vector<prometheus::MetricFamily> families;
+  std::vector<MetricFamily> families;
   collector.collect(families);
-  return parseExposition(prometheus::TextSerializer().Serialize(families));
+  return parseExposition(exposition(families));
 }
 
 class UnixSocketsE2E : public ::testing::Test {
@@ -477,7 +483,7 @@ TEST_F(UnixSocketsE2E, ExhaustedTimeBudgetFailsTheCollectorInsteadOfStalling) {
   const auto snapshots = openHostSnapshots(config_.paths.procfs);
   registry.add(std::make_unique<IpcFilesCollector>(config_, caps_, *snapshots));
   const auto start = std::chrono::steady_clock::now();
-  const auto samples = parseExposition(prometheus::TextSerializer().Serialize(registry.Collect()));
+  const auto samples = parseExposition(exposition(registry.collect()));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
   EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", "ipc_files"}}), 0);
   EXPECT_EQ(samples.count(sampleKey("ipc_fifo_files", {{"dir", tree}})), 0u);

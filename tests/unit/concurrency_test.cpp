@@ -122,13 +122,13 @@ class CountingCollector : public Collector {
  public:
   explicit CountingCollector(std::atomic<int>& calls) : calls_(calls) {}
   std::string_view name() const override { return "counting"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override {
-    prometheus::MetricFamily family;
+  void collect(std::vector<MetricFamily>& out) override {
+    MetricFamily family;
     family.name = "test_calls_total";
-    family.type = prometheus::MetricType::Counter;
-    prometheus::ClientMetric metric;
-    metric.counter.value = ++calls_;
-    family.metric.push_back(metric);
+    family.type = MetricType::Counter;
+    Sample sample;
+    sample.value = ++calls_;
+    family.samples.push_back(sample);
     out.push_back(std::move(family));
   }
 
@@ -149,10 +149,10 @@ TEST(Concurrency, ConcurrentScrapesAreCompleteAndMonotonic) {
       double last = 0;
       for (int i = 0; i < kScrapes; ++i) {
         bool found = false;
-        for (const auto& family : registry.Collect()) {
+        for (const auto& family : registry.collect()) {
           if (family.name == "test_calls_total") {
             found = true;
-            const double value = family.metric.at(0).counter.value;
+            const double value = family.samples.at(0).value;
             failures += value <= last ? 1 : 0;  // every scrape sees a later count
             last = value;
           }

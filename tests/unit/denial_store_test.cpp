@@ -161,17 +161,16 @@ class SelinuxCollectorTest : public ::testing::Test {
     LabelCaps caps(10, 10, 100);
     DenialStore store(caps, 5);
     SelinuxCollector collector(store, root_.string());
-    std::vector<prometheus::MetricFamily> out;
+    std::vector<MetricFamily> out;
     collector.collect(out);
     std::map<std::string, double> values;
     for (const auto& family : out) {
-      for (const auto& metric : family.metric) {
+      for (const auto& sample : family.samples) {
         std::string name = family.name;
-        for (const auto& label : metric.label) {
-          name += "," + label.name + "=" + label.value;
+        for (const auto& [label, value] : sample.labels) {
+          name += "," + label + "=" + value;
         }
-        values[name] = family.type == prometheus::MetricType::Counter ? metric.counter.value
-                                                                      : metric.gauge.value;
+        values[name] = sample.value;
       }
     }
     return values;

@@ -62,11 +62,11 @@ std::string fakeUserName(std::uint32_t uid) {
   return std::to_string(uid);
 }
 
-class Collectors : public prometheus::Collectable {
+class Collectors : public MetricSource {
  public:
   explicit Collectors(std::vector<Collector*> collectors) : collectors_(std::move(collectors)) {}
-  std::vector<prometheus::MetricFamily> Collect() const override {
-    std::vector<prometheus::MetricFamily> out;
+  std::vector<MetricFamily> collect() const override {
+    std::vector<MetricFamily> out;
     for (auto* collector : collectors_) {
       collector->collect(out);
     }
@@ -151,7 +151,7 @@ TEST(IpcInventoryGolden, UnreadableTableFailsTheScrapeMissingMqueueSkipsTheNames
   // No views for these namespaces: no sysvipc tables, no mqueue directory.
   SysvIpcCollector sysv(SysvIpcOptions{procfs, 3}, errors,
                         std::make_unique<FixtureVisitor>(procfs, shm.path()), fakeUserName);
-  std::vector<prometheus::MetricFamily> out;
+  std::vector<MetricFamily> out;
   EXPECT_THROW(sysv.collect(out), std::runtime_error);
 
   PosixIpcCollector posix(PosixIpcOptions{shm.path(), 2, 2}, errors,

@@ -1,9 +1,9 @@
 #include <stdexcept>
 
 #include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
-#include <gtest/gtest.h>
 
 #include "collectors/self_collector.h"
 #include "http/http_server.h"
@@ -19,8 +19,8 @@ using ::testing::Not;
 class FixedCollector : public Collector {
  public:
   std::string_view name() const override { return "fixed"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override {
-    FamilyBuilder family("ipc_test_things", "Things.", prometheus::MetricType::Gauge);
+  void collect(std::vector<MetricFamily>& out) override {
+    FamilyBuilder family("ipc_test_things", "Things.", MetricType::Gauge);
     family.set({{"kind", "a"}}, 3);
     out.push_back(family.build());
   }
@@ -29,8 +29,8 @@ class FixedCollector : public Collector {
 class ThrowingCollector : public Collector {
  public:
   std::string_view name() const override { return "broken"; }
-  void collect(std::vector<prometheus::MetricFamily>& out) override {
-    FamilyBuilder family("ipc_partial", "Partial output.", prometheus::MetricType::Gauge);
+  void collect(std::vector<MetricFamily>& out) override {
+    FamilyBuilder family("ipc_partial", "Partial output.", MetricType::Gauge);
     family.set({}, 1);
     out.push_back(family.build());
     throw std::runtime_error("cannot read /proc/nothing");
@@ -40,7 +40,7 @@ class ThrowingCollector : public Collector {
 class NonStdThrowingCollector : public Collector {
  public:
   std::string_view name() const override { return "weird"; }
-  void collect(std::vector<prometheus::MetricFamily>&) override { throw 42; }
+  void collect(std::vector<MetricFamily>&) override { throw 42; }
 };
 
 class FakeProbe : public Probe {
@@ -72,7 +72,7 @@ TEST(ScrapeRegistry, LogsAFailureStreakOnceAndTheRecovery) {
   class Flaky : public Collector {
    public:
     std::string_view name() const override { return "flaky"; }
-    void collect(std::vector<prometheus::MetricFamily>&) override {
+    void collect(std::vector<MetricFamily>&) override {
       if (fail) {
         throw std::runtime_error("no table");
       }
@@ -83,11 +83,11 @@ TEST(ScrapeRegistry, LogsAFailureStreakOnceAndTheRecovery) {
   Flaky* handle = flaky.get();
   ScrapeRegistry registry;
   registry.add(std::move(flaky));
-  registry.Collect();
-  registry.Collect();
-  registry.Collect();
+  registry.collect();
+  registry.collect();
+  registry.collect();
   handle->fail = false;
-  registry.Collect();
+  registry.collect();
   const auto lines = sink->last_formatted();
   spdlog::set_default_logger(previous);
   ASSERT_EQ(lines.size(), 2u);
@@ -96,16 +96,16 @@ TEST(ScrapeRegistry, LogsAFailureStreakOnceAndTheRecovery) {
 }
 
 TEST(FamilyBuilder, SumsSamplesWithEqualLabels) {
-  FamilyBuilder family("ipc_x_total", "X.", prometheus::MetricType::Counter);
+  FamilyBuilder family("ipc_x_total", "X.", MetricType::Counter);
   family.add({{"comm", "other"}}, 2);
   family.add({{"comm", "other"}}, 5);
   family.add({{"comm", "bash"}}, 1);
   const auto built = family.build();
-  ASSERT_EQ(built.metric.size(), 2u);
-  EXPECT_EQ(built.metric[0].label[0].value, "bash");
-  EXPECT_EQ(built.metric[0].counter.value, 1);
-  EXPECT_EQ(built.metric[1].label[0].value, "other");
-  EXPECT_EQ(built.metric[1].counter.value, 7);
+  ASSERT_EQ(built.samples.size(), 2u);
+  EXPECT_EQ(built.samples[0].labels[0].second, "bash");
+  EXPECT_EQ(built.samples[0].value, 1);
+  EXPECT_EQ(built.samples[1].labels[0].second, "other");
+  EXPECT_EQ(built.samples[1].value, 7);
 }
 
 TEST(SelfCollector, ExposesBuildInfoProbeStateAndOverflow) {
@@ -128,15 +128,15 @@ TEST(SelfCollector, ExposesBuildInfoProbeStateAndOverflow) {
 }
 
 TEST(Exposition, EscapesHostileLabelValues) {
-  FamilyBuilder family("ipc_x_total", "X.", prometheus::MetricType::Counter);
+  FamilyBuilder family("ipc_x_total", "X.", MetricType::Counter);
   family.add({{"comm", "a\"b\\c\nd"}}, 1);
   ScrapeRegistry registry;
   class One : public Collector {
    public:
-    explicit One(prometheus::MetricFamily f) : f_(std::move(f)) {}
+    explicit One(MetricFamily f) : f_(std::move(f)) {}
     std::string_view name() const override { return "one"; }
-    void collect(std::vector<prometheus::MetricFamily>& out) override { out.push_back(f_); }
-    prometheus::MetricFamily f_;
+    void collect(std::vector<MetricFamily>& out) override { out.push_back(f_); }
+    MetricFamily f_;
   };
   registry.add(std::make_unique<One>(family.build()));
   EXPECT_THAT(renderMetrics(registry), HasSubstr("ipc_x_total{comm=\"a\\\"b\\\\c\\nd\"} 1\n"));
