@@ -50,8 +50,9 @@ Agent::Agent(const Config& config, ConfigLoader loader)
   startAuditSources();
   snapshots_ = openHostSnapshots(config_->paths.procfs);
   spdlog::info("host inventory: processes and open FIFOs from {}",
-               snapshots_->factsBackend() == "bpf_iter" ? "BPF task iterators"
-                                                        : "a walk of " + config_->paths.procfs);
+               snapshots_->factsBackend() == "bpf_iter"
+                   ? "BPF task iterators (" + snapshots_->factsDetail() + ")"
+                   : "a walk of " + config_->paths.procfs);
   registry_.setScrapeScope([snapshots = snapshots_.get()] { return snapshots->beginScrape(); });
   registry_.replace(buildCollectors(*config_));
 

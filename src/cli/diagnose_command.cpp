@@ -112,7 +112,7 @@ int diagnosePath(const Args& args, const Config& config) {
   }
   const DiagnoseDenials denials(config);
   const EndpointChecker checker(config.paths.procfs, config.paths.sysfs, denials.store());
-  const auto snapshots = openHostSnapshots(config.paths.procfs);
+  const auto snapshots = openHostSnapshots(config.paths.procfs, /*quiet=*/true);
   const auto report =
       checker.checkAs(endpoint, "", access, std::move(identity), *snapshots->current());
   print(report, args.json);
@@ -132,7 +132,7 @@ int diagnoseEndpoint(const Args& args, const Config& config) {
   }
   const DiagnoseDenials denials(config);
   const EndpointChecker checker(config.paths.procfs, config.paths.sysfs, denials.store());
-  const auto snapshots = openHostSnapshots(config.paths.procfs);
+  const auto snapshots = openHostSnapshots(config.paths.procfs, /*quiet=*/true);
   const auto snapshot = snapshots->current();  // every client sees the same host
   bool reachable = true;
   for (std::size_t i = 0; i < it->clients.size(); ++i) {

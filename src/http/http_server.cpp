@@ -113,7 +113,8 @@ std::string renderMetrics(const MetricSource& source) {
 HttpServer::HttpServer(const ListenAddress& address, const MetricSource& source,
                        std::vector<TextPage> pages, const WebSecurityConfig& security,
                        const HttpLimits& limits)
-    : gate_(std::make_unique<RequestGate>(security.basic_auth_users)),
+    : metrics_flight_(std::make_unique<FreshSingleFlight<std::string>>()),
+      gate_(std::make_unique<RequestGate>(security.basic_auth_users)),
       server_(security.tls ? makeTlsServer(*security.tls, limits.connection)
                            : std::make_unique<GuardedServer<httplib::Server>>(limits.connection)) {
   httplib::Server& server = *server_;
@@ -156,7 +157,12 @@ HttpServer::HttpServer(const ListenAddress& address, const MetricSource& source,
   const std::string landing = landingPage(pages);
   servePage(server, "/", "text/html; charset=utf-8", [landing] { return landing; });
   servePage(server, "/healthz", kTextType, [] { return std::string("ok\n"); });
-  servePage(server, "/metrics", kExpositionType, [&source] { return renderMetrics(source); });
+  // Concurrent scrapers (an HA Prometheus pair, a dashboard refresh) do not gather the host once
+  // each: a scrape waits for the one in progress and shares the next, which starts after it
+  // arrived, so nothing that happened before the request is missing from its answer.
+  servePage(server, "/metrics", kExpositionType, [&source, flight = metrics_flight_.get()] {
+    return *flight->get([&source] { return renderMetrics(source); });
+  });
   for (auto& page : pages) {
     servePage(server, page.uri, kTextType, std::move(page.render));
   }

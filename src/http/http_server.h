@@ -9,6 +9,7 @@
 #include "config/listen_address.h"
 #include "http/guarded_server.h"
 #include "metrics/metric_family.h"
+#include "util/fresh_single_flight.h"
 #include "web/web_config.h"
 
 namespace httplib {
@@ -49,6 +50,9 @@ class HttpServer {
   int port() const { return port_; }
 
  private:
+  // Scrapes that arrive while /metrics is being gathered share the next gathering (see
+  // FreshSingleFlight): first, so that it outlives the handlers that use it.
+  std::unique_ptr<FreshSingleFlight<std::string>> metrics_flight_;
   std::unique_ptr<RequestGate> gate_;
   std::unique_ptr<httplib::Server> server_;
   std::thread listener_;  // accepts connections until the destructor stops the server

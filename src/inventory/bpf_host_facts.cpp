@@ -21,6 +21,9 @@ class BpfHostFacts : public HostFactsReader {
   explicit BpfHostFacts(std::unique_ptr<BpfHostIterator> iterator)
       : iterator_(std::move(iterator)) {}
   std::string_view backend() const override { return "bpf_iter"; }
+  std::string detail() const override {
+    return std::string("descriptor tables walked by ") + iterator_->fileWalk();
+  }
 
   std::vector<ProcessFacts> processes() override {
     std::vector<ProcessFacts> out;
@@ -78,7 +81,6 @@ std::unique_ptr<HostFactsReader> makeBpfHostFacts(const std::string& procfs, std
   if (!iterator) {
     return nullptr;
   }
-  spdlog::info("host inventory: descriptor tables walked by {}", iterator->fileWalk());
   struct stat own_mnt {};
   if (stat((procfs + "/self/ns/mnt").c_str(), &own_mnt) != 0) {
     why = "cannot stat " + procfs + "/self/ns/mnt";

@@ -309,11 +309,12 @@ std::shared_ptr<HostSnapshot> HostSnapshotSource::current() {
   return fresh();
 }
 
-std::unique_ptr<HostSnapshotSource> openHostSnapshots(const std::string& procfs) {
+std::unique_ptr<HostSnapshotSource> openHostSnapshots(const std::string& procfs, bool quiet) {
   std::string why;
   auto kernel = makeBpfHostFacts(procfs, why);
   if (!kernel) {
-    spdlog::debug("host inventory: walking {} instead of BPF task iterators: {}", procfs, why);
+    spdlog::log(quiet ? spdlog::level::debug : spdlog::level::warn,
+                "host inventory: walking {} instead of BPF task iterators: {}", procfs, why);
   }
   HostSnapshotOptions options;
   options.procfs = procfs;

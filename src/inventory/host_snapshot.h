@@ -46,7 +46,8 @@ struct OpenFifo {
 class HostFactsReader {
  public:
   virtual ~HostFactsReader() = default;
-  virtual std::string_view backend() const = 0;  // "bpf_iter" or "procfs"
+  virtual std::string_view backend() const = 0;      // "bpf_iter" or "procfs"
+  virtual std::string detail() const { return ""; }  // for the start-up log
   virtual std::vector<ProcessFacts> processes() = 0;
   // Throws when the facts cannot be had by `deadline` (the scrape fails, not the agent).
   virtual std::vector<OpenFifo> openFifos(std::chrono::steady_clock::time_point deadline) = 0;
@@ -148,6 +149,7 @@ class HostSnapshotSource {
   // The snapshot of the scrape in progress; outside a scrape, a fresh one.
   std::shared_ptr<HostSnapshot> current();
   std::string_view factsBackend() const { return facts_->backend(); }
+  std::string factsDetail() const { return facts_->detail(); }
 
  private:
   std::shared_ptr<HostSnapshot> fresh();
@@ -159,8 +161,10 @@ class HostSnapshotSource {
   std::weak_ptr<HostSnapshot> scrape_;
 };
 
-// A source with the best reader this kernel allows (why not BPF is logged at debug).
-std::unique_ptr<HostSnapshotSource> openHostSnapshots(const std::string& procfs);
+// A source with the best reader this kernel allows. Why it is not BPF is logged once, at warn
+// (the agent: a degraded, slower inventory), or at debug when `quiet` (the diagnose command).
+std::unique_ptr<HostSnapshotSource> openHostSnapshots(const std::string& procfs,
+                                                      bool quiet = false);
 
 // The reader that the kernel allows: BPF iterators when they load and see this process (the
 // agent shares the host's pid namespace), else the procfs walk. `why` says why not BPF.
