@@ -86,6 +86,16 @@ void addNamedNamespaces(const std::string& named_dir,
   closedir(dir);
 }
 
+// The namespaces in inode order.
+std::vector<NetNamespace> byInode(std::map<std::uint64_t, NetNamespace> found) {
+  std::vector<NetNamespace> out;
+  out.reserve(found.size());
+  for (auto& [inode, ns] : found) {
+    out.push_back(std::move(ns));
+  }
+  return out;
+}
+
 struct DiagSocket {
   UniqueFd fd;
   int error = 0;
@@ -154,12 +164,7 @@ std::vector<NetNamespace> discoverNetNamespaces(const std::string& procfs,
   std::map<std::uint64_t, NetNamespace> found;
   addProcessNamespaces(procfs, found);
   addNamedNamespaces(named_dir, found);
-  std::vector<NetNamespace> out;
-  out.reserve(found.size());
-  for (auto& [inode, ns] : found) {
-    out.push_back(std::move(ns));
-  }
-  return out;
+  return byInode(std::move(found));
 }
 
 std::vector<NetNamespace> netNamespacesOf(const std::string& procfs, const std::string& named_dir,
@@ -170,12 +175,7 @@ std::vector<NetNamespace> netNamespacesOf(const std::string& procfs, const std::
     found[inode] = NetNamespace{inode, "", dir + "/ns/net", dir + "/net/unix"};
   }
   addNamedNamespaces(named_dir, found);
-  std::vector<NetNamespace> out;
-  out.reserve(found.size());
-  for (auto& [inode, ns] : found) {
-    out.push_back(std::move(ns));
-  }
-  return out;
+  return byInode(std::move(found));
 }
 
 std::map<std::uint64_t, std::string> namedNetNamespaces(const std::string& named_dir) {

@@ -26,6 +26,7 @@
 #include "agent_process.h"
 #include "audit/avc_record_parser.h"
 #include "audit/denial_store.h"
+#include "child_process.h"
 #include "collectors/endpoints_collector.h"
 #include "config/config.h"
 
@@ -40,50 +41,7 @@ constexpr std::uint32_t kClientUid = 61234;
 constexpr std::uint32_t kClientGid = 61234;
 constexpr std::uint32_t kSharedGid = 61300;
 
-// A forked process that runs `setup` (returning 0 on success), reports that it is ready and
-// waits to be killed.
-class TestProcess {
- public:
-  TestProcess(const std::string& comm, const std::function<int()>& setup) {
-    int fds[2];
-    if (pipe(fds) != 0) {
-      return;
-    }
-    pid_ = fork();
-    if (pid_ == 0) {
-      close(fds[0]);
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      prctl(PR_SET_NAME, comm.c_str());
-      const int result = setup();
-      const char status = result == 0 ? 'y' : 'n';
-      (void)!write(fds[1], &status, 1);
-      if (result != 0) {
-        _exit(1);
-      }
-      for (;;) {
-        pause();
-      }
-    }
-    close(fds[1]);
-    char status = 'n';
-    ready_ = read(fds[0], &status, 1) == 1 && status == 'y';
-    close(fds[0]);
-  }
-  ~TestProcess() { stop(); }
-  void stop() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-  bool ready() const { return ready_; }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-  bool ready_ = false;
-};
+using TestProcess = HeldChild;  // ready() once its setup returned 0
 
 int becomeClient(std::vector<gid_t> groups) {
   groups.insert(groups.begin(), kClientGid);

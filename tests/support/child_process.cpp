@@ -41,7 +41,42 @@ int writeToBrokenPipe(int writes) {
   return 0;
 }
 
-bool exitedCleanly(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+bool exitedCleanly(int status) {
+  return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+HeldChild::HeldChild(const std::string& comm, const std::function<int()>& setup) {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    return;
+  }
+  pid_ = fork();
+  if (pid_ == 0) {
+    close(fds[0]);
+    prctl(PR_SET_NAME, comm.c_str());
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const int result = setup();
+    if (write(fds[1], &result, sizeof(result)) != sizeof(result)) {
+      _exit(1);
+    }
+    for (;;) {
+      pause();
+    }
+  }
+  close(fds[1]);
+  if (pid_ > 0 && read(fds[0], &result_, sizeof(result_)) != sizeof(result_)) {
+    result_ = -1;
+  }
+  close(fds[0]);
+}
+
+void HeldChild::stop() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+}
 
 long procStatusKiB(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");

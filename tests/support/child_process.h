@@ -20,6 +20,27 @@ int writeToBrokenPipe(int writes);
 // Whether a wait status is a normal exit with code 0.
 bool exitedCleanly(int status);
 
+// A forked child named `comm` that runs `setup`, reports what it returned (0 for success, or
+// e.g. a descriptor number) through a pipe, and then stays alive holding what it opened until
+// the test is done with it (destruction or stop() kills and reaps it; it also dies with its
+// parent). The constructor returns once the child has reported.
+class HeldChild {
+ public:
+  HeldChild(const std::string& comm, const std::function<int()>& setup);
+  ~HeldChild() { stop(); }
+  HeldChild(const HeldChild&) = delete;
+  HeldChild& operator=(const HeldChild&) = delete;
+
+  void stop();
+  pid_t pid() const { return pid_; }
+  int result() const { return result_; }  // -1 when the child could not report
+  bool ready() const { return pid_ > 0 && result_ == 0; }
+
+ private:
+  pid_t pid_ = -1;
+  int result_ = -1;
+};
+
 // A field of /proc/PID/status in KiB ("VmRSS", "VmHWM"), -1 when it cannot be read.
 long procStatusKiB(pid_t pid, const std::string& field);
 

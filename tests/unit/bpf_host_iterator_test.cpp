@@ -1,6 +1,7 @@
 // The host iterators against the real kernel (root only): exact facts for this process and for
 // children of its own, compared with what stat(2) and /proc report for them.
 #include "inventory/bpf_host_iterator.h"
+#include "child_process.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -39,50 +40,7 @@ using Kind = KernelOpenFile::Kind;
 
 constexpr auto kDeadline = std::chrono::seconds(5);
 
-// A forked child named `comm` that runs `setup`, reports its result (e.g. a descriptor number)
-// through a pipe and then stays alive, holding what it opened, until the test is done with it.
-class HeldChild {
- public:
-  HeldChild(const std::string& comm, const std::function<int()>& setup) {
-    int fds[2];
-    if (pipe(fds) != 0) {
-      return;
-    }
-    pid_ = fork();
-    if (pid_ == 0) {
-      close(fds[0]);
-      prctl(PR_SET_NAME, comm.c_str());
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int result = setup();
-      if (write(fds[1], &result, sizeof(result)) != sizeof(result)) {
-        _exit(1);
-      }
-      for (;;) {
-        pause();
-      }
-    }
-    close(fds[1]);
-    if (pid_ > 0 && read(fds[0], &result_, sizeof(result_)) != sizeof(result_)) {
-      result_ = -1;
-    }
-    close(fds[0]);
-  }
-  ~HeldChild() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  HeldChild(const HeldChild&) = delete;
-  HeldChild& operator=(const HeldChild&) = delete;
-
-  pid_t pid() const { return pid_; }
-  int result() const { return result_; }
-
- private:
-  pid_t pid_ = -1;
-  int result_ = -1;
-};
+using ipcwatch::testing::HeldChild;
 
 // A directory of its own under /tmp, removed with everything in it.
 class TempDir {
