@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -19,6 +20,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <iterator>
@@ -198,6 +200,39 @@ TEST_P(BpfHostIteratorTest, ReportsFifoReaderAndWriterChildren) {
   const auto write_side = waitForFile(*iter_, writer.pid(), writer.result());
   ASSERT_EQ(write_side.size(), 1u);
   expectFifo(write_side[0], false, true);
+}
+
+// A container's root is usually overlayfs: a FIFO there, from the upper layer or only in the
+// lower one, must carry the dev/ino that stat() of its path shows, or the checks that match
+// FIFOs by identity would see no reader for it.
+TEST_P(BpfHostIteratorTest, FifosOnOverlayfsMatchStatOfTheirPath) {
+  const std::string base = dir_.path();
+  for (const char* sub : {"/lower", "/upper", "/work", "/merged"}) {
+    ASSERT_EQ(mkdir((base + sub).c_str(), 0700), 0);
+  }
+  ASSERT_EQ(mkfifo((base + "/lower/from_lower").c_str(), 0600), 0);
+  const std::string options =
+      "lowerdir=" + base + "/lower,upperdir=" + base + "/upper,workdir=" + base + "/work";
+  if (mount("overlay", (base + "/merged").c_str(), "overlay", 0, options.c_str()) != 0) {
+    GTEST_SKIP() << "cannot mount an overlayfs here: " << std::strerror(errno);
+  }
+  const std::string merged = base + "/merged";
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }  // before the directory is removed
+  } unmount{merged};
+  ASSERT_EQ(mkfifo((merged + "/from_upper").c_str(), 0600), 0);
+  for (const std::string name : {"from_lower", "from_upper"}) {
+    const std::string path = merged + "/" + name;
+    struct stat st {};
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    HeldChild reader("ipcw_ovl_rd", [&path] { return open(path.c_str(), O_RDONLY | O_NONBLOCK); });
+    ASSERT_GE(reader.result(), 0);
+    const auto found = waitForFile(*iter_, reader.pid(), reader.result());
+    ASSERT_EQ(found.size(), 1u) << name;
+    EXPECT_EQ(found[0].dev, st.st_dev) << name;
+    EXPECT_EQ(found[0].ino, st.st_ino) << name;
+  }
 }
 
 TEST_P(BpfHostIteratorTest, ThreadsSharingTheFileTableAreReportedOnce) {
