@@ -1,6 +1,10 @@
 #include "collectors/sysv_ipc_collector.h"
 
 #include <pwd.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -14,6 +18,14 @@
 
 namespace ipcwatch {
 namespace {
+
+// semctl's fourth argument, which callers declare themselves.
+union semun_for_info {
+  int val;
+  semid_ds* buf;
+  unsigned short* array;
+  seminfo* info;
+};
 
 constexpr const char* kCollector = "sysv_ipc";
 constexpr std::uint32_t kOthersReadWrite = 0006;
@@ -215,8 +227,45 @@ void SysvIpcCollector::readMsg(const IpcNamespaceView& ns, const std::string& ip
   f.world_accessible.set({{"ipcns", ipcns}, {"object", "msg"}}, world);
 }
 
+std::optional<std::vector<std::pair<const char*, std::uint64_t>>> currentSysvLimits() {
+  shminfo shm{};
+  msginfo msg{};
+  seminfo sem{};
+  // IPC_INFO fills the structs glibc declares for it; the casts are the calls' documented use.
+  if (shmctl(0, IPC_INFO, reinterpret_cast<shmid_ds*>(&shm)) < 0 ||
+      msgctl(0, IPC_INFO, reinterpret_cast<msqid_ds*>(&msg)) < 0) {
+    return std::nullopt;
+  }
+  semun_for_info arg{};
+  arg.info = &sem;
+  if (semctl(0, 0, IPC_INFO, arg) < 0) {
+    return std::nullopt;
+  }
+  // In the order the files were read, so the families come out the same.
+  return std::vector<std::pair<const char*, std::uint64_t>>{
+      {"shmmni", shm.shmmni},
+      {"shmall", shm.shmall},
+      {"shmmax", shm.shmmax},
+      {"msgmni", static_cast<std::uint64_t>(msg.msgmni)},
+      {"msgmnb", static_cast<std::uint64_t>(msg.msgmnb)},
+      {"msgmax", static_cast<std::uint64_t>(msg.msgmax)},
+      {"semmsl", static_cast<std::uint64_t>(sem.semmsl)},
+      {"semmns", static_cast<std::uint64_t>(sem.semmns)},
+      {"semopm", static_cast<std::uint64_t>(sem.semopm)},
+      {"semmni", static_cast<std::uint64_t>(sem.semmni)}};
+}
+
 void SysvIpcCollector::readLimits(const IpcNamespaceView& ns, const std::string& ipcns,
                                   Families& f) {
+  if (ns.inside) {
+    if (const auto limits = currentSysvLimits()) {
+      for (const auto& [resource, value] : *limits) {
+        f.limits.set({{"ipcns", ipcns}, {"resource", resource}}, static_cast<double>(value));
+      }
+      return;
+    }
+    // No SysV IPC in this kernel's system calls (ENOSYS): the files say the same or nothing.
+  }
   const std::string dir = ns.procfs + "/sys/kernel/";
   for (const char* resource : {"shmmni", "shmall", "shmmax", "msgmni", "msgmnb", "msgmax"}) {
     const auto text = readProcFile(dir + resource);

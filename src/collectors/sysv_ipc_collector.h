@@ -4,7 +4,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "inventory/ipc_namespaces.h"
 #include "metrics/collector.h"
@@ -51,6 +54,10 @@ class SysvIpcCollector : public Collector {
   UserNameFn user_name_;
   std::map<std::uint32_t, std::string> owners_;  // uid -> owner label, for one scrape
 };
+
+// The SysV limits of the calling thread's IPC namespace from shmctl/msgctl/semctl(IPC_INFO),
+// as (resource, value) in the order the collector exports them; nullopt without SysV IPC.
+std::optional<std::vector<std::pair<const char*, std::uint64_t>>> currentSysvLimits();
 
 // Key as ipcs prints it: 0x followed by 8 hex digits.
 std::string formatIpcKey(std::int32_t key);

@@ -113,7 +113,8 @@ void SetnsIpcNamespaceVisitor::visitAll(const std::vector<IpcNamespace>& namespa
   }
   std::erase_if(mqueue_mounts_, [&](const auto& entry) { return !listed.contains(entry.first); });
   const auto view = [this](std::uint64_t inode) {
-    return IpcNamespaceView{inode, procfs_, [this, inode] { return mqueueDir(inode); }};
+    return IpcNamespaceView{inode, procfs_, [this, inode] { return mqueueDir(inode); },
+                            /*inside=*/true};
   };
   // The namespace this thread is in now: no setns (and so no privilege) is needed to read it.
   struct stat self {};

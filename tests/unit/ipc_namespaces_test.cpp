@@ -5,15 +5,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "collectors/self_collector.h"
+#include "collectors/sysv_ipc_collector.h"
 #include "http/http_server.h"
 #include "inventory/ipc_namespaces.h"
 #include "inventory/proc_file.h"
@@ -153,6 +156,51 @@ TEST(SetnsIpcNamespaceVisitor, ReaderExceptionsReachTheCaller) {
   SetnsIpcNamespaceVisitor visitor("/proc");
   EXPECT_THROW(visitor.visit([](const IpcNamespaceView&) { throw std::runtime_error("boom"); }),
                std::runtime_error);
+}
+
+// Shows the caller's own IPC namespace once, from inside (the IPC_INFO calls) or as files.
+class OwnNamespaceVisitor : public IpcNamespaceVisitor {
+ public:
+  explicit OwnNamespaceVisitor(bool inside) : inside_(inside) {}
+  void visit(const std::function<void(const IpcNamespaceView&)>& read) override {
+    read(IpcNamespaceView{ownIpcNamespace(), "/proc", [] { return -1; }, inside_});
+  }
+
+ private:
+  bool inside_;
+};
+
+// The limits the collector takes from shmctl/msgctl/semctl(IPC_INFO) are exactly those of
+// /proc/sys/kernel, series for series.
+TEST(SysvIpcLimits, SystemCallsAgreeWithTheSysctlFiles) {
+  const auto limits = currentSysvLimits();
+  ASSERT_TRUE(limits.has_value()) << "no SysV IPC in this kernel";
+  ASSERT_EQ(limits->size(), 10u);
+  const auto limitLines = [](bool inside) {
+    ParseErrors errors;
+    ScrapeRegistry registry;
+    registry.add(std::make_unique<SysvIpcCollector>(SysvIpcOptions{"/proc", 0}, errors,
+                                                    std::make_unique<OwnNamespaceVisitor>(inside)));
+    std::string lines;
+    std::istringstream text(renderMetrics(registry));
+    for (std::string line; std::getline(text, line);) {
+      if (line.starts_with("ipc_sysv_limit{") || line.starts_with("ipc_sysv_limits{")) {
+        lines += line + "\n";
+      }
+    }
+    return lines;
+  };
+  const std::string from_calls = limitLines(true);
+  const std::string from_files = limitLines(false);
+  EXPECT_EQ(std::count(from_calls.begin(), from_calls.end(), '\n'), 10) << from_calls;
+  EXPECT_EQ(from_calls, from_files);
+  const auto shmmax = readProcFile("/proc/sys/kernel/shmmax");
+  ASSERT_TRUE(shmmax.has_value());
+  const auto it = std::find_if(limits->begin(), limits->end(), [](const auto& entry) {
+    return std::string(entry.first) == "shmmax";
+  });
+  ASSERT_NE(it, limits->end());
+  EXPECT_EQ(std::to_string(it->second) + "\n", *shmmax);
 }
 
 TEST(ParseErrors, CountedPerCollectorAndExportedBySelf) {
