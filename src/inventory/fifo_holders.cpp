@@ -78,6 +78,8 @@ bool scanProcess(int proc_fd, const char* pid, const std::optional<std::set<File
     if (mode == O_WRONLY || mode == O_RDWR) {
       holders.writer_pids.insert(tgid);
     }
+    result.descriptors.push_back(
+        {tgid, id, mode == O_RDONLY || mode == O_RDWR, mode == O_WRONLY || mode == O_RDWR});
   }
   closedir(fd_dir);
   return in_time;

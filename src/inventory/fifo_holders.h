@@ -7,14 +7,15 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "inventory/endpoint_scan.h"
 
 namespace ipcwatch {
 
 struct FifoHolders {
-  std::uint32_t readers = 0;  // open file descriptions opened O_RDONLY or O_RDWR
-  std::uint32_t writers = 0;  // opened O_WRONLY or O_RDWR
+  std::uint32_t readers = 0;            // open file descriptions opened O_RDONLY or O_RDWR
+  std::uint32_t writers = 0;            // opened O_WRONLY or O_RDWR
   std::set<std::uint32_t> reader_pids;  // the processes behind them
   std::set<std::uint32_t> writer_pids;
 };
@@ -22,8 +23,17 @@ struct FifoHolders {
 // The `flags:` field of /proc/<pid>/fdinfo/<fd> (octal open flags), or nullopt.
 std::optional<unsigned> parseFdinfoFlags(std::string_view fdinfo);
 
+// One descriptor of a process that refers to a named FIFO.
+struct FifoDescriptor {
+  std::uint32_t pid = 0;
+  FileId id;
+  bool read = false;
+  bool write = false;
+};
+
 struct FifoHolderScan {
-  std::map<FileId, FifoHolders> holders;  // only FIFOs of the set that someone holds open
+  std::map<FileId, FifoHolders> holders;    // only FIFOs of the set that someone holds open
+  std::vector<FifoDescriptor> descriptors;  // the same, one entry per descriptor
   bool out_of_time = false;
 };
 

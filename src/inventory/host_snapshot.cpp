@@ -129,19 +129,7 @@ std::vector<OpenFifo> ProcfsHostFacts::openFifos(std::chrono::steady_clock::time
         if (scan.out_of_time) {
           throw std::runtime_error("the walk of " + procfs + "/*/fd ran out of its budget");
         }
-        std::vector<OpenFifo> fifos;
-        for (const auto& [id, holders] : scan.holders) {
-          for (const auto pid : holders.reader_pids) {
-            const bool writes = holders.writer_pids.count(pid) != 0;
-            fifos.push_back({pid, id, true, writes});
-          }
-          for (const auto pid : holders.writer_pids) {
-            if (holders.reader_pids.count(pid) == 0) {
-              fifos.push_back({pid, id, false, true});
-            }
-          }
-        }
-        return fifos;
+        return scan.descriptors;
       },
       // A little past the walk's own deadline: a walk that checks the clock returns by then.
       deadline + std::chrono::milliseconds(200), outcome);

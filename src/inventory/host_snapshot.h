@@ -33,13 +33,9 @@ struct ProcessFacts {
   std::uint64_t ipc_ns = 0;
 };
 
-// One descriptor of a process that refers to a named FIFO (never an anonymous pipe).
-struct OpenFifo {
-  std::uint32_t pid = 0;
-  FileId id;
-  bool read = false;
-  bool write = false;
-};
+// One descriptor of a process that refers to a named FIFO (never an anonymous pipe), as both
+// backends report it.
+using OpenFifo = FifoDescriptor;
 
 // Where the processes and their open FIFOs come from: BPF iterators (one read each, in the
 // kernel, nothing that can hang) or a walk of procfs.

@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <set>
+#include <utility>
+
 #include <gtest/gtest.h>
 
 #include "inventory/endpoint_scan.h"
@@ -166,6 +169,16 @@ TEST_F(EndpointScanTest, FifoHoldersTellReadersFromWriters) {
   ASSERT_EQ(scan.holders.count(id), 1u);
   EXPECT_EQ(scan.holders.at(id).readers, 2u);
   EXPECT_EQ(scan.holders.at(id).writers, 2u);
+  // One entry per descriptor, with its direction: what the host snapshot's procfs backend
+  // hands on, as the BPF one does.
+  std::multiset<std::pair<bool, bool>> directions;
+  for (const auto& d : scan.descriptors) {
+    EXPECT_EQ(d.pid, static_cast<std::uint32_t>(getpid()));
+    EXPECT_EQ(d.id, id);
+    directions.insert({d.read, d.write});
+  }
+  EXPECT_EQ(directions,
+            (std::multiset<std::pair<bool, bool>>{{true, false}, {false, true}, {true, true}}));
   close(reader);
   close(writer);
   close(both);

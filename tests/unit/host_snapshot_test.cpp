@@ -110,15 +110,17 @@ TEST_F(HostSnapshotTest, NetNamespacesAreReachedThroughAProcessInThem) {
 
 TEST_F(HostSnapshotTest, AScrapeSharesOneSnapshot) {
   HostSnapshotSource source({"/nonexistent"}, std::make_unique<FakeFacts>(facts_));
+  std::shared_ptr<HostSnapshot> first;
   {
     const auto scope = source.beginScrape();
-    const auto first = source.current();
+    first = source.current();
     EXPECT_EQ(source.current().get(), first.get());
   }
   const auto scope = source.beginScrape();
   const auto a = source.current();
   const auto b = source.current();
   EXPECT_EQ(a.get(), b.get());
+  EXPECT_NE(a.get(), first.get());  // the next scrape gathers afresh
   EXPECT_EQ(source.factsBackend(), "fake");
 }
 
