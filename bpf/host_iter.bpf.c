@@ -2,10 +2,11 @@
 /* Host facts gathered in the kernel, one pass per read of an iterator fd: the processes with
  * their credentials and namespaces (iter/task), and the named FIFOs and AF_UNIX sockets each
  * process holds open. This replaces walking /proc/PID/fd and stat()ing every descriptor, which
- * costs one system call per descriptor on the host. The open files come from one of two
- * programs, chosen by the agent at start: host_files_loop (iter/task walking each descriptor
- * table with bpf_loop, 5.17+) or host_files (iter/task_file, 5.8+). The agent turns autoload off
- * for the other, so the object still loads on 5.10 kernels. */
+ * costs one system call per descriptor on the host. The open files come from one of three
+ * programs, chosen by the agent at start: host_files_loop_btf (iter/task walking each
+ * descriptor table with bpf_loop, loading fields through bpf_rdonly_cast pointers, 6.2+),
+ * host_files_loop (the same walk with probe reads, 5.17+) or host_files (iter/task_file, 5.8+).
+ * The agent turns autoload off for the others, so the object still loads on 5.10 kernels. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -75,22 +76,38 @@ int host_tasks(struct bpf_iter__task *ctx)
   return 0;
 }
 
+/* Where the kernel has it (6.2+), bpf_rdonly_cast turns a pointer read out of the descriptor
+ * table into a BTF-typed one, through which fields are plain loads the verifier makes
+ * fault-safe: one instruction each instead of a bpf_probe_read_kernel call. Weak, so that the
+ * object still loads where it is missing; only host_files_loop_btf calls it, and the agent
+ * loads that program only where the kernel's BTF has the kfunc. */
+extern void *bpf_rdonly_cast(void *obj__ign, __u32 btf_id__k) __ksym __weak;
+
+/* One field of src: a plain load through a BTF pointer when direct, else a CO-RE probe read.
+ * direct is a constant at every call, so each walk compiles to one of the two. */
+#define IPCW_FIELD(direct, src, field) ((direct) ? (src)->field : BPF_CORE_READ(src, field))
+
 /* Fills kind, access, dev and ino of rec when file is a named FIFO or (with want_sockets) an
- * AF_UNIX socket; false for every other file. Shared by both descriptor walks so that they
- * report exactly the same records. */
-static __always_inline bool host_file_fill(struct file *file, struct ipcw_host_file *rec)
+ * AF_UNIX socket; false for every other file. Shared by all descriptor walks so that they
+ * report exactly the same records; direct: file is a bpf_rdonly_cast pointer. */
+static __always_inline bool host_file_fill(struct file *file, struct ipcw_host_file *rec,
+                                           const bool direct)
 {
-  struct inode *inode = BPF_CORE_READ(file, f_inode);
+  struct inode *inode = IPCW_FIELD(direct, file, f_inode);
   if (!inode) {
     return false;
   }
   /* Most descriptors are neither FIFOs nor sockets: decide on i_mode alone before any other
    * read, since this runs once per open file on the host. */
-  __u32 type = BPF_CORE_READ(inode, i_mode) & S_IFMT;
+  __u32 type = IPCW_FIELD(direct, inode, i_mode) & S_IFMT;
   if (type != S_IFIFO && (type != S_IFSOCK || !want_sockets)) {
     return false;
   }
-  unsigned long magic = BPF_CORE_READ(inode, i_sb, s_magic);
+  struct super_block *sb = IPCW_FIELD(direct, inode, i_sb);
+  if (!sb) {
+    return false;
+  }
+  unsigned long magic = IPCW_FIELD(direct, sb, s_magic);
   if (type == S_IFIFO) {
     if (magic == PIPEFS_MAGIC) {
       return false; /* an anonymous pipe */
@@ -107,11 +124,11 @@ static __always_inline bool host_file_fill(struct file *file, struct ipcw_host_f
     }
     rec->kind = IPCW_HOST_FILE_UNIX_SOCKET;
   }
-  fmode_t mode = BPF_CORE_READ(file, f_mode);
+  fmode_t mode = IPCW_FIELD(direct, file, f_mode);
   rec->access = ((mode & FMODE_READ) ? IPCW_HOST_FILE_READ : 0) |
                 ((mode & FMODE_WRITE) ? IPCW_HOST_FILE_WRITE : 0);
-  rec->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-  rec->ino = BPF_CORE_READ(inode, i_ino);
+  rec->dev = IPCW_FIELD(direct, sb, s_dev);
+  rec->ino = IPCW_FIELD(direct, inode, i_ino);
   return true;
 }
 
@@ -128,7 +145,7 @@ int host_files(struct bpf_iter__task_file *ctx)
     return 0;
   }
   struct ipcw_host_file rec = {};
-  if (!host_file_fill(file, &rec)) {
+  if (!host_file_fill(file, &rec, false)) {
     return 0;
   }
   /* Kernels since 5.10 skip threads sharing their leader's table themselves; checking here too
@@ -166,9 +183,8 @@ struct fdwalk_ctx {
 /* One word (64 descriptors) of the open_fds bitmap: an empty word costs one read. The file
  * pointers of each byte of the word with a bit set are read in one go, since on most tables
  * the low descriptors are dense and every helper call counts. */
-static int fdwalk_word(__u32 index, void *data)
+static __always_inline int fdwalk_word(__u32 index, struct fdwalk_ctx *walk, const bool direct)
 {
-  struct fdwalk_ctx *walk = data;
   unsigned long word = 0;
   if (bpf_probe_read_kernel(&word, sizeof(word), &walk->open_fds[index]) != 0) {
     return 1; /* RCU keeps the table readable, so this is no race: stop rather than guess */
@@ -190,8 +206,11 @@ static int fdwalk_word(__u32 index, void *data)
       if (!(bits & (1U << bit)) || !file) {
         continue;
       }
+      if (direct) {
+        file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+      }
       struct ipcw_host_file rec = {};
-      if (!host_file_fill(file, &rec)) {
+      if (!host_file_fill(file, &rec, direct)) {
         continue;
       }
       rec.tgid = walk->tgid;
@@ -200,6 +219,16 @@ static int fdwalk_word(__u32 index, void *data)
     }
   }
   return 0;
+}
+
+static int fdwalk_word_probe(__u32 index, void *data)
+{
+  return fdwalk_word(index, data, false);
+}
+
+static int fdwalk_word_btf(__u32 index, void *data)
+{
+  return fdwalk_word(index, data, true);
 }
 
 /* The same records as host_files, from one program run per task instead of one per descriptor:
@@ -212,8 +241,7 @@ static int fdwalk_word(__u32 index, void *data)
  * cannot fault: a descriptor closed or replaced during the walk can at worst yield a record
  * that is stale by the time user space reads it, exactly as a descriptor closed just after
  * host_files saw it would, and never a crash. */
-SEC("iter/task")
-int host_files_loop(struct bpf_iter__task *ctx)
+static __always_inline int files_loop(struct bpf_iter__task *ctx, const bool direct)
 {
   struct task_struct *task = ctx->task;
   if (!task) {
@@ -252,6 +280,21 @@ int host_files_loop(struct bpf_iter__task *ctx)
     }
   }
   __u32 words = (walk.max_fds + IPCW_FDWALK_BITS_PER_WORD - 1) / IPCW_FDWALK_BITS_PER_WORD;
-  bpf_loop(words, fdwalk_word, &walk, 0);
+  bpf_loop(words, direct ? fdwalk_word_btf : fdwalk_word_probe, &walk, 0);
   return 0;
+}
+
+SEC("iter/task")
+int host_files_loop(struct bpf_iter__task *ctx)
+{
+  return files_loop(ctx, false);
+}
+
+/* host_files_loop with the file, inode and superblock fields loaded through bpf_rdonly_cast
+ * pointers (6.2+): the same records at a fraction of the cost on a host with 100 000
+ * descriptors, where one probe read per field is most of the walk. */
+SEC("iter/task")
+int host_files_loop_btf(struct bpf_iter__task *ctx)
+{
+  return files_loop(ctx, true);
 }

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "host_iter.skel.h"
@@ -50,6 +51,17 @@ bool kernelHasBpfLoop() {
     has = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_loop, nullptr);
   }
   return has == 1;
+}
+
+// bpf_rdonly_cast (6.2+) is a kfunc: the kernel has it when its BTF names it.
+bool kernelHasRdonlyCast() {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (vmlinux == nullptr) {
+    return false;
+  }
+  const bool has = btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
+  btf__free(vmlinux);
+  return has;
 }
 
 std::string commOf(const char (&comm)[IPCW_HOST_COMM_LEN]) {
@@ -119,17 +131,25 @@ std::unique_ptr<BpfHostIterator> BpfHostIterator::create(bool want_sockets, std:
   }
   self->skel_->rodata->want_sockets = want_sockets;
   const bool has_loop = kernelHasBpfLoop();
-  if (walk == FileWalk::kBpfLoop && !has_loop) {
+  const bool has_cast = has_loop && kernelHasRdonlyCast();
+  if ((walk == FileWalk::kBpfLoop || walk == FileWalk::kBpfLoopBtf) && !has_loop) {
     why = "the kernel has no bpf_loop helper (5.17+)";
     return nullptr;
   }
-  self->walk_ =
-      walk == FileWalk::kAuto ? (has_loop ? FileWalk::kBpfLoop : FileWalk::kTaskFile) : walk;
-  // Only one walk is loaded: the verifier rejects host_files_loop where bpf_loop is missing,
-  // and the other would be loaded for nothing.
-  const bool use_loop = self->walk_ == FileWalk::kBpfLoop;
-  bpf_program__set_autoload(self->skel_->progs.host_files_loop, use_loop);
-  bpf_program__set_autoload(self->skel_->progs.host_files, !use_loop);
+  if (walk == FileWalk::kBpfLoopBtf && !has_cast) {
+    why = "the kernel has no bpf_rdonly_cast kfunc (6.2+)";
+    return nullptr;
+  }
+  self->walk_ = walk != FileWalk::kAuto ? walk
+                : has_cast              ? FileWalk::kBpfLoopBtf
+                : has_loop              ? FileWalk::kBpfLoop
+                                        : FileWalk::kTaskFile;
+  // Only one walk is loaded: the verifier rejects the bpf_loop walks where bpf_loop is missing
+  // and host_files_loop_btf where bpf_rdonly_cast is, and the others would load for nothing.
+  bpf_program__set_autoload(self->skel_->progs.host_files_loop_btf,
+                            self->walk_ == FileWalk::kBpfLoopBtf);
+  bpf_program__set_autoload(self->skel_->progs.host_files_loop, self->walk_ == FileWalk::kBpfLoop);
+  bpf_program__set_autoload(self->skel_->progs.host_files, self->walk_ == FileWalk::kTaskFile);
   if (const int err = host_iter_bpf__load(self->skel_.get()); err != 0) {
     why = "load host_iter BPF object (needs iter/task and iter/task_file, CAP_BPF or root): " +
           libbpfErrorText(-err);
@@ -140,13 +160,13 @@ std::unique_ptr<BpfHostIterator> BpfHostIterator::create(bool want_sockets, std:
     why = "attach iter/task: " + libbpfErrorText(errno);
     return nullptr;
   }
-  bpf_program* files =
-      use_loop ? self->skel_->progs.host_files_loop : self->skel_->progs.host_files;
+  bpf_program* files = self->walk_ == FileWalk::kBpfLoopBtf ? self->skel_->progs.host_files_loop_btf
+                       : self->walk_ == FileWalk::kBpfLoop  ? self->skel_->progs.host_files_loop
+                                                            : self->skel_->progs.host_files;
   self->files_link_.reset(bpf_program__attach_iter(files, nullptr));
   if (!self->files_link_) {
-    why = std::string("attach ") +
-          (use_loop ? "iter/task (bpf_loop file walk)" : "iter/task_file") + ": " +
-          libbpfErrorText(errno);
+    why = std::string("attach the ") + self->fileWalk() +
+          " descriptor walk: " + libbpfErrorText(errno);
     return nullptr;
   }
   return self;
@@ -189,12 +209,26 @@ std::vector<KernelOpenFile> BpfHostIterator::openFiles() const {
   return out;
 }
 
+const char* fileWalkName(FileWalk walk) {
+  switch (walk) {
+    case FileWalk::kBpfLoopBtf:
+      return "bpf_loop_btf";
+    case FileWalk::kBpfLoop:
+      return "bpf_loop";
+    case FileWalk::kTaskFile:
+      return "task_file";
+    case FileWalk::kAuto:
+      break;
+  }
+  return "auto";
+}
+
 const char* BpfHostIterator::fileWalk() const {
-  return walk_ == FileWalk::kBpfLoop ? "bpf_loop" : "task_file";
+  return fileWalkName(walk_);
 }
 
 std::uint64_t BpfHostIterator::truncatedFileWalks() const {
-  if (walk_ != FileWalk::kBpfLoop) {
+  if (walk_ == FileWalk::kTaskFile) {
     return 0;
   }
   const __u32 key = IPCW_FDWALK_TRUNCATED_TASKS;

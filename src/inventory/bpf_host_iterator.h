@@ -43,9 +43,13 @@ struct KernelOpenFile {
   ino_t ino = 0;
 };
 
-// How openFiles() walks the descriptor tables. kAuto takes kBpfLoop where the kernel has
-// bpf_loop (5.17+) and kTaskFile elsewhere; forcing one is for tests and benchmarks.
-enum class FileWalk : std::uint8_t { kAuto, kBpfLoop, kTaskFile };
+// How openFiles() walks the descriptor tables. kAuto takes kBpfLoopBtf where the kernel has
+// bpf_loop and bpf_rdonly_cast (6.2+), kBpfLoop where it has bpf_loop only (5.17+) and
+// kTaskFile elsewhere; forcing one is for tests and benchmarks. All report the same records.
+enum class FileWalk : std::uint8_t { kAuto, kBpfLoopBtf, kBpfLoop, kTaskFile };
+
+// The name fileWalk() reports for `walk`: "bpf_loop_btf", "bpf_loop", "task_file" or "auto".
+const char* fileWalkName(FileWalk walk);
 
 // Host facts from BPF iterators: one kernel pass per call instead of a /proc walk with a
 // stat() per descriptor. Pids are those of the initial pid namespace, so the agent must run in
@@ -65,7 +69,7 @@ class BpfHostIterator {
   std::vector<KernelProcess> processes() const;
   std::vector<KernelOpenFile> openFiles() const;
 
-  // The walk openFiles() uses: "bpf_loop" or "task_file".
+  // The walk openFiles() uses: "bpf_loop_btf", "bpf_loop" or "task_file".
   const char* fileWalk() const;
   // Tasks whose descriptor table openFiles() walked only in part, since create(): more than
   // IPCW_FDWALK_MAX_FDS slots (only with a raised fs.nr_open). Always 0 for "task_file".

@@ -101,8 +101,8 @@ std::size_t threadCount(pid_t pid) {
   return count;
 }
 
-// Each walk of the descriptor tables must pass every file test: the fixture runs them once with
-// the bpf_loop walk and once with the task_file one.
+// Each walk of the descriptor tables must pass every file test: the fixture runs them with the
+// bpf_loop_btf, the bpf_loop and the task_file walk.
 class BpfHostIteratorTest : public ::testing::TestWithParam<FileWalk> {
  protected:
   void SetUp() override {
@@ -114,7 +114,7 @@ class BpfHostIteratorTest : public ::testing::TestWithParam<FileWalk> {
     if (!iter_) {
       GTEST_SKIP() << "BPF host iterators unavailable on this kernel: " << why;
     }
-    ASSERT_STREQ(iter_->fileWalk(), GetParam() == FileWalk::kBpfLoop ? "bpf_loop" : "task_file");
+    ASSERT_STREQ(iter_->fileWalk(), fileWalkName(GetParam()));
     ASSERT_FALSE(dir_.path().empty());
     fifo_ = dir_.path() + "/fifo";
     ASSERT_EQ(mkfifo(fifo_.c_str(), 0600), 0);
@@ -358,9 +358,12 @@ TEST_P(BpfHostIteratorTest, EachCallIsAFreshPass) {
 }
 
 INSTANTIATE_TEST_SUITE_P(FileWalks, BpfHostIteratorTest,
-                         ::testing::Values(FileWalk::kBpfLoop, FileWalk::kTaskFile),
+                         ::testing::Values(FileWalk::kBpfLoopBtf, FileWalk::kBpfLoop,
+                                           FileWalk::kTaskFile),
                          [](const ::testing::TestParamInfo<FileWalk>& info) {
-                           return info.param == FileWalk::kBpfLoop ? "BpfLoop" : "TaskFile";
+                           return info.param == FileWalk::kBpfLoopBtf ? "BpfLoopBtf"
+                                  : info.param == FileWalk::kBpfLoop  ? "BpfLoop"
+                                                                      : "TaskFile";
                          });
 
 // The record set of `pids` from one walk, in an order that makes two walks comparable.
@@ -388,17 +391,17 @@ int openAt(const std::string& path, int flags, int at) {
   return moved;
 }
 
-// The two walks on the live host, for children of this test only: 50 FIFO holders with every
-// access mode, and one process whose table has grown past 1000 slots, with FIFOs on both sides
-// of bitmap word boundaries and one at descriptor 1500.
-TEST(BpfHostIteratorWalks, BpfLoopAndTaskFileReportTheSameRecords) {
+// `walk` and the task_file walk on the live host, for children of this test only: 50 FIFO
+// holders with every access mode, and one process whose table has grown past 1000 slots, with
+// FIFOs on both sides of bitmap word boundaries and one at descriptor 1500.
+void expectSameRecordsAsTaskFile(FileWalk walk) {
   if (geteuid() != 0) {
     GTEST_SKIP() << "needs root to load BPF iterators; CI runs this as root";
   }
   std::string why;
-  const auto loop = BpfHostIterator::create(true, why, FileWalk::kBpfLoop);
+  const auto loop = BpfHostIterator::create(true, why, walk);
   if (!loop) {
-    GTEST_SKIP() << "no bpf_loop file walk on this kernel: " << why;
+    GTEST_SKIP() << "no " << fileWalkName(walk) << " file walk on this kernel: " << why;
   }
   const auto task_file = BpfHostIterator::create(true, why, FileWalk::kTaskFile);
   ASSERT_NE(task_file, nullptr) << why;
@@ -472,6 +475,14 @@ TEST(BpfHostIteratorWalks, BpfLoopAndTaskFileReportTheSameRecords) {
   EXPECT_EQ(big_sockets, 1u);
   EXPECT_EQ(loop->truncatedFileWalks(), 0u);
   EXPECT_EQ(task_file->truncatedFileWalks(), 0u);
+}
+
+TEST(BpfHostIteratorWalks, BpfLoopAndTaskFileReportTheSameRecords) {
+  expectSameRecordsAsTaskFile(FileWalk::kBpfLoop);
+}
+
+TEST(BpfHostIteratorWalks, BpfLoopBtfAndTaskFileReportTheSameRecords) {
+  expectSameRecordsAsTaskFile(FileWalk::kBpfLoopBtf);
 }
 
 // Records written whole into a pipe and read back through a buffer that is not a multiple of
