@@ -129,6 +129,22 @@ void PosixIpcCollector::collectShm(std::vector<MetricFamily>& out) {
   }
 }
 
+void PosixIpcCollector::readMqueueLimits(const IpcNamespaceView& ns, const std::string& ipcns,
+                                         FamilyBuilder& limits) {
+  const std::string sysctl_dir = ns.procfs + "/sys/fs/mqueue/";
+  for (const char* resource : {"queues_max", "msg_max", "msgsize_max"}) {
+    const auto text = readProcFile(sysctl_dir + resource);
+    if (!text) {
+      continue;
+    }
+    if (const auto value = parseSysctlUnsigned(*text)) {
+      limits.set({{"ipcns", ipcns}, {"resource", resource}}, static_cast<double>(*value));
+    } else {
+      errors_.record(kCollector, sysctl_dir + resource, "expected one unsigned integer");
+    }
+  }
+}
+
 void PosixIpcCollector::collectMqueues(std::vector<MetricFamily>& out) {
   FamilyBuilder queues_family("ipc_posix_mqueues", "POSIX message queues.", MetricType::Gauge);
   FamilyBuilder bytes_family("ipc_posix_mqueue_bytes",
@@ -141,17 +157,12 @@ void PosixIpcCollector::collectMqueues(std::vector<MetricFamily>& out) {
   std::vector<NamedSize> queues;
   visitor_->visit([&](const IpcNamespaceView& ns) {
     const std::string ipcns = std::to_string(ns.inode);
-    const std::string sysctl_dir = ns.procfs + "/sys/fs/mqueue/";
-    for (const char* resource : {"queues_max", "msg_max", "msgsize_max"}) {
-      const auto text = readProcFile(sysctl_dir + resource);
-      if (!text) {
-        continue;
-      }
-      if (const auto value = parseSysctlUnsigned(*text)) {
-        limits.set({{"ipcns", ipcns}, {"resource", resource}}, static_cast<double>(*value));
-      } else {
-        errors_.record(kCollector, sysctl_dir + resource, "expected one unsigned integer");
-      }
+    if (ns.mqueue_limits) {
+      limits.set({{"ipcns", ipcns}, {"resource", "queues_max"}}, ns.mqueue_limits->queues_max);
+      limits.set({{"ipcns", ipcns}, {"resource", "msg_max"}}, ns.mqueue_limits->msg_max);
+      limits.set({{"ipcns", ipcns}, {"resource", "msgsize_max"}}, ns.mqueue_limits->msgsize_max);
+    } else {
+      readMqueueLimits(ns, ipcns, limits);
     }
     const int dir_fd = ns.open_mqueue_dir();
     if (dir_fd < 0) {

@@ -6,6 +6,7 @@
 
 #include "inventory/ipc_namespaces.h"
 #include "metrics/collector.h"
+#include "metrics/family.h"
 #include "metrics/parse_errors.h"
 
 namespace ipcwatch {
@@ -28,6 +29,9 @@ class PosixIpcCollector : public Collector {
  private:
   void collectShm(std::vector<MetricFamily>& out);
   void collectMqueues(std::vector<MetricFamily>& out);
+  // The limits from <procfs>/sys/fs/mqueue/*, for a namespace whose lister did not know them.
+  void readMqueueLimits(const IpcNamespaceView& ns, const std::string& ipcns,
+                        FamilyBuilder& limits);
 
   const PosixIpcOptions options_;
   ParseErrors& errors_;

@@ -29,7 +29,8 @@ class BpfHostFacts : public HostFactsReader {
     std::vector<ProcessFacts> out;
     for (auto& kernel : iterator_->processes()) {
       out.push_back(ProcessFacts{kernel.pid, kernel.ppid, std::move(kernel.comm), kernel.euid,
-                                 kernel.egid, kernel.mnt_ns, kernel.net_ns, kernel.ipc_ns});
+                                 kernel.egid, kernel.mnt_ns, kernel.net_ns, kernel.ipc_ns,
+                                 kernel.mqueue_limits});
     }
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.pid < b.pid; });
     return out;

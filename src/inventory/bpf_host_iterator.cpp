@@ -20,7 +20,7 @@
 
 namespace ipcwatch {
 
-static_assert(sizeof(ipcw_host_task) == 48, "ABI of struct ipcw_host_task changed");
+static_assert(sizeof(ipcw_host_task) == 64, "ABI of struct ipcw_host_task changed");
 static_assert(sizeof(ipcw_host_file) == 24, "ABI of struct ipcw_host_file changed");
 
 namespace {
@@ -188,6 +188,9 @@ std::vector<KernelProcess> BpfHostIterator::processes() const {
     process.net_ns = rec.net_ns;
     process.ipc_ns = rec.ipc_ns;
     process.pid_ns = rec.pid_ns;
+    if (rec.mq_valid != 0) {
+      process.mqueue_limits = MqueueLimits{rec.mq_queues_max, rec.mq_msg_max, rec.mq_msgsize_max};
+    }
   });
   return out;
 }

@@ -6,8 +6,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "inventory/ipc_namespaces.h"
 
 struct host_iter_bpf;
 struct bpf_link;
@@ -26,6 +29,8 @@ struct KernelProcess {
   std::uint64_t net_ns = 0;
   std::uint64_t ipc_ns = 0;
   std::uint64_t pid_ns = 0;
+  // The POSIX message queue limits of its IPC namespace; none on kernels without POSIX mqueues.
+  std::optional<MqueueLimits> mqueue_limits;
 };
 
 // A descriptor that refers to a named FIFO or an AF_UNIX socket. For a FIFO, dev/ino match

@@ -253,15 +253,15 @@ const UnixSocketInventory& HostSnapshot::unixSockets() {
 const std::vector<IpcNamespace>& HostSnapshot::ipcNamespaces() {
   std::lock_guard lock(mutex_);
   if (!ipc_namespaces_) {
-    std::map<std::uint64_t, std::uint32_t> by_inode;
+    std::map<std::uint64_t, const ProcessFacts*> by_inode;  // namespace -> lowest pid in it
     for (const auto& process : processesLocked()) {
       if (process.ipc_ns != 0) {
-        by_inode.try_emplace(process.ipc_ns, process.pid);
+        by_inode.try_emplace(process.ipc_ns, &process);
       }
     }
     std::vector<IpcNamespace> namespaces;
-    for (const auto& [inode, pid] : by_inode) {
-      namespaces.push_back({inode, static_cast<pid_t>(pid)});
+    for (const auto& [inode, process] : by_inode) {
+      namespaces.push_back({inode, static_cast<pid_t>(process->pid), process->mqueue_limits});
     }
     ipc_namespaces_ = std::move(namespaces);
   }

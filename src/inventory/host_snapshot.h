@@ -31,6 +31,8 @@ struct ProcessFacts {
   std::uint64_t mnt_ns = 0;  // nsfs inodes; 0 when unknown (kernel threads, exiting tasks)
   std::uint64_t net_ns = 0;
   std::uint64_t ipc_ns = 0;
+  // The POSIX message queue limits of its IPC namespace, when the backend reads them.
+  std::optional<MqueueLimits> mqueue_limits;
 };
 
 // One descriptor of a process that refers to a named FIFO (never an anonymous pipe), as both

@@ -47,7 +47,7 @@ std::vector<IpcNamespace> listIpcNamespaces(const std::string& procfs) {
   closedir(dir);
   std::vector<IpcNamespace> namespaces;
   for (const auto& [inode, pid] : found) {
-    namespaces.push_back({inode, pid});
+    namespaces.push_back({inode, pid, std::nullopt});
   }
   return namespaces;
 }
@@ -112,16 +112,17 @@ void SetnsIpcNamespaceVisitor::visitAll(const std::vector<IpcNamespace>& namespa
     listed.insert(ns.inode);
   }
   std::erase_if(mqueue_mounts_, [&](const auto& entry) { return !listed.contains(entry.first); });
-  const auto view = [this](std::uint64_t inode) {
+  const auto view = [this](const IpcNamespace& ns) {
+    const std::uint64_t inode = ns.inode;
     return IpcNamespaceView{inode, procfs_, [this, inode] { return mqueueDir(inode); },
-                            /*inside=*/true};
+                            /*inside=*/true, ns.mqueue_limits};
   };
   // The namespace this thread is in now: no setns (and so no privilege) is needed to read it.
   struct stat self {};
   std::uint64_t current = stat("/proc/thread-self/ns/ipc", &self) == 0 ? self.st_ino : 0;
   for (const auto& ns : namespaces) {
     if (ns.inode == current) {
-      read(view(ns.inode));
+      read(view(ns));
       continue;
     }
     const std::string link = procfs_ + "/" + std::to_string(ns.pid) + "/ns/ipc";
@@ -144,7 +145,7 @@ void SetnsIpcNamespaceVisitor::visitAll(const std::vector<IpcNamespace>& namespa
       continue;
     }
     current = ns.inode;
-    read(view(ns.inode));
+    read(view(ns));
   }
 }
 

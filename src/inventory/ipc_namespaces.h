@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,10 +13,21 @@
 
 namespace ipcwatch {
 
+// The POSIX message queue limits of one IPC namespace: /proc/sys/fs/mqueue/{queues_max,
+// msg_max,msgsize_max} as read from inside it.
+struct MqueueLimits {
+  std::uint32_t queues_max = 0;
+  std::uint32_t msg_max = 0;
+  std::uint32_t msgsize_max = 0;
+  bool operator==(const MqueueLimits&) const = default;
+};
+
 // An IPC namespace seen under procfs, with one process that is in it.
 struct IpcNamespace {
   std::uint64_t inode = 0;
   pid_t pid = 0;
+  // Read by the host snapshot's BPF iterator with the processes, when it has them.
+  std::optional<MqueueLimits> mqueue_limits;
 };
 
 // Every distinct IPC namespace of the processes under `procfs` (from <procfs>/<pid>/ns/ipc),
@@ -36,6 +48,9 @@ struct IpcNamespaceView {
   // so each sysctl opened from inside one of N namespaces compares N names (measured: a third
   // of a scrape with 100 IPC namespaces). Fixture views leave it false and read the files.
   bool inside = false;
+  // This namespace's mqueue limits when the lister already knows them (the BPF iterator read
+  // them with the processes); readers fall back to <procfs>/sys/fs/mqueue/* without them.
+  std::optional<MqueueLimits> mqueue_limits;
 };
 
 // Runs a reader once in each IPC namespace.

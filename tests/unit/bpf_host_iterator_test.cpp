@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -158,6 +159,60 @@ TEST_P(BpfHostIteratorTest, ReportsThisProcessWithCredentialsAndNamespaces) {
   EXPECT_EQ(self->net_ns, inodeOf("/proc/self/ns/net"));
   EXPECT_EQ(self->ipc_ns, inodeOf("/proc/self/ns/ipc"));
   EXPECT_EQ(self->pid_ns, inodeOf("/proc/self/ns/pid"));
+}
+
+// The number in a sysctl file such as /proc/sys/fs/mqueue/msg_max, or -1.
+long sysctlValue(const std::string& path) {
+  FILE* file = std::fopen(path.c_str(), "re");
+  if (file == nullptr) {
+    return -1;
+  }
+  long value = -1;
+  if (std::fscanf(file, "%ld", &value) != 1) {
+    value = -1;
+  }
+  std::fclose(file);
+  return value;
+}
+
+// The mqueue limits come with each process, as the sysctls inside its IPC namespace show them:
+// for this process, and for a child in an IPC namespace of its own with limits set apart.
+TEST_P(BpfHostIteratorTest, ReportsTheMqueueLimitsOfEachProcesssIpcNamespace) {
+  const long queues_max = sysctlValue("/proc/sys/fs/mqueue/queues_max");
+  if (queues_max < 0) {
+    GTEST_SKIP() << "no POSIX message queues in this kernel (/proc/sys/fs/mqueue)";
+  }
+  HeldChild child("ipcw_mq_limits", [] {
+    if (unshare(CLONE_NEWIPC) != 0) {
+      return -1;
+    }
+    for (const auto& [name, value] :
+         {std::pair{"queues_max", "77"}, {"msg_max", "13"}, {"msgsize_max", "4099"}}) {
+      FILE* file = std::fopen((std::string("/proc/sys/fs/mqueue/") + name).c_str(), "we");
+      if (file == nullptr) {
+        return -1;
+      }
+      const bool written = std::fputs(value, file) >= 0;
+      if (std::fclose(file) != 0 || !written) {
+        return -1;
+      }
+    }
+    return 0;
+  });
+  ASSERT_TRUE(child.ready());
+  std::optional<MqueueLimits> own;
+  std::optional<MqueueLimits> childs;
+  for (const auto& process : iter_->processes()) {
+    if (process.pid == static_cast<std::uint32_t>(getpid())) {
+      own = process.mqueue_limits;
+    } else if (process.pid == static_cast<std::uint32_t>(child.pid())) {
+      childs = process.mqueue_limits;
+    }
+  }
+  const auto u32 = [](long value) { return static_cast<std::uint32_t>(value); };
+  EXPECT_EQ(own, (MqueueLimits{u32(queues_max), u32(sysctlValue("/proc/sys/fs/mqueue/msg_max")),
+                               u32(sysctlValue("/proc/sys/fs/mqueue/msgsize_max"))}));
+  EXPECT_EQ(childs, (MqueueLimits{77, 13, 4099}));
 }
 
 TEST_P(BpfHostIteratorTest, ReportsOnlyLeadersOfMultiThreadedProcesses) {

@@ -39,10 +39,10 @@ class HostSnapshotTest : public ::testing::Test {
  protected:
   HostSnapshotTest() : sockets_("/nonexistent", "/nonexistent") {
     facts_.processes_ = {
-        {1, 0, "init", 0, 0, 10, 20, 30},
-        {42, 1, "httpd", 48, 48, 10, 20, 31},
-        {43, 42, "httpd", 0, 0, 10, 21, 31},
-        {50, 1, "opensips", 999, 999, 11, 21, 30},
+        {1, 0, "init", 0, 0, 10, 20, 30, MqueueLimits{256, 10, 8192}},
+        {42, 1, "httpd", 48, 48, 10, 20, 31, MqueueLimits{64, 12, 4096}},
+        {43, 42, "httpd", 0, 0, 10, 21, 31, MqueueLimits{64, 12, 4096}},
+        {50, 1, "opensips", 999, 999, 11, 21, 30, MqueueLimits{256, 10, 8192}},
     };
     const FileId fifo{7, 1000};
     const FileId other{7, 1001};
@@ -95,6 +95,9 @@ TEST_F(HostSnapshotTest, IpcNamespacesNameTheirLowestPid) {
   EXPECT_EQ(namespaces[0].pid, 1);
   EXPECT_EQ(namespaces[1].inode, 31u);
   EXPECT_EQ(namespaces[1].pid, 42);
+  // The backend's mqueue limits travel with each namespace, so no sysctl need be opened.
+  EXPECT_EQ(namespaces[0].mqueue_limits, (MqueueLimits{256, 10, 8192}));
+  EXPECT_EQ(namespaces[1].mqueue_limits, (MqueueLimits{64, 12, 4096}));
 }
 
 TEST_F(HostSnapshotTest, NetNamespacesAreReachedThroughAProcessInThem) {

@@ -42,10 +42,10 @@ class FixtureVisitor : public IpcNamespaceVisitor {
   void visit(const std::function<void(const IpcNamespaceView&)>& read) override {
     for (const auto& ns : listIpcNamespaces(procfs_)) {
       const std::string root = views_ + "/" + std::to_string(ns.inode);
-      read(IpcNamespaceView{ns.inode, root, [root] {
-                              return open((root + "/mqueue").c_str(),
-                                          O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                            }});
+      read(IpcNamespaceView{
+          ns.inode, root,
+          [root] { return open((root + "/mqueue").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); },
+          /*inside=*/false, /*mqueue_limits=*/std::nullopt});
     }
   }
 

@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -15,6 +17,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "collectors/posix_ipc_collector.h"
 #include "collectors/self_collector.h"
 #include "collectors/sysv_ipc_collector.h"
 #include "http/http_server.h"
@@ -158,17 +161,36 @@ TEST(SetnsIpcNamespaceVisitor, ReaderExceptionsReachTheCaller) {
                std::runtime_error);
 }
 
-// Shows the caller's own IPC namespace once, from inside (the IPC_INFO calls) or as files.
+// Shows the caller's own IPC namespace once, from inside (the IPC_INFO calls) or as files,
+// with the mqueue limits a lister knew, if any.
 class OwnNamespaceVisitor : public IpcNamespaceVisitor {
  public:
-  explicit OwnNamespaceVisitor(bool inside) : inside_(inside) {}
+  explicit OwnNamespaceVisitor(bool inside, std::optional<MqueueLimits> mqueue = std::nullopt)
+      : inside_(inside), mqueue_(mqueue) {}
   void visit(const std::function<void(const IpcNamespaceView&)>& read) override {
-    read(IpcNamespaceView{ownIpcNamespace(), "/proc", [] { return -1; }, inside_});
+    read(IpcNamespaceView{ownIpcNamespace(), "/proc", [] { return -1; }, inside_, mqueue_});
   }
 
  private:
   bool inside_;
+  std::optional<MqueueLimits> mqueue_;
 };
+
+// The lines of `registry`'s exposition that start with one of `prefixes`.
+std::string linesStartingWith(ScrapeRegistry& registry,
+                              std::initializer_list<const char*> prefixes) {
+  std::string lines;
+  std::istringstream text(renderMetrics(registry));
+  for (std::string line; std::getline(text, line);) {
+    for (const char* prefix : prefixes) {
+      if (line.starts_with(prefix)) {
+        lines += line + "\n";
+        break;
+      }
+    }
+  }
+  return lines;
+}
 
 // The limits the collector takes from shmctl/msgctl/semctl(IPC_INFO) are exactly those of
 // /proc/sys/kernel, series for series.
@@ -181,14 +203,7 @@ TEST(SysvIpcLimits, SystemCallsAgreeWithTheSysctlFiles) {
     ScrapeRegistry registry;
     registry.add(std::make_unique<SysvIpcCollector>(SysvIpcOptions{"/proc", 0}, errors,
                                                     std::make_unique<OwnNamespaceVisitor>(inside)));
-    std::string lines;
-    std::istringstream text(renderMetrics(registry));
-    for (std::string line; std::getline(text, line);) {
-      if (line.starts_with("ipc_sysv_limit{") || line.starts_with("ipc_sysv_limits{")) {
-        lines += line + "\n";
-      }
-    }
-    return lines;
+    return linesStartingWith(registry, {"ipc_sysv_limit{", "ipc_sysv_limits{"});
   };
   const std::string from_calls = limitLines(true);
   const std::string from_files = limitLines(false);
@@ -201,6 +216,35 @@ TEST(SysvIpcLimits, SystemCallsAgreeWithTheSysctlFiles) {
   });
   ASSERT_NE(it, limits->end());
   EXPECT_EQ(std::to_string(it->second) + "\n", *shmmax);
+}
+
+// The mqueue limits a lister hands over (the BPF iterator reads them with the processes) are
+// exported as the sysctl files would be, and no file is read for them: these differ from the
+// files' values, and only they appear.
+TEST(PosixMqueueLimits, TakenFromTheListerWhenItKnowsThem) {
+  const auto queues_max = readProcFile("/proc/sys/fs/mqueue/queues_max");
+  if (!queues_max) {
+    GTEST_SKIP() << "no POSIX message queues in this kernel (/proc/sys/fs/mqueue)";
+  }
+  char shm_dir[] = "/tmp/ipcw-shm-XXXXXX";  // an empty /dev/shm
+  ASSERT_NE(mkdtemp(shm_dir), nullptr);
+  const auto limitLines = [&shm_dir](std::optional<MqueueLimits> known) {
+    ParseErrors errors;
+    ScrapeRegistry registry;
+    registry.add(
+        std::make_unique<PosixIpcCollector>(PosixIpcOptions{shm_dir, 0, 0}, errors,
+                                            std::make_unique<OwnNamespaceVisitor>(true, known)));
+    return linesStartingWith(registry, {"ipc_posix_mqueue_limit{"});
+  };
+  const std::string ns = std::to_string(ownIpcNamespace());
+  EXPECT_EQ(limitLines(MqueueLimits{1001, 1002, 1003}),
+            "ipc_posix_mqueue_limit{ipcns=\"" + ns + "\",resource=\"msg_max\"} 1002\n" +
+                "ipc_posix_mqueue_limit{ipcns=\"" + ns + "\",resource=\"msgsize_max\"} 1003\n" +
+                "ipc_posix_mqueue_limit{ipcns=\"" + ns + "\",resource=\"queues_max\"} 1001\n");
+  const std::string from_files = limitLines(std::nullopt);
+  EXPECT_THAT(from_files, HasSubstr("resource=\"queues_max\"} " + *queues_max));
+  EXPECT_EQ(std::count(from_files.begin(), from_files.end(), '\n'), 3) << from_files;
+  EXPECT_EQ(rmdir(shm_dir), 0);
 }
 
 TEST(ParseErrors, CountedPerCollectorAndExportedBySelf) {

@@ -19,6 +19,13 @@ struct ipcw_host_task {
   __u32 net_ns;
   __u32 ipc_ns;
   __u32 pid_ns; /* the task's own (active) pid namespace, not the one for its children */
+  /* The POSIX message queue limits of the task's IPC namespace, the values of
+   * /proc/sys/fs/mqueue/{queues_max,msg_max,msgsize_max} inside it; valid only when mq_valid
+   * is 1 (a kernel without CONFIG_POSIX_MQUEUE, or a task without namespaces, has none). */
+  __u32 mq_queues_max;
+  __u32 mq_msg_max;
+  __u32 mq_msgsize_max;
+  __u32 mq_valid;
 };
 
 enum ipcw_host_file_kind {
