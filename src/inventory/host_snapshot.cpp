@@ -245,7 +245,7 @@ const UnixSocketInventory& HostSnapshot::unixSockets() {
   std::lock_guard lock(mutex_);
   if (!unix_sockets_) {
     unix_sockets_ = sockets_.read(
-        UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN | UDIAG_SHOW_PEER, netNamespaces());
+        UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN, netNamespaces());
   }
   return *unix_sockets_;
 }

@@ -475,6 +475,36 @@ void printScrapeTable(const std::vector<ScrapeRow>& rows) {
                 ratio(a.median_ms, n.median_ms), ratio(a.p90_ms, n.p90_ms),
                 ratio(a.cpu_ms_per_scrape, n.cpu_ms_per_scrape));
   }
+  // Where an ipcwatch scrape's time goes: the collectors' own durations, which include the
+  // host facts each is the first of the scrape to ask for.
+  std::printf("\n| collector, median ms per scrape |");
+  for (std::size_t i = 0; i < rows.size(); i += 2) {
+    std::printf(" %s |", rows[i].host.c_str());
+  }
+  std::printf("\n|---|");
+  for (std::size_t i = 0; i < rows.size(); i += 2) {
+    std::printf("---|");
+  }
+  std::printf("\n");
+  std::set<std::string> collectors;
+  for (std::size_t i = 0; i < rows.size(); i += 2) {
+    for (const auto& [collector, ms] : rows[i].cost.collector_median_ms) {
+      collectors.insert(collector);
+    }
+  }
+  for (const auto& collector : collectors) {
+    std::printf("| %s |", collector.c_str());
+    for (std::size_t i = 0; i < rows.size(); i += 2) {
+      const auto& medians = rows[i].cost.collector_median_ms;
+      const auto it = medians.find(collector);
+      if (it == medians.end()) {
+        std::printf(" - |");
+      } else {
+        std::printf(" %.1f |", it->second);
+      }
+    }
+    std::printf("\n");
+  }
 }
 
 void describe(const char* host, const HostFacts& facts) {

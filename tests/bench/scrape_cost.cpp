@@ -84,6 +84,24 @@ CpuTimes cpuTimes(pid_t pid) {
           (std::stod(f[13]) + std::stod(f[14])) / tick};
 }
 
+std::map<std::string, double> collectorDurationsMs(const std::string& body) {
+  static const std::string kPrefix = "ipcwatch_collector_duration_seconds{collector=\"";
+  std::map<std::string, double> out;
+  std::istringstream lines(body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(kPrefix, 0) != 0) {
+      continue;
+    }
+    const auto name_end = line.find('"', kPrefix.size());
+    const auto value = line.rfind(' ');
+    if (name_end != std::string::npos && value != std::string::npos) {
+      out[line.substr(kPrefix.size(), name_end - kPrefix.size())] =
+          1000 * std::stod(line.substr(value + 1));
+    }
+  }
+  return out;
+}
+
 ScrapeCost measureScrapes(pid_t pid, int port, const ScrapeOptions& options) {
   ScrapeCost cost;
   const auto warm_up = httpRequest(port, "GET", "/metrics", options.timeout);
@@ -92,6 +110,7 @@ ScrapeCost measureScrapes(pid_t pid, int port, const ScrapeOptions& options) {
     return cost;
   }
   std::vector<double> latencies;
+  std::map<std::string, std::vector<double>> collector_ms;
   const CpuTimes before = cpuTimes(pid);
   for (int i = 0; i < options.scrapes; ++i) {
     std::this_thread::sleep_for(options.gap);  // pacing between scrapes, see ScrapeOptions
@@ -103,6 +122,9 @@ ScrapeCost measureScrapes(pid_t pid, int port, const ScrapeOptions& options) {
       return cost;
     }
     cost.body = std::move(response->body);
+    for (const auto& [collector, ms] : collectorDurationsMs(cost.body)) {
+      collector_ms[collector].push_back(ms);
+    }
   }
   const CpuTimes after = cpuTimes(pid);
   cost.ok = true;
@@ -112,6 +134,9 @@ ScrapeCost measureScrapes(pid_t pid, int port, const ScrapeOptions& options) {
   cost.cpu_ms_per_scrape = 1000 * (after.self - before.self) / options.scrapes;
   cost.helper_cpu_ms_per_scrape = 1000 * (after.children - before.children) / options.scrapes;
   cost.body_bytes = cost.body.size();
+  for (auto& [collector, samples] : collector_ms) {
+    cost.collector_median_ms[collector] = percentile(samples, 0.5);
+  }
   return cost;
 }
 

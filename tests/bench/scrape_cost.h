@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <string>
 
 namespace ipcwatch::testing {
@@ -26,13 +27,18 @@ struct ScrapeCost {
   double helper_cpu_ms_per_scrape = 0;  // cutime+cstime: processes it forked and reaped
   std::size_t body_bytes = 0;
   std::string body;  // of the last scrape
+  // ipcwatch only: the median over the timed scrapes of each collector's
+  // ipcwatch_collector_duration_seconds, in ms, by collector (empty for other exporters).
+  std::map<std::string, double> collector_median_ms;
 };
+
+// The ipcwatch_collector_duration_seconds samples of an exposition, in ms, by collector.
+std::map<std::string, double> collectorDurationsMs(const std::string& body);
 
 struct ScrapeOptions {
   int scrapes = 15;
-  // Between the end of a scrape and the start of the next. Prometheus scrapes every 15 s or
-  // so, and the agent reuses a socket dump for 1 s: back-to-back scrapes would measure the
-  // reuse instead of the scrape.
+  // Between the end of a scrape and the start of the next: Prometheus scrapes every 15 s or
+  // so, and back-to-back requests would measure an agent that is never idle between scrapes.
   std::chrono::milliseconds gap{1100};
   std::chrono::seconds timeout{300};
 };
