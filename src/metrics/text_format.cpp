@@ -7,18 +7,6 @@
 namespace ipcwatch {
 namespace {
 
-void appendValue(std::string& out, double value) {
-  if (std::isnan(value)) {
-    out += "NaN";
-  } else if (std::isinf(value)) {
-    out += value > 0 ? "+Inf" : "-Inf";
-  } else {
-    char buf[32];
-    const auto result = std::to_chars(buf, buf + sizeof(buf), value);
-    out.append(buf, result.ptr);
-  }
-}
-
 // Most values need no escaping: they are appended in runs, not a character at a time.
 void appendEscaped(std::string& out, std::string_view text, bool quote_too) {
   const std::string_view special = quote_too ? std::string_view("\\\n\"") : "\\\n";
@@ -56,7 +44,7 @@ void appendLabels(std::string& out, const LabelSet& labels, const char* extra_na
     }
     out += extra_name;
     out += "=\"";
-    appendValue(out, extra_value);
+    appendSampleValue(out, extra_value);
     out += '"';
   }
   out += '}';
@@ -69,7 +57,7 @@ void appendSample(std::string& out, const std::string& name, std::string_view su
   out += suffix;
   appendLabels(out, labels, extra_name, extra_value);
   out += ' ';
-  appendValue(out, value);
+  appendSampleValue(out, value);
   out += '\n';
 }
 
@@ -97,6 +85,22 @@ void appendHistogram(std::string& out, const std::string& name, const HistogramS
 
 }  // namespace
 
+void appendSampleValue(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out += "NaN";
+  } else if (std::isinf(value)) {
+    out += value > 0 ? "+Inf" : "-Inf";
+  } else {
+    char buf[32];
+    const auto result = std::to_chars(buf, buf + sizeof(buf), value);
+    out.append(buf, result.ptr);
+  }
+}
+
+void appendLabelSet(std::string& out, const LabelSet& labels) {
+  appendLabels(out, labels);
+}
+
 void appendExposition(std::string& out, const std::vector<MetricFamily>& families) {
   for (const auto& family : families) {
     if (!family.help.empty()) {
@@ -120,6 +124,7 @@ void appendExposition(std::string& out, const std::vector<MetricFamily>& familie
         appendSample(out, family.name, "", sample.labels, sample.value);
       }
     }
+    out += family.series_text;
   }
 }
 

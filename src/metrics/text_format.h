@@ -12,4 +12,11 @@ namespace ipcwatch {
 // (backslash, double quote, newline) as the format requires.
 void appendExposition(std::string& out, const std::vector<MetricFamily>& families);
 
+// The `{name="value",...}` of one series as appendExposition writes it (nothing for an empty
+// label set), for series rendered ahead of the scrape (SeriesTable).
+void appendLabelSet(std::string& out, const LabelSet& labels);
+
+// A sample value as appendExposition writes it.
+void appendSampleValue(std::string& out, double value);
+
 }  // namespace ipcwatch
