@@ -79,13 +79,13 @@ class SeriesTable {
   std::string help_;
   MetricType type_;
   std::string keys_;   // every series' joined key, back to back
-  std::string texts_;  // every series' `{...}`, back to back
+  std::string texts_;  // every series' `name{...} `, back to back
   std::vector<Series> series_;
   std::vector<Slot> order_;  // every slot, the first ordered_ sorted by key
   std::size_t ordered_ = 0;
   std::uint64_t scrape_ = 1;  // slots start at scrape 0: no value
   std::size_t valued_ = 0;
-  std::size_t last_text_size_ = 0;
+  std::size_t valued_bytes_ = 0;  // room the lines of this scrape's series may take
   std::string scratch_key_;
   std::unordered_set<Slot, KeyHash, KeyEqual> index_;
 };

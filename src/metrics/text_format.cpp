@@ -1,5 +1,6 @@
 #include "metrics/text_format.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <string_view>
@@ -85,16 +86,22 @@ void appendHistogram(std::string& out, const std::string& name, const HistogramS
 
 }  // namespace
 
-void appendSampleValue(std::string& out, double value) {
+char* writeSampleValue(char* out, double value) {
+  std::string_view text;
   if (std::isnan(value)) {
-    out += "NaN";
+    text = "NaN";
   } else if (std::isinf(value)) {
-    out += value > 0 ? "+Inf" : "-Inf";
+    text = value > 0 ? "+Inf" : "-Inf";
   } else {
-    char buf[32];
-    const auto result = std::to_chars(buf, buf + sizeof(buf), value);
-    out.append(buf, result.ptr);
+    // The shortest form of a double takes at most 24 characters ("-2.2250738585072014e-308").
+    return std::to_chars(out, out + kMaxSampleValueLength, value).ptr;
   }
+  return std::copy(text.begin(), text.end(), out);
+}
+
+void appendSampleValue(std::string& out, double value) {
+  char buf[kMaxSampleValueLength];
+  out.append(buf, writeSampleValue(buf, value));
 }
 
 void appendLabelSet(std::string& out, const LabelSet& labels) {

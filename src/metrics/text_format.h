@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -18,5 +19,8 @@ void appendLabelSet(std::string& out, const LabelSet& labels);
 
 // A sample value as appendExposition writes it.
 void appendSampleValue(std::string& out, double value);
+// The same into `out`, which has room for kMaxSampleValueLength characters; returns the end.
+constexpr std::size_t kMaxSampleValueLength = 32;
+char* writeSampleValue(char* out, double value);
 
 }  // namespace ipcwatch
