@@ -41,36 +41,40 @@ SeriesTable::Slot SeriesTable::slot(const LabelSet& labels) {
   if (const auto it = index_.find(std::string_view(scratch_key_)); it != index_.end()) {
     return *it;
   }
-  const Slot slot = offset32(series_.size());
-  const std::uint32_t key_offset = offset32(keys_.size());
+  const Slot slot = offset32(values_.size());
+  keys_of_.push_back({offset32(keys_.size()), offset32(scratch_key_.size())});
   keys_ += scratch_key_;
   // What precedes the value on the series' line: name, label set, space.
-  const std::uint32_t text_offset = offset32(texts_.size());
-  texts_ += name_;
-  appendLabelSet(texts_, labels);
-  texts_ += ' ';
-  series_.push_back({key_offset, offset32(scratch_key_.size()), text_offset,
-                     offset32(texts_.size() - text_offset), 0, 0.0});
-  order_.push_back(slot);
+  const std::size_t text_offset = pending_texts_.size();
+  pending_texts_ += name_;
+  appendLabelSet(pending_texts_, labels);
+  pending_texts_ += ' ';
+  values_.push_back({0.0, 0, offset32(pending_texts_.size() - text_offset)});
+  pending_.push_back(slot);
   index_.insert(slot);
   return slot;
 }
 
 void SeriesTable::beginScrape() {
-  ++scrape_;
+  if (++scrape_ == 0) {  // wrapped: no slot may look valued by an old scrape
+    for (Value& value : values_) {
+      value.scrape = 0;
+    }
+    scrape_ = 1;
+  }
   valued_ = 0;
   valued_bytes_ = 0;
 }
 
 double& SeriesTable::valueFor(Slot slot) {
-  Series& series = series_[slot];
-  if (series.scrape != scrape_) {
-    series.scrape = scrape_;
-    series.value = 0;
+  Value& value = values_[slot];
+  if (value.scrape != scrape_) {
+    value.scrape = scrape_;
+    value.value = 0;
     ++valued_;
-    valued_bytes_ += series.text_length + kMaxSampleValueLength + 1;
+    valued_bytes_ += value.text_length + kMaxSampleValueLength + 1;
   }
-  return series.value;
+  return value.value;
 }
 
 void SeriesTable::add(Slot slot, double value) {
@@ -81,17 +85,50 @@ void SeriesTable::set(Slot slot, double value) {
   valueFor(slot) = value;
 }
 
-// New series are sorted among themselves and merged into the ordered ones: after the first
-// scrape, a scrape that brings no new label set sorts nothing.
+// New series are sorted among themselves and merged into the ordered ones, texts and all:
+// after the first scrape, a scrape that brings no new label set reorders nothing.
 void SeriesTable::orderNewSeries() {
-  if (ordered_ == order_.size()) {
+  if (pending_.empty()) {
     return;
   }
-  const auto less = [this](Slot a, Slot b) { return keyOf(a) < keyOf(b); };
-  const auto middle = order_.begin() + static_cast<std::ptrdiff_t>(ordered_);
-  std::sort(middle, order_.end(), less);
-  std::inplace_merge(order_.begin(), middle, order_.end(), less);
-  ordered_ = order_.size();
+  struct Fresh {
+    Slot slot;
+    std::size_t text_offset;  // in pending_texts_
+  };
+  std::vector<Fresh> fresh;
+  fresh.reserve(pending_.size());
+  std::size_t offset = 0;
+  for (const Slot slot : pending_) {
+    fresh.push_back({slot, offset});
+    offset += values_[slot].text_length;
+  }
+  std::sort(fresh.begin(), fresh.end(),
+            [this](const Fresh& a, const Fresh& b) { return keyOf(a.slot) < keyOf(b.slot); });
+  std::vector<Line> lines;
+  lines.reserve(lines_.size() + fresh.size());
+  std::string texts;
+  texts.reserve(texts_.size() + pending_texts_.size());
+  std::size_t old_text = 0;
+  auto old_line = lines_.begin();
+  auto new_line = fresh.begin();
+  while (old_line != lines_.end() || new_line != fresh.end()) {
+    if (new_line != fresh.end() &&
+        (old_line == lines_.end() || keyOf(new_line->slot) < keyOf(old_line->slot))) {
+      const std::uint32_t length = values_[new_line->slot].text_length;
+      texts.append(pending_texts_, new_line->text_offset, length);
+      lines.push_back({new_line->slot, length});
+      ++new_line;
+    } else {
+      texts.append(texts_, old_text, old_line->text_length);
+      old_text += old_line->text_length;
+      lines.push_back(*old_line);
+      ++old_line;
+    }
+  }
+  lines_.swap(lines);
+  texts_.swap(texts);
+  pending_.clear();
+  pending_texts_.clear();
 }
 
 MetricFamily SeriesTable::build() {
@@ -106,14 +143,15 @@ MetricFamily SeriesTable::build() {
   text.resize(valued_bytes_);
   char* const begin = text.data();
   char* at = begin;
-  for (const Slot slot : order_) {
-    const Series& series = series_[slot];
-    if (series.scrape != scrape_) {
-      continue;
+  const char* line_text = texts_.data();
+  for (const Line& line : lines_) {
+    const Value& value = values_[line.slot];
+    if (value.scrape == scrape_) {
+      at = std::copy_n(line_text, line.text_length, at);
+      at = writeSampleValue(at, value.value);
+      *at++ = '\n';
     }
-    at = std::copy_n(texts_.data() + series.text_offset, series.text_length, at);
-    at = writeSampleValue(at, series.value);
-    *at++ = '\n';
+    line_text += line.text_length;
   }
   text.resize(static_cast<std::size_t>(at - begin));
   return family;

@@ -37,22 +37,29 @@ class SeriesTable {
   void set(Slot slot, double value);
   // Whether no series has a value in this scrape.
   bool empty() const { return valued_ == 0; }
-  std::size_t size() const { return series_.size(); }
+  std::size_t size() const { return values_.size(); }
 
   // This scrape's family: the series given a value, in label-set order, in `series_text`.
   MetricFamily build();
 
  private:
-  struct Series {
-    std::uint32_t key_offset;
-    std::uint32_t key_length;
-    std::uint32_t text_offset;
-    std::uint32_t text_length;
-    std::uint64_t scrape;  // the scrape that last gave it a value
+  struct Key {
+    std::uint32_t offset;
+    std::uint32_t length;
+  };
+  // What a scrape touches, by slot: kept apart from the keys, which only ordering reads.
+  struct Value {
     double value;
+    std::uint32_t scrape;       // the scrape that last gave it a value
+    std::uint32_t text_length;  // of its `name{...} `
+  };
+  // An ordered series: its text is the next text_length bytes of texts_.
+  struct Line {
+    Slot slot;
+    std::uint32_t text_length;
   };
   std::string_view keyOf(Slot slot) const {
-    return std::string_view(keys_).substr(series_[slot].key_offset, series_[slot].key_length);
+    return std::string_view(keys_).substr(keys_of_[slot].offset, keys_of_[slot].length);
   }
   double& valueFor(Slot slot);
   void orderNewSeries();
@@ -78,12 +85,17 @@ class SeriesTable {
   std::string name_;
   std::string help_;
   MetricType type_;
-  std::string keys_;   // every series' joined key, back to back
-  std::string texts_;  // every series' `name{...} `, back to back
-  std::vector<Series> series_;
-  std::vector<Slot> order_;  // every slot, the first ordered_ sorted by key
-  std::size_t ordered_ = 0;
-  std::uint64_t scrape_ = 1;  // slots start at scrape 0: no value
+  std::string keys_;  // every series' joined key, back to back
+  std::vector<Key> keys_of_;
+  std::vector<Value> values_;
+  // The ordered series, and their `name{...} ` back to back in the same order, so that a scrape
+  // reads the texts front to back: read in slot order they were a cache miss per series.
+  std::vector<Line> lines_;
+  std::string texts_;
+  // Series not ordered yet (created since the last build), their texts back to back.
+  std::vector<Slot> pending_;
+  std::string pending_texts_;
+  std::uint32_t scrape_ = 1;  // slots start at scrape 0: no value
   std::size_t valued_ = 0;
   std::size_t valued_bytes_ = 0;  // room the lines of this scrape's series may take
   std::string scratch_key_;
