@@ -14,9 +14,10 @@ namespace ipcwatch {
 // The series of one family kept from scrape to scrape, for families of tens of thousands of
 // series whose label sets come back every scrape (kernel counters keyed by comm). A label set
 // is rendered as exposition text once, when it first appears, into one buffer shared by all
-// series, and put in order then; a scrape only gives slots values and writes the lines of
-// those that got one, so it allocates nothing per series. Like FamilyBuilder, series are
-// ordered by label set and equal label sets share one series (add() sums).
+// series, and merged into their order at the next build(); a scrape only gives slots values
+// and writes the lines of those that got one, so it allocates nothing per series. Like
+// FamilyBuilder, series are ordered by label set and equal label sets share one series (add()
+// sums).
 //
 // Slots are never removed: the table is for label values bounded by a LabelCap.
 class SeriesTable {
