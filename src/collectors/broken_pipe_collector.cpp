@@ -5,8 +5,6 @@
 #include <stdexcept>
 
 #include "ipcwatch/bpf/broken_pipe.h"
-#include "metrics/family.h"
-#include "metrics/label_value.h"
 #include "probes/bpf_map_reader.h"
 
 namespace ipcwatch {
@@ -20,17 +18,6 @@ void requireLoaded(const BrokenPipeProbe& probe) {
   if (!probe.loaded()) {
     throw std::runtime_error("broken_pipe BPF object is not loaded");
   }
-}
-
-// Adds every (comm, code) counter of a map to `family`, capping comm; codes >= code_count are
-// reported as `unknown_code` (a newer BPF object than this agent knows).
-template <typename LabelFn>
-void addCommCounters(int map_fd, LabelCap& cap, FamilyBuilder& family, LabelFn&& labels) {
-  forEachPerCpuCounter<ipcw_comm_key>(map_fd, [&](const ipcw_comm_key& key, std::uint64_t n) {
-    const std::string comm =
-        cap.admit(sanitizeLabelValue(fromKernelString(key.comm, sizeof key.comm)));
-    family.add(labels(comm, key.code), static_cast<double>(n));
-  });
 }
 
 }  // namespace
@@ -68,69 +55,59 @@ std::string_view sigpipeActionName(std::uint32_t action) {
 }
 
 BrokenPipeCollector::BrokenPipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps)
-    : probe_(probe), comm_cap_(caps.comm(kEpipeMetric)) {}
+    : probe_(probe),
+      epipe_(kEpipeMetric,
+             "Writes and sends that failed with EPIPE (the reading end was closed), by the "
+             "writer's comm and the kind of file written to.",
+             caps.comm(kEpipeMetric), [](const std::string& comm, std::uint32_t code) -> LabelSet {
+               return {{"comm", comm}, {"kind", std::string(epipeKindName(code))}};
+             }) {}
 
 void BrokenPipeCollector::collect(std::vector<MetricFamily>& out) {
   requireLoaded(probe_);
-  FamilyBuilder family(kEpipeMetric,
-                       "Writes and sends that failed with EPIPE (the reading end was closed), by "
-                       "the writer's comm and the kind of file written to.",
-                       MetricType::Counter);
-  addCommCounters(probe_.epipeCountsFd(), comm_cap_, family,
-                  [](const std::string& comm, std::uint32_t code) -> LabelSet {
-                    return {{"comm", comm}, {"kind", std::string(epipeKindName(code))}};
-                  });
+  epipe_.beginScrape();
+  epipe_.addMap(probe_.epipeCountsFd());
   for (std::uint32_t kind = 0; kind < IPCW_KIND_COUNT; ++kind) {
     const auto n = readPerCpuArraySlot(probe_.fallbackCountsFd(), IPCW_FALLBACK_EPIPE_BASE + kind);
     if (n != 0) {
-      family.add(
-          {{"comm", std::string(LabelCap::kOther)}, {"kind", std::string(epipeKindName(kind))}},
-          static_cast<double>(n));
+      epipe_.addOther(kind, n);
     }
   }
-  if (!family.empty()) {
-    out.push_back(family.build());
-  }
+  epipe_.appendTo(out);
 }
 
 SigpipeCollector::SigpipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps)
     : probe_(probe),
-      signal_comm_cap_(caps.comm(kSigpipeMetric)),
-      death_comm_cap_(caps.comm(kDeathsMetric)) {}
+      signals_(kSigpipeMetric,
+               "SIGPIPE signals generated, by the target's comm and what became of the signal "
+               "(default: terminates, handled, ignored, blocked: left pending).",
+               caps.comm(kSigpipeMetric),
+               [](const std::string& comm, std::uint32_t code) -> LabelSet {
+                 return {{"action", std::string(sigpipeActionName(code))}, {"comm", comm}};
+               }),
+      deaths_(kDeathsMetric, "Processes terminated by SIGPIPE, by comm.", caps.comm(kDeathsMetric),
+              [](const std::string& comm, std::uint32_t) -> LabelSet {
+                return {{"comm", comm}};
+              }) {}
 
 void SigpipeCollector::collect(std::vector<MetricFamily>& out) {
   requireLoaded(probe_);
-  FamilyBuilder signals(kSigpipeMetric,
-                        "SIGPIPE signals generated, by the target's comm and what became of the "
-                        "signal (default: terminates, handled, ignored, blocked: left pending).",
-                        MetricType::Counter);
-  addCommCounters(probe_.sigpipeCountsFd(), signal_comm_cap_, signals,
-                  [](const std::string& comm, std::uint32_t code) -> LabelSet {
-                    return {{"action", std::string(sigpipeActionName(code))}, {"comm", comm}};
-                  });
+  signals_.beginScrape();
+  deaths_.beginScrape();
+  signals_.addMap(probe_.sigpipeCountsFd());
   const int fallback = probe_.fallbackCountsFd();
   for (std::uint32_t action = 0; action < IPCW_SIGPIPE_ACTION_COUNT; ++action) {
     const auto n = readPerCpuArraySlot(fallback, IPCW_FALLBACK_SIGPIPE_BASE + action);
     if (n != 0) {
-      signals.add({{"action", std::string(sigpipeActionName(action))},
-                   {"comm", std::string(LabelCap::kOther)}},
-                  static_cast<double>(n));
+      signals_.addOther(action, n);
     }
   }
-  FamilyBuilder deaths(kDeathsMetric, "Processes terminated by SIGPIPE, by comm.",
-                       MetricType::Counter);
-  addCommCounters(probe_.sigpipeDeathsFd(), death_comm_cap_, deaths,
-                  [](const std::string& comm, std::uint32_t) -> LabelSet {
-                    return {{"comm", comm}};
-                  });
+  deaths_.addMap(probe_.sigpipeDeathsFd());
   if (const auto n = readPerCpuArraySlot(fallback, IPCW_FALLBACK_DEATH_SLOT); n != 0) {
-    deaths.add({{"comm", std::string(LabelCap::kOther)}}, static_cast<double>(n));
+    deaths_.addOther(0, n);
   }
-  for (auto* family : {&signals, &deaths}) {
-    if (!family->empty()) {
-      out.push_back(family->build());
-    }
-  }
+  signals_.appendTo(out);
+  deaths_.appendTo(out);
 }
 
 }  // namespace ipcwatch

@@ -1,12 +1,14 @@
 #pragma once
 
+#include "collectors/comm_counter_family.h"
 #include "metrics/collector.h"
 #include "metrics/label_caps.h"
 #include "probes/broken_pipe_probe.h"
 
 namespace ipcwatch {
 
-// ipc_epipe_total{comm,kind}: read from the probe's per-CPU maps at scrape time.
+// ipc_epipe_total{comm,kind}: read from the probe's per-CPU maps at scrape time. Its series are
+// kept from scrape to scrape (CommCounterFamily): a new instance starts over.
 class BrokenPipeCollector : public Collector {
  public:
   BrokenPipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps);
@@ -15,7 +17,7 @@ class BrokenPipeCollector : public Collector {
 
  private:
   const BrokenPipeProbe& probe_;
-  LabelCap& comm_cap_;
+  CommCounterFamily epipe_;
 };
 
 // ipc_sigpipe_total{comm,action} and ipc_sigpipe_deaths_total{comm}.
@@ -27,8 +29,8 @@ class SigpipeCollector : public Collector {
 
  private:
   const BrokenPipeProbe& probe_;
-  LabelCap& signal_comm_cap_;
-  LabelCap& death_comm_cap_;
+  CommCounterFamily signals_;
+  CommCounterFamily deaths_;
 };
 
 // Label value of an ipcw_epipe_kind / ipcw_sigpipe_action code.

@@ -30,15 +30,17 @@ struct HistogramSample {
   std::uint64_t count = 0;
 };
 
-// What a collector hands to the exposition: only what the text format needs, so a scrape of
-// tens of thousands of series holds one label set and one double per series. Histogram
-// families fill `histograms`, every other type fills `samples`.
+// What a collector hands to the exposition: only what the text format needs. Histogram
+// families fill `histograms`, every other type fills `samples`, or, for families of tens of
+// thousands of series kept from scrape to scrape (SeriesTable), `series_text`: the series
+// already written as exposition lines, in order, so a scrape allocates nothing per series.
 struct MetricFamily {
   std::string name;
   std::string help;
   MetricType type = MetricType::Untyped;
   std::vector<Sample> samples;
   std::vector<HistogramSample> histograms;
+  std::string series_text;
 };
 
 // What /metrics renders: a whole scrape's families.

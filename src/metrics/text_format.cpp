@@ -1,23 +1,12 @@
 #include "metrics/text_format.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <string_view>
 
 namespace ipcwatch {
 namespace {
-
-void appendValue(std::string& out, double value) {
-  if (std::isnan(value)) {
-    out += "NaN";
-  } else if (std::isinf(value)) {
-    out += value > 0 ? "+Inf" : "-Inf";
-  } else {
-    char buf[32];
-    const auto result = std::to_chars(buf, buf + sizeof(buf), value);
-    out.append(buf, result.ptr);
-  }
-}
 
 // Most values need no escaping: they are appended in runs, not a character at a time.
 void appendEscaped(std::string& out, std::string_view text, bool quote_too) {
@@ -56,7 +45,7 @@ void appendLabels(std::string& out, const LabelSet& labels, const char* extra_na
     }
     out += extra_name;
     out += "=\"";
-    appendValue(out, extra_value);
+    appendSampleValue(out, extra_value);
     out += '"';
   }
   out += '}';
@@ -69,7 +58,7 @@ void appendSample(std::string& out, const std::string& name, std::string_view su
   out += suffix;
   appendLabels(out, labels, extra_name, extra_value);
   out += ' ';
-  appendValue(out, value);
+  appendSampleValue(out, value);
   out += '\n';
 }
 
@@ -97,6 +86,28 @@ void appendHistogram(std::string& out, const std::string& name, const HistogramS
 
 }  // namespace
 
+char* writeSampleValue(char* out, double value) {
+  std::string_view text;
+  if (std::isnan(value)) {
+    text = "NaN";
+  } else if (std::isinf(value)) {
+    text = value > 0 ? "+Inf" : "-Inf";
+  } else {
+    // The shortest form of a double takes at most 24 characters ("-2.2250738585072014e-308").
+    return std::to_chars(out, out + kMaxSampleValueLength, value).ptr;
+  }
+  return std::copy(text.begin(), text.end(), out);
+}
+
+void appendSampleValue(std::string& out, double value) {
+  char buf[kMaxSampleValueLength];
+  out.append(buf, writeSampleValue(buf, value));
+}
+
+void appendLabelSet(std::string& out, const LabelSet& labels) {
+  appendLabels(out, labels);
+}
+
 void appendExposition(std::string& out, const std::vector<MetricFamily>& families) {
   for (const auto& family : families) {
     if (!family.help.empty()) {
@@ -120,6 +131,7 @@ void appendExposition(std::string& out, const std::vector<MetricFamily>& familie
         appendSample(out, family.name, "", sample.labels, sample.value);
       }
     }
+    out += family.series_text;
   }
 }
 
