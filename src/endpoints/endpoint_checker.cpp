@@ -464,9 +464,8 @@ class CheckRun {
       input.file_label =
           n > 0 ? std::string(label, strnlen(label, static_cast<std::size_t>(n))) : "";
       if (report_.identity.pid != 0) {
-        const std::string domain =
-            readSmallFile(procfs_ + "/" + std::to_string(report_.identity.pid) + "/attr/current");
-        input.client_domain = domain.substr(0, domain.find_first_of(std::string("\0\n", 2)));
+        input.client_domain = selinuxContextOf(
+            readSmallFile(procfs_ + "/" + std::to_string(report_.identity.pid) + "/attr/current"));
       }
       input.now_seconds = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())

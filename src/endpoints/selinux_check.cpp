@@ -21,6 +21,18 @@ std::string typeOf(const std::string& context) {
   return type.empty() ? context : std::string(type);
 }
 
+}  // namespace
+
+std::string selinuxContextOf(const std::string& attr_current) {
+  const std::string label =
+      attr_current.substr(0, attr_current.find_first_of(std::string("\0\n", 2)));
+  const auto colons = std::count(label.begin(), label.end(), ':');
+  const bool fields_nonempty = label.find("::") == std::string::npos && !label.starts_with(':');
+  return colons >= 2 && fields_nonempty ? label : "";
+}
+
+namespace {
+
 std::string denialText(const RecentDenial& denial) {
   std::string perms;
   for (const auto& perm : denial.permissions) {
@@ -102,8 +114,9 @@ CheckResult checkSelinux(const SelinuxCheckInput& input, const std::vector<Recen
   result.status = enforced ? CheckStatus::kFail : CheckStatus::kWarn;
   result.evidence = seen + "; " + std::to_string(count) + " recent denial" +
                     (count == 1 ? "" : "s") + ", newest: " + denialText(*found);
-  result.fix = std::string(enforced ? "SELinux denies the client" : "SELinux would deny the client "
-                                                                    "once enforcing") +
+  result.fix = std::string(enforced ? "SELinux denies the client"
+                                    : "SELinux would deny the client "
+                                      "once enforcing") +
                ": give the endpoint the label its policy expects "
                "(semanage fcontext -a -t <type> '" +
                input.path + "'; restorecon -v " + input.path +

@@ -318,7 +318,8 @@ TEST_F(EndpointsE2eTest, ConfiguredPathWithATrailingSpace) {
 // Where SELinux is active, a recent denial naming the endpoint for the client's domain fails
 // the check. SELinux is not active on the test machines, so selinuxfs is a fixture directory
 // (paths.sysfs) and the denial a kernel AVC record as auditd writes it; the client's domain is
-// then unknown (no /proc/PID/attr/current), so a denial for any domain on the path counts.
+// then unknown (no SELinux context in /proc/PID/attr/current: none at all, or an AppArmor label
+// on a stock Debian kernel), so a denial for any domain on the path counts.
 TEST_F(EndpointsE2eTest, RecentSelinuxDenialFailsTheSelinuxCheck) {
   makeFifo(fifo_, 0666, 0, 0);
   auto reader = startReader(fifo_, uniqueComm("srv"));

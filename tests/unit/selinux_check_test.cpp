@@ -39,6 +39,20 @@ RecentDenial denial(std::string path, std::string tclass = "fifo_file",
   return d;
 }
 
+// /proc/PID/attr/current shows the major LSM's label: an SELinux context is kept (without
+// its NUL or newline), AppArmor's and Smack's labels are no SELinux domain.
+TEST(SelinuxCheck, ClientDomainIsOnlyAnSelinuxContext) {
+  EXPECT_EQ(selinuxContextOf(std::string("system_u:system_r:httpd_t:s0\0", 29)),
+            "system_u:system_r:httpd_t:s0");
+  EXPECT_EQ(selinuxContextOf("unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023\n"),
+            "unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023");
+  EXPECT_EQ(selinuxContextOf("unconfined\n"), "");                 // AppArmor, no profile
+  EXPECT_EQ(selinuxContextOf("/usr/sbin/httpd (enforce)\n"), "");  // AppArmor, a profile
+  EXPECT_EQ(selinuxContextOf("_"), "");                            // Smack
+  EXPECT_EQ(selinuxContextOf("::"), "");
+  EXPECT_EQ(selinuxContextOf(""), "");
+}
+
 TEST(SelinuxCheck, NotApplicableWhileInactive) {
   auto in = input();
   in.active = false;
