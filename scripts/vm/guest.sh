@@ -1,0 +1,44 @@
+#!/bin/bash
+# Runs inside the test guest, in the host's root file system (read-only 9p under a tmpfs
+# overlay), as its PID 1: sets up what a booted system has, runs the guest suite, writes the
+# results to /mnt (the host's results directory) and powers the guest off.
+set -u
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null || true
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t bpf bpf /sys/fs/bpf
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null || true
+ip link set lo up
+out=/mnt
+uname -r > "$out/release"
+params=$(cat /proc/cmdline)
+build=$(sed -n 's/.*ipcwatch.build=\([^ ]*\).*/\1/p' <<<"$params")
+filter=$(sed -n 's/.*ipcwatch.filter=\([^ ]*\).*/\1/p' <<<"$params")
+cd "$build" || { echo "no build directory $build" > "$out/error"; echo o > /proc/sysrq-trigger; }
+# The agent alone with its embedded default first: which probes attach on this kernel, and
+# which host inventory backend it chose (the harness's summary line reads both).
+./ipcwatch --web.listen-address 127.0.0.1:19863 > "$out/agent.log" 2>&1 &
+agent=$!
+for _ in $(seq 1 240); do
+  if curl -sf http://127.0.0.1:19863/metrics > "$out/metrics.txt" &&
+    grep -q '^ipcwatch_host_inventory_backend{' "$out/metrics.txt"; then
+    break
+  fi
+  sleep 0.5
+done
+kill "$agent"
+wait "$agent"
+./tests/ipcwatch_e2e_tests --gtest_filter="$filter" --gtest_output="xml:$out/e2e.xml" \
+  > "$out/e2e.log" 2>&1
+echo $? > "$out/e2e.status"
+sync
+echo o > /proc/sysrq-trigger
+sleep 60

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `make vmtest`: the guest suite on each stock Debian kernel of KERNELS, one boot each, then
+# one line per kernel. Exit status 0 only when every kernel passed.
+#
+#   scripts/vm/matrix.sh BUILD_DIR "5.10 6.1 6.12" [FILTER]
+set -uo pipefail
+
+build=${1:?usage: matrix.sh BUILD_DIR KERNELS [FILTER]}
+kernels=${2:?kernel series, e.g. "6.1 6.12"}
+# The end-to-end suites that exercise the kernel: the probes (broken pipes, SIGPIPE, FIFO opens,
+# unix connect/bind errors), the inventory (unix sockets through unix_diag, SysV and POSIX IPC in
+# new namespaces) and the endpoint checks with diagnose.
+filter=${3:-BrokenPipeE2E.*:FifoUnixE2E.*:UnixSocketsE2E.*:IpcInventoryE2E.*:EndpointsE2eTest.*}
+here=$(dirname "$(realpath "$0")")
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "vmtest: skipped: needs root (the guest shares this machine's root file system, and" \
+    "the guest suite runs as root in it); CI runs it as root" >&2
+  exit 0
+fi
+summary=()
+failed=0
+for series in $kernels; do
+  echo "vmtest: booting Debian's $series kernel" >&2
+  if line=$("$here/run.sh" "$series" "$build" "$filter"); then
+    summary+=("$line")
+  else
+    summary+=("${line:-vmtest $series: FAILED}")
+    failed=1
+  fi
+done
+echo
+printf '%s\n' "${summary[@]}"
+exit "$failed"
