@@ -113,13 +113,16 @@ static __always_inline __u32 classify_fd(struct task_struct *task, long fd)
 }
 
 /* fd_arg is the 1-based position of the file descriptor among the syscall's arguments. */
-static __always_inline int on_write_exit(long ret, int fd_arg)
+static __always_inline int on_write_exit(struct trace_event_raw_sys_exit *ctx, int fd_arg)
 {
-  if (ret != -EPIPE) {
+  if (ctx->ret != -EPIPE) {
     return 0;
   }
-  struct task_struct *task = bpf_get_current_task_btf();
-  struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+  struct task_struct *task = ipcw_current_task();
+  struct pt_regs *regs = ipcw_syscall_regs(task, ctx->id);
+  if (!regs) {
+    return 0;
+  }
   long fd = fd_arg == 3 ? PT_REGS_PARM3_CORE_SYSCALL(regs) : PT_REGS_PARM1_CORE_SYSCALL(regs);
   struct ipcw_comm_key key = {};
   key.code = classify_fd(task, fd);
@@ -129,23 +132,23 @@ static __always_inline int on_write_exit(long ret, int fd_arg)
 }
 
 SEC("tracepoint/syscalls/sys_exit_write")
-int epipe_write(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx->ret, 1); }
+int epipe_write(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx, 1); }
 
 SEC("tracepoint/syscalls/sys_exit_writev")
-int epipe_writev(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx->ret, 1); }
+int epipe_writev(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx, 1); }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
-int epipe_sendto(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx->ret, 1); }
+int epipe_sendto(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx, 1); }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int epipe_sendmsg(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx->ret, 1); }
+int epipe_sendmsg(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx, 1); }
 
 SEC("tracepoint/syscalls/sys_exit_sendmmsg")
-int epipe_sendmmsg(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx->ret, 1); }
+int epipe_sendmmsg(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx, 1); }
 
 /* splice(fd_in, off_in, fd_out, ...): EPIPE comes from the output side. */
 SEC("tracepoint/syscalls/sys_exit_splice")
-int epipe_splice(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx->ret, 3); }
+int epipe_splice(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx, 3); }
 
 static __always_inline __u32 sigpipe_action(struct task_struct *task, int result)
 {

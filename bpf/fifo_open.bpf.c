@@ -151,7 +151,7 @@ static __always_inline int on_enter(long dfd, long filename, long flags)
 
 static __always_inline void on_success(struct ipcw_inflight_open *open, long fd)
 {
-  struct file *file = ipcw_fd_file(bpf_get_current_task_btf(), fd);
+  struct file *file = ipcw_fd_file(ipcw_current_task(), fd);
   if (!file) {
     return;
   }
@@ -206,13 +206,9 @@ static __always_inline void on_error(long err, long dfd, long filename, long fla
 }
 
 /* The arguments are read from the saved user registers, as at syscall entry. */
-static __always_inline int on_exit(long ret, bool is_openat)
+static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx, bool is_openat)
 {
-  struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-  long dfd = is_openat ? (long)PT_REGS_PARM1_CORE_SYSCALL(regs) : -100 /* AT_FDCWD */;
-  long filename = is_openat ? PT_REGS_PARM2_CORE_SYSCALL(regs) : PT_REGS_PARM1_CORE_SYSCALL(regs);
-  long flags = is_openat ? PT_REGS_PARM3_CORE_SYSCALL(regs) : PT_REGS_PARM2_CORE_SYSCALL(regs);
-
+  long ret = ctx->ret;
   __u32 tid = (__u32)bpf_get_current_pid_tgid();
   struct ipcw_inflight_open *tracked = bpf_map_lookup_elem(&inflight, &tid);
   struct ipcw_inflight_open open = {};
@@ -224,9 +220,18 @@ static __always_inline int on_exit(long ret, bool is_openat)
     if (tracked) {
       on_success(&open, ret);
     }
-  } else {
-    on_error(-ret, dfd, filename, flags);
+    return 0;
   }
+  /* Every failed open is looked at, tracked at entry or not: its arguments come from the
+   * registers (none where they cannot be found, see ipcw_syscall_regs). */
+  struct pt_regs *regs = ipcw_syscall_regs(ipcw_current_task(), ctx->id);
+  if (!regs) {
+    return 0;
+  }
+  long dfd = is_openat ? (long)PT_REGS_PARM1_CORE_SYSCALL(regs) : -100 /* AT_FDCWD */;
+  long filename = is_openat ? PT_REGS_PARM2_CORE_SYSCALL(regs) : PT_REGS_PARM1_CORE_SYSCALL(regs);
+  long flags = is_openat ? PT_REGS_PARM3_CORE_SYSCALL(regs) : PT_REGS_PARM2_CORE_SYSCALL(regs);
+  on_error(-ret, dfd, filename, flags);
   return 0;
 }
 
@@ -237,7 +242,7 @@ int fifo_enter_openat(struct trace_event_raw_sys_enter *ctx)
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat")
-int fifo_exit_openat(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx->ret, true); }
+int fifo_exit_openat(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx, true); }
 
 SEC("tracepoint/syscalls/sys_enter_open")
 int fifo_enter_open(struct trace_event_raw_sys_enter *ctx)
@@ -246,4 +251,4 @@ int fifo_enter_open(struct trace_event_raw_sys_enter *ctx)
 }
 
 SEC("tracepoint/syscalls/sys_exit_open")
-int fifo_exit_open(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx->ret, false); }
+int fifo_exit_open(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx, false); }

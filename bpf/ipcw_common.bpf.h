@@ -42,4 +42,41 @@ static __always_inline bool ipcw_count(void *map, const void *key)
   return false;
 }
 
+/* The current task. bpf_get_current_task_btf() (5.11+) where the kernel has it; before, the
+ * untyped bpf_get_current_task(): every read through it is a CO-RE probe read either way.
+ * Which one is settled at load time (libbpf resolves the enum value against the kernel's BTF)
+ * and the verifier drops the other branch, so the programs load on 5.10. */
+static __always_inline struct task_struct *ipcw_current_task(void)
+{
+  if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
+    return bpf_get_current_task_btf();
+  }
+  return (struct task_struct *)bpf_get_current_task();
+}
+
+/* THREAD_SIZE on x86-64 (PAGE_SIZE << 2) without KASAN, as every Debian amd64 kernel has it. */
+#define IPCW_X86_64_THREAD_SIZE 16384
+
+/* The user registers saved when the current syscall (number syscall_nr, the tracepoint's id)
+ * entered the kernel, or NULL. bpf_task_pt_regs() (5.15+) where the kernel has it; before,
+ * where task_pt_regs() puts them on x86-64 (the top of the task's kernel stack), checked
+ * against the syscall number they record, so a kernel built otherwise reads nothing rather
+ * than the wrong arguments. */
+static __always_inline struct pt_regs *ipcw_syscall_regs(struct task_struct *task,
+                                                         long syscall_nr)
+{
+  if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
+    return (struct pt_regs *)bpf_task_pt_regs(task);
+  }
+  void *stack = BPF_CORE_READ(task, stack);
+  if (!stack) {
+    return NULL;
+  }
+  struct pt_regs *regs = (struct pt_regs *)(stack + IPCW_X86_64_THREAD_SIZE) - 1;
+  if ((long)BPF_CORE_READ(regs, orig_ax) != syscall_nr) {
+    return NULL;
+  }
+  return regs;
+}
+
 #endif /* IPCWATCH_BPF_COMMON_BPF_H */

@@ -37,13 +37,18 @@ struct {
   __type(value, __u64);
 } map_full SEC(".maps");
 
-static __always_inline int on_exit(long ret, void *map, __u32 full_slot)
+static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx, void *map,
+                                   __u32 full_slot)
 {
+  long ret = ctx->ret;
   if (ret >= 0) {
     return 0;
   }
-  struct task_struct *task = bpf_get_current_task_btf();
-  struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+  struct task_struct *task = ipcw_current_task();
+  struct pt_regs *regs = ipcw_syscall_regs(task, ctx->id);
+  if (!regs) {
+    return 0;
+  }
   long fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
   const char *uaddr = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
   long addrlen = PT_REGS_PARM3_CORE_SYSCALL(regs);
@@ -89,8 +94,8 @@ static __always_inline int on_exit(long ret, void *map, __u32 full_slot)
 SEC("tracepoint/syscalls/sys_exit_connect")
 int unix_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
-  return on_exit(ctx->ret, &connect_errors, 0);
+  return on_exit(ctx, &connect_errors, 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_bind")
-int unix_exit_bind(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx->ret, &bind_errors, 1); }
+int unix_exit_bind(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx, &bind_errors, 1); }

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -181,6 +182,24 @@ class UnixSocketsE2E : public ::testing::Test {
   LabelCaps caps_{1000, 1000, 1000};
 };
 
+// The state /proc/PID/net/unix gives the datagram sockets of PID's network namespace
+// ("connected" for SS_CONNECTED, else "unconnected"): a socketpair of datagram sockets is
+// connected since Linux 5.15 and unconnected before, and the agent must report the kernel's.
+std::string datagramStateOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/net/unix");
+  std::string line;
+  std::getline(in, line);  // the header
+  std::string state;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string num, refs, protocol, flags, type, st;
+    if (fields >> num >> refs >> protocol >> flags >> type >> st && type == "0002") {
+      state = st == "03" ? "connected" : "unconnected";
+    }
+  }
+  return state;
+}
+
 TEST_F(UnixSocketsE2E, ListenerInANewNetnsIsCountedUnderThatNamespace) {
   const std::string path = root_ + "/in-netns.sock";
   const std::string abstract = std::string("\0ipcwatch-e2e\0", 14) + std::to_string(getpid());
@@ -207,8 +226,10 @@ TEST_F(UnixSocketsE2E, ListenerInANewNetnsIsCountedUnderThatNamespace) {
   EXPECT_EQ(sampleValue(samples, "ipc_unix_sockets",
                         {{"netns", ns}, {"socket_type", "seqpacket"}, {"state", "listening"}}),
             1);
+  const std::string pair_state = datagramStateOf(child.pid());
+  ASSERT_FALSE(pair_state.empty()) << "no datagram socket in the child's /proc/PID/net/unix";
   EXPECT_EQ(sampleValue(samples, "ipc_unix_sockets",
-                        {{"netns", ns}, {"socket_type", "dgram"}, {"state", "connected"}}),
+                        {{"netns", ns}, {"socket_type", "dgram"}, {"state", pair_state}}),
             2);
   double total = 0;
   for (const auto& [key, value] : samples) {
