@@ -31,4 +31,31 @@ for series in $kernels; do
 done
 echo
 printf '%s\n' "${summary[@]}"
+
+# The README's kernel table must say what this run saw, kernel by kernel: the probes attached
+# and the host inventory's backend and walk (test counts and exact releases change too often
+# to be kept there by hand).
+readme=$here/../../README.md
+for line in "${summary[@]}"; do
+  [[ $line =~ ^vmtest\ ([0-9.]+):\ kernel.*probes\ attached\ ([0-9]+/[0-9]+)\;\ inventory\ ([a-z_]+)(\ \(([a-z_]+)\))? ]] ||
+    continue
+  series=${BASH_REMATCH[1]}
+  probes=${BASH_REMATCH[2]}
+  inventory="/proc walk"
+  [ "${BASH_REMATCH[3]}" = bpf_iter ] && inventory="BPF iterators, \`${BASH_REMATCH[5]}\` walk"
+  row=$(grep -E "^\| ${series//./\\.}\.[^|]* \| [^|]* \| " "$readme" | head -n1)
+  if [ -z "$row" ]; then
+    echo "vmtest: README.md's kernel table has no row for $series" >&2
+    failed=1
+    continue
+  fi
+  IFS='|' read -r _ _ _ row_probes row_inventory _ <<<"$row"
+  row_probes=$(xargs <<<"$row_probes")
+  row_inventory=$(sed 's/^ *//; s/ *$//' <<<"$row_inventory")
+  if [ "$row_probes" != "$probes" ] || [ "$row_inventory" != "$inventory" ]; then
+    echo "vmtest: README.md's kernel table says '$row_probes' and '$row_inventory' for $series;" \
+      "this run saw '$probes' and '$inventory': update the table" >&2
+    failed=1
+  fi
+done
 exit "$failed"
