@@ -21,29 +21,45 @@ case $series in
   *) echo "fetch-kernel: unknown kernel series '$series' (5.10, 6.1 or 6.12)" >&2; exit 2 ;;
 esac
 
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/etc" "$apt_dir/debs"
-sources=$apt_dir/etc/$suite.list
-echo "deb [signed-by=$keyring] $mirror $suite main" > "$sources"
-apt_opts=(
-  -o "Dir::Etc::SourceList=$sources" -o Dir::Etc::SourceParts=/nonexistent
-  -o "Dir::State::Lists=$apt_dir/lists/$suite" -o "Dir::Cache::Archives=$apt_dir/archives"
-  -o Dir::State::status=/dev/null -o APT::Architecture=amd64 -o APT::Sandbox::User=root
-  -o Debug::NoLocking=1 -q
-)
-mkdir -p "$apt_dir/lists/$suite/partial"
-
-# The package lists are refreshed at most once a day.
-if [ -z "$(find "$apt_dir/lists/$suite" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n1)" ]; then
-  echo "fetch-kernel: updating the $suite package lists" >&2
-  apt-get "${apt_opts[@]}" update >&2
-fi
-
+mkdir -p "$apt_dir/archives/partial" "$apt_dir/etc" "$apt_dir/debs"
+# A release past its support moves from deb.debian.org to archive.debian.org, whose Release
+# files are no longer re-signed with a fresh Valid-Until.
+mirrors=("$mirror")
+[ "$suite" = bullseye ] && mirrors+=(http://archive.debian.org/debian)
 # linux-image-6.1.0-50-amd64-unsigned, linux-image-6.12.117+deb13-amd64-unsigned: the generic
 # flavour (the cloud one has no 9p), unsigned (a plain vmlinuz and modules).
-package=$(apt-cache "${apt_opts[@]}" pkgnames linux-image- |
-  grep -E "^linux-image-${series//./\\.}[.+0-9a-z-]*-amd64-unsigned$" | grep -v -e -cloud- -e -rt- |
-  sort -V | tail -n1)
+pattern="^linux-image-${series//./\\.}\\.[.+0-9a-z-]*-amd64-unsigned\$"
+package=
+for index in "${!mirrors[@]}"; do
+  sources=$apt_dir/etc/$suite-$index.list
+  lists=$apt_dir/lists/$suite-$index
+  mkdir -p "$lists/partial"
+  echo "deb [signed-by=$keyring] ${mirrors[$index]} $suite main" > "$sources"
+  apt_opts=(
+    -o "Dir::Etc::SourceList=$sources" -o Dir::Etc::SourceParts=/nonexistent
+    -o "Dir::State::Lists=$lists" -o "Dir::Cache::Archives=$apt_dir/archives"
+    -o Dir::State::status=/dev/null -o APT::Architecture=amd64 -o APT::Sandbox::User=root
+    -o Debug::NoLocking=1 -o Acquire::Check-Valid-Until=false -q
+  )
+  # The package lists are refreshed at most once a day.
+  if [ -z "$(find "$lists" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n1)" ]; then
+    echo "fetch-kernel: updating the $suite package lists from ${mirrors[$index]}" >&2
+    apt-get "${apt_opts[@]}" update >&2 ||
+      echo "fetch-kernel: cannot update the $suite lists from ${mirrors[$index]}" >&2
+  fi
+  package=$(apt-cache "${apt_opts[@]}" pkgnames linux-image- 2>/dev/null | grep -E "$pattern" |
+    grep -v -e -cloud- -e -rt- | sort -V | tail -n1 || true)
+  [ -n "$package" ] && break
+done
 if [ -z "$package" ]; then
+  # No package lists (no network): the newest kernel of the series fetched before, if any.
+  cached=$(ls -d "$cache/kernels/"* 2>/dev/null |
+    grep -E "/linux-image-${series//./\\.}\\.[^/]*-amd64-unsigned-[^/]*$" | sort -V | tail -n1 || true)
+  if [ -n "$cached" ] && [ -f "$cached/.complete" ]; then
+    echo "fetch-kernel: no $suite package lists; using the cached $(basename "$cached")" >&2
+    echo "$cached"
+    exit 0
+  fi
   echo "fetch-kernel: no linux-image-$series*-amd64-unsigned in $suite" >&2
   exit 1
 fi
