@@ -177,7 +177,7 @@ long sysctlValue(const std::string& path) {
 
 // The mqueue limits come with each process, as the sysctls inside its IPC namespace show them:
 // for this process, and for a child in an IPC namespace of its own with limits set apart.
-TEST_P(BpfHostIteratorTest, ReportsTheMqueueLimitsOfEachProcesssIpcNamespace) {
+TEST_P(BpfHostIteratorTest, ReportsTheMqueueLimitsOfEachProcessIpcNamespace) {
   const long queues_max = sysctlValue("/proc/sys/fs/mqueue/queues_max");
   if (queues_max < 0) {
     GTEST_SKIP() << "no POSIX message queues in this kernel (/proc/sys/fs/mqueue)";

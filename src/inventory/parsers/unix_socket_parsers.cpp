@@ -158,12 +158,6 @@ std::optional<std::string> decodeAttributes(std::span<const std::uint8_t> attrs,
         s.rqueue = readStruct<unix_diag_rqlen>(payload.data()).udiag_rqueue;
         s.wqueue = readStruct<unix_diag_rqlen>(payload.data()).udiag_wqueue;
         break;
-      case UNIX_DIAG_PEER:
-        if (payload.size() < sizeof(std::uint32_t)) {
-          return std::string("short UNIX_DIAG_PEER");
-        }
-        s.peer = readStruct<std::uint32_t>(payload.data());
-        break;
       default:
         break;  // attributes we did not ask for, or newer ones
     }

@@ -37,7 +37,6 @@ struct UnixSocket {
   bool has_rqlen = false;
   std::uint32_t rqueue = 0;
   std::uint32_t wqueue = 0;
-  std::uint32_t peer = 0;  // inode of the peer socket, 0 when none or not asked for
 };
 
 std::string_view unixSocketTypeName(std::uint8_t type);
