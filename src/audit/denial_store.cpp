@@ -71,6 +71,7 @@ void DenialStore::declareSource(std::string_view source) {
   audit_sources_ = audit_sources_ || source != kTracepointSource;
   counts_.parse_errors[std::string(source)] += 0;
   counts_.lost[std::string(source)] += 0;
+  counts_.duplicates[std::string(source)] += 0;
 }
 
 void DenialStore::addLost(std::string_view source, std::uint64_t n) {
@@ -102,17 +103,24 @@ void DenialStore::add(std::string_view source, const AuditRecord& record) {
       counts_.parse_errors[std::string(source)] += 1;
       return;
     case AuditRecordKind::kSelinuxError:
-      if (firstSighting(record)) {
-        counts_.errors[op_cap_.admit(sanitizeLabelValue(record.op))] += 1;
+      if (!firstSighting(record)) {
+        counts_.duplicates[std::string(source)] += 1;
+        return;
       }
+      counts_.errors[op_cap_.admit(sanitizeLabelValue(record.op))] += 1;
       return;
     case AuditRecordKind::kAvc:
-      if (record.avc.denied && firstSighting(record)) {
-        countDenial(source, record, record.id ? record.id->seconds : 0,
-                    record.id ? record.id->millis : 0);
-        if (!record.avc.userspace) {
-          matchAuditDenial(record, std::chrono::steady_clock::now());
-        }
+      if (!record.avc.denied) {
+        return;
+      }
+      if (!firstSighting(record)) {
+        counts_.duplicates[std::string(source)] += 1;
+        return;
+      }
+      countDenial(source, record, record.id ? record.id->seconds : 0,
+                  record.id ? record.id->millis : 0);
+      if (!record.avc.userspace) {
+        matchAuditDenial(record, std::chrono::steady_clock::now());
       }
       return;
     default:
@@ -145,6 +153,7 @@ void DenialStore::addTracepointDenial(const AvcMessage& avc, std::int64_t second
   for (auto it = audit_sightings_.begin(); it != audit_sightings_.end(); ++it) {
     if (it->signature == signature) {
       audit_sightings_.erase(it);  // the audit source has counted this one
+      counts_.duplicates[kTracepointSource] += 1;
       return;
     }
   }
@@ -177,7 +186,8 @@ void DenialStore::matchAuditDenial(const AuditRecord& record,
   const auto signature = signatureOf(record.avc);
   for (auto it = pending_.begin(); it != pending_.end(); ++it) {
     if (it->signature == signature) {
-      pending_.erase(it);
+      pending_.erase(it);  // counted from the audit record instead
+      counts_.duplicates[kTracepointSource] += 1;
       return;
     }
   }

@@ -55,7 +55,10 @@ class DenialStore {
     std::map<std::pair<std::string, std::string>, std::uint64_t> records;  // source, type
     std::map<std::string, std::uint64_t> parse_errors;                     // source
     std::map<std::string, std::uint64_t> lost;                             // source
-    std::vector<RecentDenial> recent;                                      // newest last
+    // Denials and errors a source saw after another had counted them (the same audit id, or
+    // the tracepoint twin of an audit record): how the de-duplication shows it is at work.
+    std::map<std::string, std::uint64_t> duplicates;  // source
+    std::vector<RecentDenial> recent;                 // newest last
   };
 
   DenialStore(LabelCaps& caps, std::size_t recent_capacity,
@@ -136,7 +139,7 @@ class DenialStore {
   std::deque<std::size_t> seen_order_;
   std::unordered_set<std::size_t> seen_;
   bool audit_sources_ = false;
-  std::deque<PendingDenial> pending_;         // tracepoint denials, oldest first
+  std::deque<PendingDenial> pending_;          // tracepoint denials, oldest first
   std::deque<AuditSighting> audit_sightings_;  // audit denials no tracepoint event matched yet
 };
 

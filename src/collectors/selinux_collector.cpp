@@ -98,7 +98,14 @@ void SelinuxCollector::collect(std::vector<MetricFamily>& out) {
   for (const auto& [source, n] : s.lost) {
     lost.add({{"source", source}}, static_cast<double>(n));
   }
-  for (auto* family : {&denials, &errors, &records, &parse_errors, &lost}) {
+  FamilyBuilder duplicates("ipcwatch_audit_duplicates_total",
+                           "SELinux denials and errors a source read after another source had "
+                           "counted the same event, so not counted again.",
+                           MetricType::Counter);
+  for (const auto& [source, n] : s.duplicates) {
+    duplicates.add({{"source", source}}, static_cast<double>(n));
+  }
+  for (auto* family : {&denials, &errors, &records, &parse_errors, &lost, &duplicates}) {
     push(out, *family);
   }
 }

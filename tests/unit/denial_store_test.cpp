@@ -1,5 +1,6 @@
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <gtest/gtest.h>
 
@@ -60,6 +61,8 @@ TEST(DenialStore, SameEventFromTwoSourcesCountsOnce) {
   EXPECT_EQ((s.records.at({"netlink", "AVC"})), 1u);
   EXPECT_EQ((s.records.at({"audit_log", "AVC"})), 2u);
   EXPECT_EQ(s.recent.size(), 2u);
+  // The second sighting of the first record is the one dropped.
+  EXPECT_EQ(s.duplicates, (std::map<std::string, std::uint64_t>{{"audit_log", 1}}));
 }
 
 TEST(DenialStore, DedupeMemoryIsBounded) {

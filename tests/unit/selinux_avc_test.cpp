@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <map>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -128,6 +129,7 @@ TEST(TracepointDenials, AuditRecordArrivingLaterIsPreferred) {
   ASSERT_EQ(s.recent.size(), 1u);
   EXPECT_EQ(s.recent[0].source, "netlink");
   EXPECT_EQ(s.recent[0].path, "/tmp/opensips_fifo");
+  EXPECT_EQ(s.duplicates, (std::map<std::string, std::uint64_t>{{"netlink", 0}, {"tracepoint", 1}}));
 }
 
 TEST(TracepointDenials, AuditRecordArrivingFirstIsPreferred) {
@@ -141,6 +143,8 @@ TEST(TracepointDenials, AuditRecordArrivingFirstIsPreferred) {
   EXPECT_EQ(countOf(store, kRead), 1u);
   EXPECT_EQ(countOf(store, kWrite), 1u);
   EXPECT_EQ(store.snapshot().recent.size(), 1u);
+  EXPECT_EQ(store.snapshot().duplicates,
+            (std::map<std::string, std::uint64_t>{{"netlink", 0}, {"tracepoint", 1}}));
 }
 
 TEST(TracepointDenials, UnmatchedDenialCountsWhenItsWindowEnds) {
@@ -161,6 +165,7 @@ TEST(TracepointDenials, UnmatchedDenialCountsWhenItsWindowEnds) {
   const auto s = store.snapshot();
   ASSERT_EQ(s.recent.size(), 2u);
   EXPECT_EQ(s.recent[1].source, "tracepoint");
+  EXPECT_EQ(s.duplicates, (std::map<std::string, std::uint64_t>{{"netlink", 0}}));
 }
 
 TEST(TracepointDenials, BacklogIsBoundedAndNothingIsLost) {
