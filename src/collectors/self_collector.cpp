@@ -59,6 +59,21 @@ void SelfCollector::collect(std::vector<MetricFamily>& out) {
   if (!attached.empty()) {
     out.push_back(attached.build());
   }
+  FamilyBuilder backends("ipcwatch_probe_backend",
+                         "How each attached BPF program is attached: tracepoint (a syscall "
+                         "tracepoint) or tp_btf (a BTF-typed raw tracepoint); always 1, absent "
+                         "while the program is degraded.",
+                         MetricType::Gauge);
+  for (const Probe* probe : probes_) {
+    for (const auto& program : probe->programs()) {
+      if (program.attached) {
+        backends.set({{"backend", program.backend}, {"probe", program.name}}, 1);
+      }
+    }
+  }
+  if (!backends.empty()) {
+    out.push_back(backends.build());
+  }
 
   FamilyBuilder lost("ipcwatch_events_lost_total",
                      "Kernel events a probe could not deliver or count: ring-buffer records "

@@ -12,6 +12,9 @@ struct ProgramStatus {
   std::string name;
   bool attached = false;
   std::string error;
+  // How it is attached, from its section: tracepoint (a classic syscall tracepoint) or tp_btf
+  // (a BTF-typed raw tracepoint); "" until attached.
+  std::string backend;
 };
 
 // Records a probe's kernel side dropped, by reason (ipcwatch_events_lost_total{probe}).

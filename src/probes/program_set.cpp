@@ -18,7 +18,7 @@ void ProgramSet::LinkDeleter::operator()(bpf_link* link) const {
 ProgramSet::ProgramSet(std::string probe, std::vector<std::string> enabled)
     : probe_(std::move(probe)) {
   for (auto& name : enabled) {
-    status_.push_back({std::move(name), false, "not attached"});
+    status_.push_back({std::move(name), false, "not attached", ""});
   }
 }
 
@@ -57,6 +57,8 @@ void ProgramSet::attach(bpf_object* obj) {
       links_.emplace_back(link);
       s.attached = true;
       s.error.clear();
+      const std::string section = bpf_program__section_name(prog);
+      s.backend = section.substr(0, section.find('/'));
       continue;
     } else {
       s.error = "attach: " + libbpfErrorText(errno);
@@ -82,6 +84,7 @@ void ProgramSet::detach() {
   links_.clear();
   for (auto& s : status_) {
     s.attached = false;
+    s.backend.clear();
   }
 }
 

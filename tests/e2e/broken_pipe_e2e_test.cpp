@@ -192,6 +192,20 @@ class BrokenPipeE2E : public ::testing::Test {
 std::unique_ptr<AgentProcess> BrokenPipeE2E::agent_;
 int BrokenPipeE2E::port_ = 0;
 
+// Each program says how it is attached: the EPIPE programs on the syscall exit tracepoints,
+// the SIGPIPE ones on BTF-typed raw tracepoints (signal_generate, sched_process_exit).
+TEST_F(BrokenPipeE2E, EachProgramReportsItsBackend) {
+  const auto samples = scrape();
+  for (const char* program : kPrograms) {
+    const std::string backend =
+        std::string(program).starts_with("epipe_") ? "tracepoint" : "tp_btf";
+    const std::string key =
+        sampleKey("ipcwatch_probe_backend", {{"probe", program}, {"backend", backend}});
+    ASSERT_EQ(samples.count(key), 1u) << program << " on " << backend;
+    EXPECT_EQ(samples.at(key), 1);
+  }
+}
+
 TEST_F(BrokenPipeE2E, CountsEpipeByKindForOwnComm) {
   const std::string comm = uniqueComm("iw-epipe-");
   char dir[] = "/tmp/ipcwatch-fifo-XXXXXX";

@@ -46,7 +46,8 @@ class NonStdThrowingCollector : public Collector {
 class FakeProbe : public Probe {
  public:
   std::vector<ProgramStatus> programs() const override {
-    return {{"prog_ok", true, ""}, {"prog_degraded", false, "attach: No such file or directory"}};
+    return {{"prog_ok", true, "", "tp_btf"},
+            {"prog_degraded", false, "attach: No such file or directory", ""}};
   }
 };
 
@@ -122,6 +123,9 @@ TEST(SelfCollector, ExposesBuildInfoProbeStateAndOverflow) {
                               "revision=\"abc\",version=\"1.2.3\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("ipcwatch_probe_attached{probe=\"prog_degraded\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("ipcwatch_probe_attached{probe=\"prog_ok\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE ipcwatch_probe_backend gauge\n"
+                              "ipcwatch_probe_backend{backend=\"tp_btf\",probe=\"prog_ok\"} 1\n"));
+  EXPECT_THAT(text, Not(HasSubstr("ipcwatch_probe_backend{backend=\"\",probe=\"prog_degraded\"}")));
   EXPECT_THAT(text, HasSubstr("# TYPE ipcwatch_label_overflow_total counter\n"
                               "ipcwatch_label_overflow_total{metric=\"ipc_epipe_total\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("ipcwatch_collector_success{collector=\"self\"} 1\n"));
