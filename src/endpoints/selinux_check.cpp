@@ -11,6 +11,11 @@ bool endpointClass(const std::string& tclass) {
          tclass == "unix_dgram_socket" || tclass == "file" || tclass == "lnk_file";
 }
 
+// Classes whose target is the endpoint's file itself (its security.selinux label).
+bool fileClass(const std::string& tclass) {
+  return tclass == "fifo_file" || tclass == "sock_file" || tclass == "file" || tclass == "lnk_file";
+}
+
 std::string basename(const std::string& path) {
   const auto slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -57,6 +62,13 @@ std::string denialText(const RecentDenial& denial) {
 bool denialConcernsEndpoint(const RecentDenial& denial, const SelinuxCheckInput& input) {
   if (!input.client_domain.empty() &&
       contextType(denial.scontext) != contextType(input.client_domain)) {
+    return false;
+  }
+  // A denial on the endpoint's file under a label the file no longer has was for the old label:
+  // relabelling is how such a denial is fixed. (A socket class's target is the serving
+  // socket's label, not the file's.)
+  if (fileClass(denial.tclass) && !input.file_label.empty() && !denial.tcontext.empty() &&
+      denial.tcontext != input.file_label) {
     return false;
   }
   if (denial.path == input.path) {

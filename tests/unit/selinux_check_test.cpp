@@ -97,6 +97,25 @@ TEST(SelinuxCheck, MatchesByInodeNameAndParentDirectory) {
   EXPECT_TRUE(denialConcernsEndpoint(socket, input()));
 }
 
+// Relabelling the file is the fix for a denial on its label: once the file carries another
+// label, denials on the old one no longer fail the check. A socket class's target is the
+// serving socket, not the file, so the file's label does not decide those.
+TEST(SelinuxCheck, DenialOnALabelTheFileNoLongerHasNoLongerFails) {
+  auto relabelled = input();
+  relabelled.file_label = "system_u:object_r:httpd_tmpfs_t:s0";
+  const auto on_old_label = denial("/tmp/opensips_fifo");
+  EXPECT_TRUE(denialConcernsEndpoint(on_old_label, input()));
+  EXPECT_FALSE(denialConcernsEndpoint(on_old_label, relabelled));
+  EXPECT_EQ(checkSelinux(relabelled, {on_old_label}).status, CheckStatus::kPass);
+  auto unknown_label = input();
+  unknown_label.file_label.clear();
+  EXPECT_TRUE(denialConcernsEndpoint(on_old_label, unknown_label));
+  auto connectto = denial("/tmp/opensips_fifo", "unix_stream_socket");
+  connectto.tcontext = "system_u:system_r:opensips_t:s0";
+  connectto.permissions = {"connectto"};
+  EXPECT_TRUE(denialConcernsEndpoint(connectto, relabelled));
+}
+
 TEST(SelinuxCheck, OnlyTheClientsDomainUnlessUnknown) {
   const auto other = denial("/tmp/opensips_fifo", "fifo_file", "sshd_t");
   EXPECT_FALSE(denialConcernsEndpoint(other, input()));
