@@ -6,7 +6,7 @@ JOBS           ?= $(shell nproc)
 ARGS           ?=
 # The stock Debian kernels `make vmtest` boots, and those `make test` runs it on (README,
 # "Kernel matrix").
-KERNELS        ?= 5.10 6.1 6.12
+KERNELS        ?= 5.10 6.1 6.12 6.1-selinux
 TEST_KERNELS   ?= $(KERNELS)
 
 .PHONY: all deps build build-asan build-tsan run test test-unit test-asan vmtest bench soak format clean

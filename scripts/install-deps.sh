@@ -10,7 +10,7 @@ PACKAGES=(
   libyaml-cpp-dev libcap-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev
   curl prometheus prometheus-alertmanager prometheus-node-exporter iproute2 bpftrace acl ccache
-  qemu-system-x86 busybox-static kmod cpio xz-utils zstd
+  qemu-system-x86 busybox-static kmod cpio xz-utils zstd mmdebstrap
 )
 
 missing=()

@@ -18,6 +18,18 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null || true
 ip link set lo up
 out=/mnt
+# The SELinux guest (ipcwatch.selinux=1): Debian's reference policy loaded, permissive as its
+# /etc/selinux/config says (the suite turns enforcing on around each denied access). Every task
+# so far is then kernel_t, which the policy leaves unconfined. Files on the 9p root carry no
+# label (unlabeled_t): the root directory gets root_t, so that the confined domains the suite
+# enters may walk from it.
+if grep -q ipcwatch.selinux=1 /proc/cmdline; then
+  {
+    ldconfig
+    mount -t selinuxfs selinuxfs /sys/fs/selinux
+    load_policy && chcon system_u:object_r:root_t:s0 / && getenforce && id -Z
+  } > "$out/selinux.log" 2>&1 || echo "selinux: cannot load the policy (see selinux.log)" > "$out/error"
+fi
 uname -r > "$out/release"
 params=$(cat /proc/cmdline)
 build=$(sed -n 's/.*ipcwatch.build=\([^ ]*\).*/\1/p' <<<"$params")

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # `make vmtest`: the guest suite on each stock Debian kernel of KERNELS, one boot each, then
-# one line per kernel. Exit status 0 only when every kernel passed.
+# one line per kernel. Exit status 0 only when every kernel passed. A SERIES-selinux entry
+# (6.1-selinux) boots that kernel with SELinux and Debian's policy and runs the SELinux suite.
 #
-#   scripts/vm/matrix.sh BUILD_DIR "5.10 6.1 6.12" [FILTER]
+#   scripts/vm/matrix.sh BUILD_DIR "5.10 6.1 6.12 6.1-selinux" [FILTER]
 set -uo pipefail
 
 build=${1:?usage: matrix.sh BUILD_DIR KERNELS [FILTER]}
 kernels=${2:?kernel series, e.g. "6.1 6.12"}
 # The end-to-end suites that exercise the kernel: the probes (broken pipes, SIGPIPE, FIFO opens,
 # unix connect/bind errors), the inventory (unix sockets through unix_diag, SysV and POSIX IPC in
-# new namespaces) and the endpoint checks with diagnose.
-filter=${3:-BrokenPipeE2E.*:FifoUnixE2E.*:UnixSocketsE2E.*:IpcInventoryE2E.*:EndpointsE2eTest.*}
+# new namespaces) and the endpoint checks with diagnose; in the SELinux guest, the kernel's own
+# AVC denials through every audit source, the endpoint selinux check and diagnose.
+kernel_filter=${3:-BrokenPipeE2E.*:FifoUnixE2E.*:UnixSocketsE2E.*:IpcInventoryE2E.*:EndpointsE2eTest.*}
+selinux_filter=${3:-SelinuxKernelE2E.*}
 here=$(dirname "$(realpath "$0")")
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -31,6 +34,8 @@ for series in $kernels; do
   fi
   echo "vmtest: booting Debian's $series kernel" >&2
   (
+    filter=$kernel_filter
+    [[ $series == *-selinux ]] && filter=$selinux_filter
     if line=$("$here/run.sh" "$series" "$build" "$filter"); then
       echo "$line" > "$lines/$series.ok"
     else
@@ -54,24 +59,31 @@ echo
 printf '%s\n' "${summary[@]}"
 
 # The README's kernel table must say what this run saw, kernel by kernel: the probes attached
-# and the host inventory's backend and walk (test counts and exact releases change too often
-# to be kept there by hand).
+# with their backends, and the host inventory's backend and walk (test counts and exact
+# releases change too often to be kept there by hand). The SELinux guest's row says "SELinux".
 readme=$here/../../README.md
 for line in "${summary[@]}"; do
-  [[ $line =~ ^vmtest\ ([0-9.]+):\ kernel.*probes\ attached\ ([0-9]+/[0-9]+)\;\ inventory\ ([a-z_]+)(\ \(([a-z_]+)\))? ]] ||
+  [[ $line =~ ^vmtest\ ([0-9.]+)(-selinux)?:\ kernel.*probes\ attached\ ([0-9]+/[0-9]+( \([^\)]*\))?)\;\ inventory\ ([a-z_]+)(\ \(([a-z_]+)\))? ]] ||
     continue
   series=${BASH_REMATCH[1]}
-  probes=${BASH_REMATCH[2]}
+  selinux=${BASH_REMATCH[2]}
+  probes=${BASH_REMATCH[3]}
   inventory="/proc walk"
-  [ "${BASH_REMATCH[3]}" = bpf_iter ] && inventory="BPF iterators, \`${BASH_REMATCH[5]}\` walk"
-  row=$(grep -E "^\| ${series//./\\.}\.[^|]* \| [^|]* \| " "$readme" | head -n1)
+  [ "${BASH_REMATCH[5]}" = bpf_iter ] && inventory="BPF iterators, \`${BASH_REMATCH[7]}\` walk"
+  rows=$(grep -E "^\| ${series//./\\.}\.[^|]* \| [^|]* \| " "$readme")
+  if [ -n "$selinux" ]; then
+    row=$(grep -E '^\| [^|]*SELinux' <<<"$rows" | head -n1)
+  else
+    row=$(grep -vE '^\| [^|]*SELinux' <<<"$rows" | head -n1)
+  fi
+  series+=$selinux
   if [ -z "$row" ]; then
     echo "vmtest: README.md's kernel table has no row for $series" >&2
     failed=1
     continue
   fi
   IFS='|' read -r _ _ _ row_probes row_inventory _ <<<"$row"
-  row_probes=$(xargs <<<"$row_probes")
+  row_probes=$(sed 's/^ *//; s/ *$//' <<<"$row_probes")
   row_inventory=$(sed 's/^ *//; s/ *$//' <<<"$row_inventory")
   if [ "$row_probes" != "$probes" ] || [ "$row_inventory" != "$inventory" ]; then
     echo "vmtest: README.md's kernel table says '$row_probes' and '$row_inventory' for $series;" \

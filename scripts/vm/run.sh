@@ -4,15 +4,19 @@
 # binaries in BUILD_DIR), and prints one line: the kernel, tests passed/failed, and where the
 # results and the console log are. A guest that does not power off by the deadline is killed
 # and reported as a failure with its console log. Exit status: 0 when every test passed.
+# SERIES-selinux (6.1-selinux) boots that kernel with SELinux as its major LSM and lays a Debian
+# 12 root with the reference policy and auditd (selinux-root.sh) under this machine's root; the
+# guest loads the policy, permissive, before the suite starts.
 #
-#   scripts/vm/run.sh SERIES BUILD_DIR FILTER [RESULTS_DIR]
+#   scripts/vm/run.sh SERIES[-selinux] BUILD_DIR FILTER [RESULTS_DIR]
 set -euo pipefail
 
-series=${1:?usage: run.sh SERIES BUILD_DIR FILTER [RESULTS_DIR]}
+name=${1:?usage: run.sh SERIES[-selinux] BUILD_DIR FILTER [RESULTS_DIR]}
+series=${name%-selinux}
 build=$(realpath "${2:?build directory}")
 filter=${3:?gtest filter}
 here=$(dirname "$(realpath "$0")")
-results=$(realpath -m "${4:-$build/vmtest/$series}")
+results=$(realpath -m "${4:-$build/vmtest/$name}")
 deadline=${IPCWATCH_VM_DEADLINE:-1200}
 memory=${IPCWATCH_VM_MEMORY:-4G}
 
@@ -56,24 +60,30 @@ if [ -w /dev/kvm ] && timeout 30 qemu-system-x86_64 -accel kvm -cpu max -m 256M 
 fi
 cmdline="console=ttyS0 panic=-1 ipcwatch.kernel_dir=$kernel_dir ipcwatch.build=$build"
 cmdline+=" ipcwatch.filter=$filter ipcwatch.guest=$here/guest.sh"
+shares=()
+if [ "$name" != "$series" ]; then
+  selinux_root=$("$here/selinux-root.sh")
+  cmdline+=" security=selinux selinux=1 lsm=lockdown,capability,yama,selinux,bpf ipcwatch.selinux=1"
+  shares=(-virtfs "local,path=$selinux_root,mount_tag=selinuxroot,security_model=none,readonly=on,multidevs=remap")
+fi
 start=$(date +%s)
 status=0
 timeout --signal=KILL "$deadline" qemu-system-x86_64 "${accel[@]}" -cpu max -smp 2 -m "$memory" \
   -nographic -no-reboot -kernel "$kernel_dir/vmlinuz" -initrd "$results/initrd.gz" \
   -append "$cmdline" \
   -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
-  -virtfs "local,path=$results,mount_tag=results,security_model=none" \
+  -virtfs "local,path=$results,mount_tag=results,security_model=none" "${shares[@]}" \
   > "$results/console.log" 2>&1 || status=$?
 elapsed=$(( $(date +%s) - start ))
 if [ "$status" -eq 137 ]; then
-  echo "vmtest $series: FAILED: the guest did not finish in ${deadline}s (console: $results/console.log)"
+  echo "vmtest $name: FAILED: the guest did not finish in ${deadline}s (console: $results/console.log)"
   tail -n 20 "$results/console.log" >&2
   exit 1
 fi
 if [ ! -f "$results/e2e.status" ]; then
   why="the guest ended without results"
   grep -q "Kernel panic" "$results/console.log" && why="the guest kernel panicked"
-  echo "vmtest $series: FAILED: $why (console: $results/console.log)"
+  echo "vmtest $name: FAILED: $why (console: $results/console.log)"
   tail -n 40 "$results/console.log" >&2
   exit 1
 fi
@@ -86,6 +96,16 @@ metrics=$results/metrics.txt
 probes=$(grep -c '^ipcwatch_probe_attached{.*} 1$' "$metrics" 2>/dev/null || true)
 all_probes=$(grep -c '^ipcwatch_probe_attached{' "$metrics" 2>/dev/null || true)
 backend=$(sed -n 's/^ipcwatch_host_inventory_backend{backend="\([^"]*\)"} 1$/\1/p' "$metrics" 2>/dev/null)
+# How many programs each attach backend carries: "tp_btf 3, tracepoint 12".
+backends=$(sed -n 's/^ipcwatch_probe_backend{backend="\([^"]*\)",.*} 1$/\1/p' "$metrics" 2>/dev/null |
+  sort | uniq -c | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}')
 walk=$(sed -n 's/.*descriptor tables walked by \([a-z_]*\).*/\1/p' "$results/agent.log" | head -n1)
-echo "vmtest $series: kernel $(cat "$results/release") (${accel[1]}): $passed passed, $failed failed, $skipped skipped in ${elapsed}s; probes attached ${probes:-0}/${all_probes:-0}; inventory ${backend:-unknown}${walk:+ ($walk)} (log: $results/e2e.log)"
+summary="vmtest $name: kernel $(cat "$results/release") (${accel[1]}): $passed passed, $failed failed, $skipped skipped in ${elapsed}s; probes attached ${probes:-0}/${all_probes:-0}${backends:+ ($backends)}; inventory ${backend:-unknown}${walk:+ ($walk)} (log: $results/e2e.log)"
+# The SELinux guest exists for its suite: a test skipped there (no policy loaded, no auditd) is a
+# failure of the harness, not a pass.
+if [ "$name" != "$series" ] && { [ "$skipped" -ne 0 ] || [ "$passed" -eq 0 ]; }; then
+  echo "vmtest $name: FAILED: the SELinux suite did not run ($passed passed, $skipped skipped; see $results/selinux.log)"
+  exit 1
+fi
+echo "$summary"
 [ "$(cat "$results/e2e.status")" -eq 0 ]
