@@ -243,10 +243,23 @@ std::string sampleKey(const std::string& name, std::map<std::string, std::string
   return key + "}";
 }
 
-double sampleValue(const std::map<std::string, double>& samples, const std::string& name,
-                   const std::map<std::string, std::string>& labels) {
+std::optional<double> findSample(const std::map<std::string, double>& samples,
+                                 const std::string& name,
+                                 const std::map<std::string, std::string>& labels) {
   const auto it = samples.find(sampleKey(name, labels));
-  return it == samples.end() ? 0 : it->second;
+  return it == samples.end() ? std::nullopt : std::optional<double>(it->second);
+}
+
+bool hasFamily(const std::map<std::string, double>& samples, const std::string& name) {
+  for (const char* suffix : {"", "_bucket", "_count", "_sum"}) {
+    const std::string series = name + suffix;
+    // Keys are "name" or "name{labels}", sorted: the first key from "name{" on tells.
+    const auto it = samples.lower_bound(series + "{");
+    if (samples.contains(series) || (it != samples.end() && it->first.starts_with(series + "{"))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string uniqueComm(const std::string& prefix) {

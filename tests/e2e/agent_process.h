@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+namespace testing {
+class AssertionResult;
+}  // namespace testing
+
 namespace ipcwatch::testing {
 
 // The real ipcwatch binary run as a child process with a test's configuration. Its stderr goes
@@ -58,9 +62,29 @@ std::map<std::string, double> parseExposition(const std::string& text);
 // The key parseExposition uses for a metric and its labels (labels sorted by name).
 std::string sampleKey(const std::string& name, std::map<std::string, std::string> labels);
 
-// Value of a sample, 0 when absent (a counter that never incremented is not exported).
+// A series of a scrape, nullopt when it is not there: what a gauge (which describes now and
+// must be exported) is compared with, `EXPECT_EQ(findSample(...), 1.0)`, so that a missing
+// series fails instead of passing as 0.
+std::optional<double> findSample(const std::map<std::string, double>& samples,
+                                 const std::string& name,
+                                 const std::map<std::string, std::string>& labels);
+
+// Whether the scrape has any series of the family `name` (histograms: `name_bucket` etc.).
+bool hasFamily(const std::map<std::string, double>& samples, const std::string& name);
+
+// The value of a counter's series, for end-to-end tests (expect_samples.cpp): the test fails
+// when the scrape has no series of the family at all (the collector or the family is gone),
+// while a label set the family has not counted yet is 0, as Prometheus reads a counter that
+// appears at its first increment. Gauges go through findSample; a series that must not be
+// exported through seriesAbsent.
 double sampleValue(const std::map<std::string, double>& samples, const std::string& name,
                    const std::map<std::string, std::string>& labels);
+
+// For EXPECT_TRUE: the series is not in the scrape, although its family is (so that a scrape
+// that lost the whole family does not pass for one that dropped just this series).
+::testing::AssertionResult seriesAbsent(const std::map<std::string, double>& samples,
+                                        const std::string& name,
+                                        const std::map<std::string, std::string>& labels);
 
 // A comm of `prefix` plus random hex, unique to this run (at most 15 bytes).
 std::string uniqueComm(const std::string& prefix);

@@ -72,16 +72,16 @@ TEST_F(BrokenEnvironmentE2eTest, MissingKernelBtfDegradesEveryProbe) {
                               "unix_exit_connect", "avc_denied"}) {
     EXPECT_EQ(samples.count(sampleKey("ipcwatch_probe_attached", {{"probe", program}})), 1u)
         << program;
-    EXPECT_EQ(sampleValue(samples, "ipcwatch_probe_attached", {{"probe", program}}), 0) << program;
+    EXPECT_EQ(findSample(samples, "ipcwatch_probe_attached", {{"probe", program}}), 0) << program;
   }
   EXPECT_THAT(agent.log(), HasSubstr("probe degraded"));
   // The scrape-time collectors do not need BTF.
   for (const char* collector : {"sysv_ipc", "posix_ipc", "unix_sockets", "ipc_files", "self"}) {
-    EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", collector}}), 1)
+    EXPECT_EQ(findSample(samples, "ipcwatch_collector_success", {{"collector", collector}}), 1)
         << collector;
   }
   // The collectors over the degraded probes say so.
-  EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", "broken_pipe"}}), 0);
+  EXPECT_EQ(findSample(samples, "ipcwatch_collector_success", {{"collector", "broken_pipe"}}), 0);
 }
 
 // Without tracefs (nothing at /sys/kernel/tracing or /sys/kernel/debug/tracing, and nowhere to
@@ -109,16 +109,16 @@ TEST_F(BrokenEnvironmentE2eTest, NoTracefsDegradesOnlyClassicTracepoints) {
   const auto samples = scrape(port);
   ASSERT_FALSE(samples.empty());
   for (const char* classic : {"epipe_write", "fifo_enter_openat", "unix_exit_connect"}) {
-    EXPECT_EQ(sampleValue(samples, "ipcwatch_probe_attached", {{"probe", classic}}), 0) << classic;
+    EXPECT_EQ(findSample(samples, "ipcwatch_probe_attached", {{"probe", classic}}), 0) << classic;
   }
   for (const char* btf : {"sigpipe_generate", "sigpipe_exit", "avc_denied"}) {
-    EXPECT_EQ(sampleValue(samples, "ipcwatch_probe_attached", {{"probe", btf}}), 1)
+    EXPECT_EQ(findSample(samples, "ipcwatch_probe_attached", {{"probe", btf}}), 1)
         << btf << "\n"
         << agent.log();
   }
   EXPECT_THAT(agent.log(), HasSubstr("mount tracefs at /sys/kernel/tracing"));
-  EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", "sysv_ipc"}}), 1);
-  EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", "sigpipe"}}), 1);
+  EXPECT_EQ(findSample(samples, "ipcwatch_collector_success", {{"collector", "sysv_ipc"}}), 1);
+  EXPECT_EQ(findSample(samples, "ipcwatch_collector_success", {{"collector", "sigpipe"}}), 1);
 }
 
 // Processes, and the network and IPC namespaces only they were in, vanish while the agent walks
@@ -157,7 +157,7 @@ TEST_F(BrokenEnvironmentE2eTest, VanishingProcessesAndNamespacesDoNotFailCollect
     ASSERT_FALSE(samples.empty()) << agent.log();
     ++scrapes;
     for (const auto& collector : collectors) {
-      EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", collector}}), 1)
+      EXPECT_EQ(findSample(samples, "ipcwatch_collector_success", {{"collector", collector}}), 1)
           << collector << " failed on scrape " << i << "\n"
           << agent.log();
     }

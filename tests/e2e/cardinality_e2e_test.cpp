@@ -141,8 +141,9 @@ TEST(CardinalityE2E, FloodOfNamesStaysWithinCapsAndMemoryBound) {
 
   // Scrape until the agent has taken in both floods: the overflow counts stop moving.
   std::map<std::string, double> samples;
+  // Polled while the floods are taken in: a metric's series appears at its first overflow.
   const auto overflow = [&](const char* metric) {
-    return sampleValue(samples, "ipcwatch_label_overflow_total", {{"metric", metric}});
+    return findSample(samples, "ipcwatch_label_overflow_total", {{"metric", metric}}).value_or(0);
   };
   double last_fifo = -1;
   double last_comm = -1;
@@ -160,7 +161,11 @@ TEST(CardinalityE2E, FloodOfNamesStaysWithinCapsAndMemoryBound) {
     std::this_thread::sleep_for(500ms);  // polling interval
   }
   // Every ENXIO of the flood reached user space and was folded, or was counted as lost.
-  const double lost = sampleValue(samples, "ipcwatch_events_lost_total", {{"probe", "fifo_open"}});
+  ASSERT_TRUE(hasFamily(samples, "ipcwatch_label_overflow_total")) << agent.log();
+  // Listed from the start, while zero.
+  const auto lost_series = findSample(samples, "ipcwatch_events_lost_total", {{"probe", "fifo_open"}});
+  ASSERT_TRUE(lost_series) << agent.log();
+  const double lost = *lost_series;
   EXPECT_GE(overflow("ipc_fifo_open_errors_total") + lost, kFifos - kCap);
   // The kernel's per-comm map holds max(1024, 4 x cap) comm values; what finds it full is
   // counted under comm="other" in the kernel, and what it holds past the cap folds here.
@@ -187,7 +192,7 @@ TEST(CardinalityE2E, FloodOfNamesStaysWithinCapsAndMemoryBound) {
   };
   EXPECT_EQ(folds("ipc_fifo_open_errors_total", "path"), 1u);
   EXPECT_EQ(folds("ipc_epipe_total", "comm"), 1u);
-  EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", "ipc_files"}}), 1);
+  EXPECT_EQ(findSample(samples, "ipcwatch_collector_success", {{"collector", "ipc_files"}}), 1);
 
   const long rss = procStatusKiB(agent.pid(), "VmRSS");
   EXPECT_GT(rss, 0);

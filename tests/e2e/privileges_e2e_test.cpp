@@ -132,11 +132,11 @@ TEST(PrivilegesE2E, KeepsOnlyTheDocumentedCapabilitiesAndEverythingStillWorks) {
   }
   const std::map<std::string, std::string> endpoint = {{"endpoint", "private"},
                                                        {"client", "owner"}};
-  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_up", endpoint), 1) << response->body;
-  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_peers", {{"endpoint", "private"}}), 1);
+  EXPECT_EQ(findSample(samples, "ipc_endpoint_up", endpoint), 1) << response->body;
+  EXPECT_EQ(findSample(samples, "ipc_endpoint_peers", {{"endpoint", "private"}}), 1);
   // Root may write the other user's mode 0600 FIFO, although the agent no longer holds the
   // CAP_DAC_OVERRIDE that grants it.
-  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_check_ok",
+  EXPECT_EQ(findSample(samples, "ipc_endpoint_check_ok",
                         {{"endpoint", "private"}, {"client", "root"}, {"check", "permission"}}),
             1)
       << response->body;

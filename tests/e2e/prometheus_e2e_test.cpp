@@ -357,8 +357,9 @@ class PrometheusE2eTest : public ::testing::Test {
     while (waited < 1.2 && Clock::now() < deadline) {
       const auto metrics = httpRequest(agent_port, "GET", "/metrics");
       waited =
-          metrics ? sampleValue(parseExposition(metrics->body), "ipc_fifo_open_oldest_wait_seconds",
+          metrics ? findSample(parseExposition(metrics->body), "ipc_fifo_open_oldest_wait_seconds",
                                 {{"path", slow}, {"mode", "read"}})
+                        .value_or(0)  // exported once the open is waiting
                   : 0;
       std::this_thread::sleep_for(100ms);
     }

@@ -45,7 +45,7 @@ TEST(TracefsE2E, AgentMountsTracefsWhenTheHostHasNone) {
   const auto metrics = httpRequest(port, "GET", "/metrics");
   ASSERT_TRUE(metrics);
   const auto samples = parseExposition(metrics->body);
-  EXPECT_EQ(sampleValue(samples, "ipcwatch_probe_attached", {{"probe", "epipe_write"}}), 1)
+  EXPECT_EQ(findSample(samples, "ipcwatch_probe_attached", {{"probe", "epipe_write"}}), 1)
       << agent.log();
   EXPECT_EQ(samples.count(sampleKey("ipcwatch_probe_attached", {{"probe", "sigpipe_generate"}})),
             0u);

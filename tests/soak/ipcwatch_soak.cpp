@@ -43,7 +43,7 @@ using ipcwatch::testing::AgentProcess;
 using ipcwatch::testing::httpRequest;
 using ipcwatch::testing::parseExposition;
 using ipcwatch::testing::procStatusKiB;
-using ipcwatch::testing::sampleValue;
+using ipcwatch::testing::findSample;
 using ipcwatch::testing::uniqueComm;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -350,8 +350,8 @@ int main(int argc, char** argv) {
   double epipe_counted = 0;
   int epipe_exact = 0;
   for (std::size_t i = 0; i < comms.size(); ++i) {
-    const double counted = sampleValue(final_samples, "ipc_epipe_total",
-                                       {{"comm", comms[i]}, {"kind", "pipe"}});
+    const double counted = findSample(final_samples, "ipc_epipe_total",
+                                       {{"comm", comms[i]}, {"kind", "pipe"}}).value_or(0);
     epipe_total += epipe_generated[i];
     epipe_counted += counted;
     epipe_exact += counted == static_cast<double>(epipe_generated[i]) ? 1 : 0;
@@ -362,16 +362,16 @@ int main(int argc, char** argv) {
   double enxio_counted = 0;
   for (std::size_t i = 0; i < fifos.size(); ++i) {
     blocked_total += blocked_generated[i];
-    blocked_counted += sampleValue(final_samples, "ipc_fifo_open_blocked_total",
-                                   {{"mode", "read"}, {"path", fifos[i]}});
+    blocked_counted += findSample(final_samples, "ipc_fifo_open_blocked_total",
+                                   {{"mode", "read"}, {"path", fifos[i]}}).value_or(0);
     enxio_total += enxio_generated[i];
-    enxio_counted += sampleValue(final_samples, "ipc_fifo_open_errors_total",
-                                 {{"errno", "ENXIO"}, {"path", fifos[i]}});
+    enxio_counted += findSample(final_samples, "ipc_fifo_open_errors_total",
+                                 {{"errno", "ENXIO"}, {"path", fifos[i]}}).value_or(0);
   }
-  const double lost_ring = sampleValue(final_samples, "ipcwatch_events_lost_total",
-                                       {{"probe", "fifo_open"}});
-  const double lost_inflight = sampleValue(final_samples, "ipcwatch_events_lost_total",
-                                           {{"probe", "fifo_open_inflight"}});
+  const double lost_ring = findSample(final_samples, "ipcwatch_events_lost_total",
+                                       {{"probe", "fifo_open"}}).value_or(0);
+  const double lost_inflight = findSample(final_samples, "ipcwatch_events_lost_total",
+                                           {{"probe", "fifo_open_inflight"}}).value_or(0);
 
   std::printf("\nEPIPE (in-kernel counters)\n");
   std::printf("  generated %ld, counted %.0f, writers with an exact count: %d of %zu\n",
