@@ -32,7 +32,7 @@ build-asan: deps $(ASAN_BUILD_DIR)/Makefile
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS) --target ipcwatch_unit_tests
 
 build-tsan: deps $(TSAN_BUILD_DIR)/Makefile
-	cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target ipcwatch_unit_tests
+	cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target ipcwatch_unit_tests ipcwatch ipcwatch_threads_e2e_tests
 
 # Starts the agent with its embedded default configuration (root needed for the BPF probes).
 run: build
@@ -40,11 +40,11 @@ run: build
 
 # Every test: unit and end-to-end tests (e2e needs root and skips without it), then the unit
 # tests again under AddressSanitizer + UndefinedBehaviorSanitizer, and the tests of state shared
-# between threads under ThreadSanitizer.
+# between threads and the agent's real threads end to end under ThreadSanitizer.
 test: build build-asan build-tsan
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300
 	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure --timeout 300 -L unit
-	cd $(TSAN_BUILD_DIR) && ctest --output-on-failure --timeout 300 -R '^Concurrency\.'
+	cd $(TSAN_BUILD_DIR) && ctest --output-on-failure --timeout 300 -R '^(Concurrency|AgentThreadsE2E)\.'
 	./scripts/vm/matrix.sh $(BUILD_DIR) "$(TEST_KERNELS)"
 
 # The guest suite on stock Debian kernels, each booted once in QEMU with this machine's root
