@@ -65,6 +65,9 @@ class EndpointsE2eTest : public ::testing::Test {
     fifo_ = dir_ + "/fifo";
   }
   void TearDown() override {
+    for (const auto& file : host_files_) {
+      unlink(file.c_str());
+    }
     if (!dir_.empty()) {
       runCommand("rm -rf '" + dir_ + "'");
     }
@@ -147,8 +150,34 @@ class EndpointsE2eTest : public ::testing::Test {
     return runCommand(std::string(IPCWATCH_BINARY) + " diagnose " + args);
   }
 
+  // A root of its own for a client, as a container has: /var/run is an absolute symlink to
+  // /run, and /run is a tmpfs that only the client's mount namespace has.
+  std::string makeClientRoot() {
+    const std::string root = dir_ + "/root";
+    EXPECT_EQ(mkdir(root.c_str(), 0755), 0);
+    EXPECT_EQ(mkdir((root + "/run").c_str(), 0755), 0);
+    EXPECT_EQ(mkdir((root + "/var").c_str(), 0755), 0);
+    EXPECT_EQ(symlink("/run", (root + "/var/run").c_str()), 0);
+    return root;
+  }
+
+  std::unique_ptr<TestProcess> startClientInRoot(const std::string& root, const std::string& comm) {
+    auto client = std::make_unique<TestProcess>(comm, [root] {
+      if (unshare(CLONE_NEWNS) != 0 ||
+          mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0 ||
+          mount("tmpfs", (root + "/run").c_str(), "tmpfs", 0, "mode=0755") != 0 ||
+          chroot(root.c_str()) != 0 || chdir("/") != 0) {
+        return errno;
+      }
+      return becomeClient({});
+    });
+    EXPECT_TRUE(client->ready());
+    return client;
+  }
+
   std::string dir_;
   std::string fifo_;
+  std::vector<std::string> host_files_;   // made outside dir_, removed at the end
 };
 
 TEST_F(EndpointsE2eTest, HealthyFifoThenReaderKilled) {
@@ -461,6 +490,85 @@ TEST_F(EndpointsE2eTest, FullAcceptQueueFailsBacklog) {
   EXPECT_THAT(output, HasSubstr("✗ backlog"));
   EXPECT_THAT(output, HasSubstr("accept queue full: 1 connection(s) waiting, backlog 0"));
   close(waiting);
+  close(server);
+}
+
+// A client in a root of its own whose /var/run is an absolute symlink to its private /run:
+// /var/run/NAME is the FIFO in that /run, never a file at the agent's /run/NAME.
+TEST_F(EndpointsE2eTest, PathsResolveInsideTheClientsRoot) {
+  const std::string root = makeClientRoot();
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClientInRoot(root, client_comm);
+  ASSERT_TRUE(client->ready());
+  const std::string client_root = "/proc/" + std::to_string(client->pid()) + "/root";
+  const std::string name = uniqueComm("ipcwatch-ep") + ".fifo";
+  makeFifo(client_root + "/run/" + name, 0622, 0, 0);
+  struct stat st {};
+  ASSERT_NE(lstat((root + "/run/" + name).c_str(), &st), 0) << "only the client's /run has it";
+  const std::string reader_comm = uniqueComm("srv");
+  auto reader = startReader(client_root + "/run/" + name, reader_comm);
+
+  auto metrics = collect("/var/run/" + name, EndpointType::kFifo, client_comm);
+  EXPECT_EQ(checkOk(metrics, "exists"), 1);
+  EXPECT_EQ(checkOk(metrics, "type"), 1);
+  EXPECT_EQ(checkOk(metrics, "permission"), 1);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);
+  EXPECT_EQ(checkOk(metrics, "umask_mode"), 1);
+  EXPECT_EQ(value(metrics, "ipc_endpoint_peers", {{"endpoint", "ep"}}), 1);
+  EXPECT_EQ(up(metrics), 1);
+  auto [status, output] =
+      diagnose("/var/run/" + name + " --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("✓ type        is a FIFO"));
+  EXPECT_THAT(output, HasSubstr("held open for reading by pid " + std::to_string(reader->pid())));
+
+  // A FIFO at the agent's own /run, with a reader: the client's /var/run does not lead there.
+  const std::string host_only = "/run/" + uniqueComm("ipcwatch-ep") + ".fifo";
+  host_files_.push_back(host_only);
+  makeFifo(host_only, 0666, 0, 0);
+  auto host_reader = startReader(host_only, uniqueComm("hsrv"));
+  const std::string client_path = "/var/run/" + host_only.substr(5);
+  metrics = collect(client_path, EndpointType::kFifo, client_comm);
+  EXPECT_EQ(checkOk(metrics, "exists"), 0);
+  EXPECT_EQ(up(metrics), 0);
+  std::tie(status, output) =
+      diagnose(client_path + " --as-pid " + std::to_string(client->pid()) + " --type fifo");
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("✗ exists"));
+  EXPECT_THAT(output, HasSubstr("does not exist in the client's mount namespace"));
+}
+
+// The same for a socket: found (and its listener matched) through the client's /var/run, and
+// diagnose tells it is a socket from the client's view, not the agent's.
+TEST_F(EndpointsE2eTest, SocketPathResolvesInsideTheClientsRoot) {
+  const std::string root = makeClientRoot();
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClientInRoot(root, client_comm);
+  ASSERT_TRUE(client->ready());
+  const std::string name = uniqueComm("ipcwatch-ep") + ".sock";
+  const std::string bind_path = "/proc/" + std::to_string(client->pid()) + "/root/run/" + name;
+  const int server = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(bind_path.size(), sizeof addr.sun_path);
+  std::strcpy(addr.sun_path, bind_path.c_str());
+  ASSERT_EQ(bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0)
+      << std::strerror(errno);
+  ASSERT_EQ(listen(server, 8), 0);
+  ASSERT_EQ(chmod(bind_path.c_str(), 0666), 0);
+
+  const auto metrics =
+      collect("/var/run/" + name, EndpointType::kUnixStream, client_comm, EndpointAccess::kConnect);
+  EXPECT_EQ(checkOk(metrics, "exists"), 1);
+  EXPECT_EQ(checkOk(metrics, "type"), 1);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);
+  EXPECT_EQ(checkOk(metrics, "backlog"), 1);
+  EXPECT_EQ(up(metrics), 1);
+  const auto [status, output] =
+      diagnose("/var/run/" + name + " --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("(unix_stream)"));
+  EXPECT_THAT(output, HasSubstr("✓ peer"));
   close(server);
 }
 
