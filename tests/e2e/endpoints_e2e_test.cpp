@@ -114,9 +114,10 @@ class EndpointsE2eTest : public ::testing::Test {
     client.access = access;
     endpoint.clients.push_back(client);
     config.endpoints.push_back(endpoint);
-    // The agent's own choice of backend (BPF iterators here), as in production.
-    const auto snapshots = openHostSnapshots(config.paths.procfs);
-    EndpointsCollector collector(config, denials, *snapshots);
+    // The agent's own choice of backend (BPF iterators here), as in production, unless the
+    // test chose a source.
+    const auto own = source_ == nullptr ? openHostSnapshots(config.paths.procfs) : nullptr;
+    EndpointsCollector collector(config, denials, source_ != nullptr ? *source_ : *own);
     std::vector<MetricFamily> out;
     collector.collect(out);
     return out;
@@ -177,6 +178,7 @@ class EndpointsE2eTest : public ::testing::Test {
 
   std::string dir_;
   std::string fifo_;
+  HostSnapshotSource* source_ = nullptr;  // the snapshots `collect` reads; null: the agent's
   std::vector<std::string> host_files_;   // made outside dir_, removed at the end
 };
 
@@ -570,6 +572,59 @@ TEST_F(EndpointsE2eTest, SocketPathResolvesInsideTheClientsRoot) {
   EXPECT_THAT(output, HasSubstr("(unix_stream)"));
   EXPECT_THAT(output, HasSubstr("✓ peer"));
   close(server);
+}
+
+// Without unix_diag (the /proc/net/unix fallback) no socket has a socket file's inode: a
+// healthy listener is matched by its bound path, and the evidence says so.
+TEST_F(EndpointsE2eTest, SocketWithoutUnixDiagMatchedByPath) {
+  HostSnapshotSource procfs_only({}, nullptr, UnixSocketInventoryReader::Source::kProcfsOnly);
+  source_ = &procfs_only;
+  // The client first: forked later, it would hold the listener open too.
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+  const std::string path = dir_ + "/api.sock";
+  const int server = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path.c_str());
+  ASSERT_EQ(bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(server, 8), 0);
+  ASSERT_EQ(chmod(path.c_str(), 0666), 0);
+  ASSERT_TRUE(procfs_only.current()->unixSockets().from_procfs);
+
+  auto metrics = collect(path, EndpointType::kUnixStream, client_comm, EndpointAccess::kConnect);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);
+  EXPECT_EQ(checkOk(metrics, "backlog"), 1);  // not applicable: no queue lengths to read
+  EXPECT_EQ(value(metrics, "ipc_endpoint_peers", {{"endpoint", "ep"}}), 1);
+  EXPECT_EQ(up(metrics), 1);
+
+  EndpointConfig endpoint;
+  endpoint.name = "ep";
+  endpoint.path = path;
+  endpoint.type = EndpointType::kUnixStream;
+  EndpointClientConfig client_config;
+  client_config.name = "cl";
+  client_config.process = client_comm;
+  client_config.access = EndpointAccess::kConnect;
+  const EndpointChecker checker("/proc", "/sys");
+  auto report = checker.check(endpoint, client_config, *procfs_only.current());
+  ASSERT_EQ(report.checks.size(), endpointCheckNames().size());
+  const auto& peer = report.checks[5];
+  ASSERT_EQ(peer.name, "peer");
+  EXPECT_EQ(peer.status, CheckStatus::kPass);
+  EXPECT_THAT(peer.evidence, HasSubstr("matched by path"));
+  EXPECT_THAT(peer.evidence, HasSubstr("unix_diag is unavailable"));
+  EXPECT_EQ(report.checks[6].status, CheckStatus::kNotApplicable) << report.checks[6].evidence;
+
+  // The server goes away and leaves its file: nothing listens there any more.
+  close(server);
+  metrics = collect(path, EndpointType::kUnixStream, client_comm, EndpointAccess::kConnect);
+  EXPECT_EQ(checkOk(metrics, "peer"), 0);
+  EXPECT_EQ(value(metrics, "ipc_endpoint_peers", {{"endpoint", "ep"}}), 0);
+  EXPECT_EQ(up(metrics), 0);
+  report = checker.check(endpoint, client_config, *procfs_only.current());
+  EXPECT_EQ(report.checks[5].status, CheckStatus::kFail);
+  EXPECT_THAT(report.checks[5].evidence, HasSubstr("bound to that path"));
 }
 
 TEST_F(EndpointsE2eTest, DiagnoseUsageErrorsAndJson) {
