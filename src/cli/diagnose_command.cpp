@@ -10,6 +10,7 @@
 #include "audit/audit_log_tail.h"
 #include "endpoints/diagnose_report.h"
 #include "endpoints/endpoint_checker.h"
+#include "util/in_root.h"
 
 namespace ipcwatch {
 namespace {
@@ -28,9 +29,11 @@ std::optional<Enum> parseEnum(const std::string& text, int count, std::string_vi
   return std::nullopt;
 }
 
-EndpointType guessType(const std::string& path) {
+// What is at `path` for the client: a socket in a container is not one at the agent's path.
+EndpointType guessType(const std::string& path, const ClientIdentity& identity) {
   struct stat st {};
-  if (path.starts_with("@") || (stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))) {
+  const RootedView client(identity.root.empty() ? "/" : identity.root);
+  if (path.starts_with("@") || (client.stat(path, st) == 0 && S_ISSOCK(st.st_mode))) {
     return EndpointType::kUnixStream;
   }
   return EndpointType::kFifo;
@@ -76,7 +79,22 @@ int diagnosePath(const Args& args, const Config& config) {
        endpoint.path.front() != '@')) {
     return usageError("PATH must be absolute (or @name for an abstract socket)");
   }
-  endpoint.type = guessType(endpoint.path);
+  ClientIdentity identity;
+  if (args.diagnose_pid) {
+    std::uint32_t pid = 0;
+    const std::string& text = *args.diagnose_pid;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+    if (ec != std::errc() || ptr != text.data() + text.size() || pid == 0) {
+      return usageError("--as-pid: '" + text + "' is not a process id");
+    }
+    identity = identityOfProcess(config.paths.procfs, pid);
+  } else {
+    identity = identityOfUser(config.paths.procfs, *args.diagnose_user);
+  }
+  if (!identity.resolved) {
+    return usageError(identity.description);
+  }
+  endpoint.type = guessType(endpoint.path, identity);
   if (args.diagnose_type) {
     const auto type = parseEnum<EndpointType>(*args.diagnose_type, 4, endpointTypeName);
     if (!type) {
@@ -94,21 +112,6 @@ int diagnosePath(const Args& args, const Config& config) {
                         "' is not one of read, write, read_write, connect");
     }
     access = *parsed;
-  }
-  ClientIdentity identity;
-  if (args.diagnose_pid) {
-    std::uint32_t pid = 0;
-    const std::string& text = *args.diagnose_pid;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
-    if (ec != std::errc() || ptr != text.data() + text.size() || pid == 0) {
-      return usageError("--as-pid: '" + text + "' is not a process id");
-    }
-    identity = identityOfProcess(config.paths.procfs, pid);
-  } else {
-    identity = identityOfUser(config.paths.procfs, *args.diagnose_user);
-  }
-  if (!identity.resolved) {
-    return usageError(identity.description);
   }
   const DiagnoseDenials denials(config);
   const EndpointChecker checker(config.paths.procfs, config.paths.sysfs, denials.store());

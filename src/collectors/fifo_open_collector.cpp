@@ -132,7 +132,7 @@ void FifoOpenCollector::addWaiting(std::vector<MetricFamily>& out) {
     const ProcessView view(procfs, open.tgid);
     const auto raw = view.readString(open.filename, IPCW_FIFO_PATH_LEN);
     struct stat st {};
-    if (!raw || lstat(view.accessPath(open.dfd, *raw).c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
+    if (!raw || view.lstat(open.dfd, *raw, st) != 0 || !S_ISFIFO(st.st_mode)) {
       continue;
     }
     const std::string path =

@@ -21,7 +21,9 @@ struct ClientIdentity {
   std::uint32_t gid = 0;
   std::vector<std::uint32_t> groups;  // supplementary groups, primary gid first
   std::string user_name;              // for fixes: the login name, or the uid as text
-  std::string root;                   // prefix that reaches its "/": <procfs>/<pid>/root or ""
+  // The directory that is its "/" (<procfs>/<pid>/root), "" for the agent's. Paths resolve
+  // inside it (RootedView); never glue them to it, an absolute symlink would leave it.
+  std::string root;
   std::uint64_t mnt_ns = 0;
   std::uint64_t net_ns = 0;
   std::string description;  // "pid 42 (httpd), uid 48 gid 48 groups 48" or why unresolved

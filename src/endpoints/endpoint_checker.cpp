@@ -2,7 +2,6 @@
 
 #include <grp.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include "endpoints/posix_acl.h"
 #include "endpoints/selinux_check.h"
 #include "endpoints/socket_checks.h"
+#include "util/in_root.h"
 
 namespace ipcwatch {
 namespace {
@@ -68,9 +68,9 @@ std::string bitsText(unsigned bits) {
   return out;
 }
 
-std::vector<AclEntry> readAcl(const std::string& path) {
+std::vector<AclEntry> readAcl(const RootedView& view, const std::string& path) {
   char buffer[4096];
-  const ssize_t n = getxattr(path.c_str(), "system.posix_acl_access", buffer, sizeof buffer);
+  const ssize_t n = view.getxattr(path, "system.posix_acl_access", buffer, sizeof buffer);
   if (n <= 0) {
     return {};
   }
@@ -140,6 +140,8 @@ class CheckRun {
 
   void run() {
     server_pid_ = findServerProcess(snapshot_, endpoint_.server);
+    // Every path of the checks resolves inside the client's root, as its own lookups do.
+    client_.emplace(report_.identity.root.empty() ? "/" : report_.identity.root);
     abstract_ = !endpoint_.path.empty() && endpoint_.path.front() == '@';
     pathClean();
     if (!report_.identity.resolved) {
@@ -191,7 +193,12 @@ class CheckRun {
                : "not evaluated: the path does not exist for the client");
   }
 
-  std::string clientView(const std::string& path) const { return report_.identity.root + path; }
+  const RootedView& client() const { return *client_; }
+  // The server's view, else the agent's (the host's).
+  RootedView serverView() const {
+    return RootedView(server_pid_ != 0 ? procfs_ + "/" + std::to_string(server_pid_) + "/root"
+                                       : "/");
+  }
 
   void pathClean() {
     if (abstract_ || !hasUnclean(endpoint_.path)) {
@@ -214,7 +221,7 @@ class CheckRun {
       add("exists", CheckStatus::kNotApplicable, "abstract socket name: no file to find");
       return true;
     }
-    if (lstat(clientView(endpoint_.path).c_str(), &lstat_) == 0) {
+    if (client().lstat(endpoint_.path, lstat_) == 0) {
       add("exists", CheckStatus::kPass,
           "exists in the client's mount namespace mnt:[" + std::to_string(report_.identity.mnt_ns) +
               "]");
@@ -228,19 +235,16 @@ class CheckRun {
                            ")";
     const std::string clean = cleaned(endpoint_.path);
     struct stat st {};
-    if (clean != endpoint_.path && lstat(clientView(clean).c_str(), &st) == 0) {
+    if (clean != endpoint_.path && client().lstat(clean, st) == 0) {
       add("exists", CheckStatus::kFail, evidence + "; '" + clean + "' does",
           "path has a trailing space: use '" + clean + "'");
       return false;
     }
     // Where else is it? The server's namespace, else the agent's (the host's).
-    const std::string other_root =
-        server_pid_ != 0 ? procfs_ + "/" + std::to_string(server_pid_) + "/root" : "";
     const std::uint64_t other_ns =
         nsInode(server_pid_ != 0 ? procfs_ + "/" + std::to_string(server_pid_) + "/ns/mnt"
                                  : procfs_ + "/self/ns/mnt");
-    if (other_ns != report_.identity.mnt_ns &&
-        lstat((other_root + endpoint_.path).c_str(), &st) == 0) {
+    if (other_ns != report_.identity.mnt_ns && serverView().lstat(endpoint_.path, st) == 0) {
       const std::string who =
           server_pid_ != 0 ? "the server (pid " + std::to_string(server_pid_) + ")" : "the host";
       const bool in_tmp =
@@ -271,7 +275,7 @@ class CheckRun {
     struct stat target = lstat_;
     std::string via;
     if (S_ISLNK(lstat_.st_mode)) {
-      if (stat(clientView(endpoint_.path).c_str(), &target) != 0) {
+      if (client().stat(endpoint_.path, target) != 0) {
         add("type", CheckStatus::kFail, "a dangling symlink",
             "remove the symlink; let the "
             "server create the endpoint");
@@ -315,8 +319,8 @@ class CheckRun {
         continue;
       }
       struct stat st {};
-      stat(clientView(dirs[i]).c_str(), &st);
-      const auto acl = readAcl(clientView(dirs[i]));
+      client().stat(dirs[i], st);
+      const auto acl = readAcl(client(), dirs[i]);
       const auto why = explainAccess({st.st_uid, st.st_gid, st.st_mode}, acl, report_.identity.uid,
                                      report_.identity.groups, 1);
       add("search", CheckStatus::kFail,
@@ -342,7 +346,7 @@ class CheckRun {
       return;
     }
     const unsigned wanted = wantedBits(report_.access);
-    const auto acl = readAcl(clientView(endpoint_.path));
+    const auto acl = readAcl(client(), endpoint_.path);
     const auto why = explainAccess({stat_.st_uid, stat_.st_gid, stat_.st_mode}, acl,
                                    report_.identity.uid, report_.identity.groups, wanted);
     std::string evidence = "owner " + std::to_string(stat_.st_uid) + " group " +
@@ -381,11 +385,8 @@ class CheckRun {
 
   void fifoPeer() {
     struct stat st {};
-    std::string view = clientView(endpoint_.path);
-    if (stat(view.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
-      view = (server_pid_ != 0 ? procfs_ + "/" + std::to_string(server_pid_) + "/root" : "") +
-             endpoint_.path;
-      if (stat(view.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
+    if (client().stat(endpoint_.path, st) != 0 || !S_ISFIFO(st.st_mode)) {
+      if (serverView().stat(endpoint_.path, st) != 0 || !S_ISFIFO(st.st_mode)) {
         add("peer", CheckStatus::kSkipped, "not evaluated: no FIFO at the path");
         return;
       }
@@ -432,7 +433,7 @@ class CheckRun {
     query.type = endpoint_.type;
     query.client_net_ns = report_.identity.net_ns;
     struct stat st {};
-    if (!abstract_ && stat(clientView(endpoint_.path).c_str(), &st) == 0) {
+    if (!abstract_ && client().stat(endpoint_.path, st) == 0) {
       query.file = FileId{st.st_dev, st.st_ino};
     }
     auto result = checkSocketPeer(snapshot_.unixSockets(), query);
@@ -454,13 +455,13 @@ class CheckRun {
     input.path = endpoint_.path;
     if (input.active) {
       struct stat st {};
-      if (!abstract_ && stat(clientView(endpoint_.path).c_str(), &st) == 0) {
+      if (!abstract_ && client().stat(endpoint_.path, st) == 0) {
         input.ino = st.st_ino;
       }
       char label[256] = {};
       const ssize_t n = abstract_ ? -1
-                                  : getxattr(clientView(endpoint_.path).c_str(), "security.selinux",
-                                             label, sizeof label - 1);
+                                  : client().getxattr(endpoint_.path, "security.selinux", label,
+                                                      sizeof label - 1);
       input.file_label =
           n > 0 ? std::string(label, strnlen(label, static_cast<std::size_t>(n))) : "";
       if (report_.identity.pid != 0) {
@@ -517,6 +518,7 @@ class CheckRun {
   struct stat stat_ {};
   int kernel_verdict_ = EACCES;
   std::optional<UnixSocket> listener_;
+  std::optional<RootedView> client_;
 };
 
 }  // namespace

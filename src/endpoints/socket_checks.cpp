@@ -22,6 +22,11 @@ CheckResult result(CheckStatus status, std::string evidence, std::string fix = "
   return CheckResult{"", status, std::move(evidence), std::move(fix)};
 }
 
+// /proc/net/unix names the path a socket was bound to, never the file's inode.
+constexpr const char* kByPath =
+    "matched by path: unix_diag is unavailable, so /proc/net/unix gives no socket file inodes "
+    "(a socket bound to the same path in another mount namespace counts too)";
+
 }  // namespace
 
 SocketPeerResult checkSocketPeer(const UnixSocketInventory& inventory,
@@ -30,20 +35,24 @@ SocketPeerResult checkSocketPeer(const UnixSocketInventory& inventory,
   const bool abstract = !query.path.empty() && query.path.front() == '@';
   const std::string abstract_name = abstract ? std::string(1, '\0') + query.path.substr(1) : "";
   const std::uint8_t type = socketTypeOf(query.type);
+  const bool by_path = inventory.from_procfs && !abstract;
   std::vector<std::uint64_t> elsewhere;
   for (const auto& ns : inventory.namespaces) {
     for (const auto& socket : ns.sockets) {
-      const bool serving = socket.type == SOCK_DGRAM
-                               ? socket.state != UnixSocketState::kConnected
-                               : socket.state == UnixSocketState::kListening;
+      const bool serving = socket.type == SOCK_DGRAM ? socket.state != UnixSocketState::kConnected
+                                                     : socket.state == UnixSocketState::kListening;
       if (!serving || socket.type != type) {
         continue;
       }
-      const bool match =
-          abstract ? socket.name == abstract_name
-                   : query.file && socket.has_vfs &&
-                         devFromKernel(socket.vfs_dev) == query.file->dev &&
-                         socket.vfs_ino == static_cast<std::uint32_t>(query.file->ino);
+      bool match = false;
+      if (abstract) {
+        match = socket.name == abstract_name;
+      } else if (by_path) {
+        match = query.file && socket.name == query.path;
+      } else {
+        match = query.file && socket.has_vfs && devFromKernel(socket.vfs_dev) == query.file->dev &&
+                socket.vfs_ino == static_cast<std::uint32_t>(query.file->ino);
+      }
       if (!match) {
         continue;
       }
@@ -62,7 +71,8 @@ SocketPeerResult checkSocketPeer(const UnixSocketInventory& inventory,
   if (out.peers > 0) {
     out.check = result(CheckStatus::kPass,
                        std::to_string(out.peers) + " " + kind + " socket(s) bound and serving" +
-                           (abstract ? " in the client's network namespace " + client_ns : ""));
+                           (abstract ? " in the client's network namespace " + client_ns : "") +
+                           (by_path ? std::string(", ") + kByPath : ""));
   } else if (abstract) {
     std::string where;
     for (const auto inode : elsewhere) {
@@ -82,10 +92,12 @@ SocketPeerResult checkSocketPeer(const UnixSocketInventory& inventory,
   } else if (!query.file) {
     out.check = result(CheckStatus::kSkipped, "not evaluated: no socket file at the path");
   } else {
+    const std::string unbound = by_path
+                                    ? "bound to that path (" + std::string(kByPath) + ")"
+                                    : "bound to it (inode " + std::to_string(query.file->ino) + ")";
     out.check = result(CheckStatus::kFail,
-                       "stale socket file: no " + kind + " socket is bound to it (inode " +
-                           std::to_string(query.file->ino) +
-                           "); the server exited without removing it",
+                       "stale socket file: no " + kind + " socket is " + unbound +
+                           "; the server exited without removing it",
                        "no process listens on " + query.path +
                            ": restart the server (it should unlink the stale file before bind)");
   }
@@ -97,11 +109,15 @@ CheckResult checkBacklog(EndpointType type, const std::optional<UnixSocket>& lis
   CheckResult out;
   if (type == EndpointType::kFifo || type == EndpointType::kUnixDgram) {
     out = result(CheckStatus::kNotApplicable, "no accept queue for this endpoint type");
-  } else if (!listener || !listener->has_rqlen) {
+  } else if (!listener) {
     out = result(CheckStatus::kSkipped, "not evaluated: no listener found");
+  } else if (!listener->has_rqlen) {
+    out = result(CheckStatus::kNotApplicable,
+                 "the accept queue is not known: unix_diag is unavailable and /proc/net/unix "
+                 "has no queue lengths");
   } else {
-    const std::string queue = std::to_string(listener->rqueue) + " connection(s) waiting, backlog " +
-                              std::to_string(listener->wqueue);
+    const std::string queue = std::to_string(listener->rqueue) +
+                              " connection(s) waiting, backlog " + std::to_string(listener->wqueue);
     // The kernel refuses a connect when the queue is longer than the backlog.
     out = listener->rqueue > listener->wqueue
               ? result(CheckStatus::kFail, "accept queue full: " + queue,

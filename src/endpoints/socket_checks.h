@@ -4,10 +4,10 @@
 #include <optional>
 #include <string>
 
-#include "inventory/endpoint_scan.h"
-#include "inventory/unix_socket_inventory.h"
 #include "config/config.h"
 #include "endpoints/endpoint_checker.h"
+#include "inventory/endpoint_scan.h"
+#include "inventory/unix_socket_inventory.h"
 
 namespace ipcwatch {
 
@@ -27,10 +27,14 @@ struct SocketPeerResult {
 
 // `peer` for a socket endpoint: a socket of the configured type bound to the file's inode in
 // any network namespace (stale when there is none), or for an abstract name a listener in the
-// client's own network namespace — one bound elsewhere is named but cannot be reached.
-SocketPeerResult checkSocketPeer(const UnixSocketInventory& inventory, const SocketPeerQuery& query);
+// client's own network namespace — one bound elsewhere is named but cannot be reached. When the
+// inventory comes from /proc/net/unix (no unix_diag: no inodes), a path socket is matched by
+// the path it was bound to, as the ipc_files collector does, and the evidence says so.
+SocketPeerResult checkSocketPeer(const UnixSocketInventory& inventory,
+                                 const SocketPeerQuery& query);
 
-// `backlog`: a stream or seqpacket listener's accept queue is not longer than its backlog.
+// `backlog`: a stream or seqpacket listener's accept queue is not longer than its backlog;
+// not applicable when the inventory has no queue lengths (/proc/net/unix).
 CheckResult checkBacklog(EndpointType type, const std::optional<UnixSocket>& listener);
 
 }  // namespace ipcwatch

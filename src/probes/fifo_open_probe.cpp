@@ -111,7 +111,7 @@ bool FifoOpenProbe::isWatched(const std::string& path) const {
 bool FifoOpenProbe::isFifoFor(std::uint32_t tgid, int dfd, const std::string& path) const {
   struct stat st {};
   const ProcessView view(options_.procfs, tgid);
-  if (lstat(view.accessPath(dfd, path).c_str(), &st) == 0) {
+  if (view.lstat(dfd, path, st) == 0) {
     return S_ISFIFO(st.st_mode);
   }
   // A short-lived opener may be gone already; an absolute path is then judged from our view.

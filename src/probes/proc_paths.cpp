@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "util/in_root.h"
+
 namespace ipcwatch {
 namespace {
 
@@ -21,14 +23,12 @@ std::optional<std::string> readLink(const std::string& path) {
 
 }  // namespace
 
-std::string ProcessView::accessPath(int dfd, const std::string& path) const {
-  if (!path.empty() && path.front() == '/') {
-    return procDir() + "/root" + path;
+int ProcessView::lstat(int dfd, const std::string& path, struct stat& st) const {
+  std::string base;
+  if (path.empty() || path.front() != '/') {
+    base = dfd == AT_FDCWD ? procDir() + "/cwd" : procDir() + "/fd/" + std::to_string(dfd);
   }
-  if (dfd == AT_FDCWD) {
-    return procDir() + "/cwd/" + path;
-  }
-  return procDir() + "/fd/" + std::to_string(dfd) + "/" + path;
+  return RootedView(procDir() + "/root", base).lstat(path, st);
 }
 
 std::string ProcessView::displayPath(int dfd, const std::string& path) const {

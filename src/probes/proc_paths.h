@@ -1,5 +1,6 @@
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -9,14 +10,15 @@
 namespace ipcwatch {
 
 // Paths as another process sees them, reached through procfs so that its mount namespace
-// (a private /tmp, a container root) and working directory apply.
+// (a private /tmp, a container root), its root directory and working directory apply.
 class ProcessView {
  public:
   ProcessView(std::string procfs, std::uint32_t tgid) : procfs_(std::move(procfs)), tgid_(tgid) {}
 
-  // A path through which we can reach `path` (relative to dfd, AT_FDCWD for the cwd) the way
-  // the process does: <procfs>/<tgid>/root/<path>, .../cwd/<path> or .../fd/<dfd>/<path>.
-  std::string accessPath(int dfd, const std::string& path) const;
+  // lstat() of `path` (relative to dfd, AT_FDCWD for the cwd) the way the process reaches it:
+  // resolved inside <procfs>/<tgid>/root from there, .../cwd or .../fd/<dfd>, so an absolute
+  // symlink of a container leads into the container (see RootedView). 0, or -1 with errno.
+  int lstat(int dfd, const std::string& path, struct stat& st) const;
   // `path` as a label: absolute paths as they are; relative ones joined to the process's cwd or
   // dfd target when that can still be read, else as given.
   std::string displayPath(int dfd, const std::string& path) const;

@@ -65,6 +65,9 @@ class EndpointsE2eTest : public ::testing::Test {
     fifo_ = dir_ + "/fifo";
   }
   void TearDown() override {
+    for (const auto& file : host_files_) {
+      unlink(file.c_str());
+    }
     if (!dir_.empty()) {
       runCommand("rm -rf '" + dir_ + "'");
     }
@@ -111,9 +114,10 @@ class EndpointsE2eTest : public ::testing::Test {
     client.access = access;
     endpoint.clients.push_back(client);
     config.endpoints.push_back(endpoint);
-    // The agent's own choice of backend (BPF iterators here), as in production.
-    const auto snapshots = openHostSnapshots(config.paths.procfs);
-    EndpointsCollector collector(config, denials, *snapshots);
+    // The agent's own choice of backend (BPF iterators here), as in production, unless the
+    // test chose a source.
+    const auto own = source_ == nullptr ? openHostSnapshots(config.paths.procfs) : nullptr;
+    EndpointsCollector collector(config, denials, source_ != nullptr ? *source_ : *own);
     std::vector<MetricFamily> out;
     collector.collect(out);
     return out;
@@ -147,8 +151,35 @@ class EndpointsE2eTest : public ::testing::Test {
     return runCommand(std::string(IPCWATCH_BINARY) + " diagnose " + args);
   }
 
+  // A root of its own for a client, as a container has: /var/run is an absolute symlink to
+  // /run, and /run is a tmpfs that only the client's mount namespace has.
+  std::string makeClientRoot() {
+    const std::string root = dir_ + "/root";
+    EXPECT_EQ(mkdir(root.c_str(), 0755), 0);
+    EXPECT_EQ(mkdir((root + "/run").c_str(), 0755), 0);
+    EXPECT_EQ(mkdir((root + "/var").c_str(), 0755), 0);
+    EXPECT_EQ(symlink("/run", (root + "/var/run").c_str()), 0);
+    return root;
+  }
+
+  std::unique_ptr<TestProcess> startClientInRoot(const std::string& root, const std::string& comm) {
+    auto client = std::make_unique<TestProcess>(comm, [root] {
+      if (unshare(CLONE_NEWNS) != 0 ||
+          mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0 ||
+          mount("tmpfs", (root + "/run").c_str(), "tmpfs", 0, "mode=0755") != 0 ||
+          chroot(root.c_str()) != 0 || chdir("/") != 0) {
+        return errno;
+      }
+      return becomeClient({});
+    });
+    EXPECT_TRUE(client->ready());
+    return client;
+  }
+
   std::string dir_;
   std::string fifo_;
+  HostSnapshotSource* source_ = nullptr;  // the snapshots `collect` reads; null: the agent's
+  std::vector<std::string> host_files_;   // made outside dir_, removed at the end
 };
 
 TEST_F(EndpointsE2eTest, HealthyFifoThenReaderKilled) {
@@ -462,6 +493,138 @@ TEST_F(EndpointsE2eTest, FullAcceptQueueFailsBacklog) {
   EXPECT_THAT(output, HasSubstr("accept queue full: 1 connection(s) waiting, backlog 0"));
   close(waiting);
   close(server);
+}
+
+// A client in a root of its own whose /var/run is an absolute symlink to its private /run:
+// /var/run/NAME is the FIFO in that /run, never a file at the agent's /run/NAME.
+TEST_F(EndpointsE2eTest, PathsResolveInsideTheClientsRoot) {
+  const std::string root = makeClientRoot();
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClientInRoot(root, client_comm);
+  ASSERT_TRUE(client->ready());
+  const std::string client_root = "/proc/" + std::to_string(client->pid()) + "/root";
+  const std::string name = uniqueComm("ipcwatch-ep") + ".fifo";
+  makeFifo(client_root + "/run/" + name, 0622, 0, 0);
+  struct stat st {};
+  ASSERT_NE(lstat((root + "/run/" + name).c_str(), &st), 0) << "only the client's /run has it";
+  const std::string reader_comm = uniqueComm("srv");
+  auto reader = startReader(client_root + "/run/" + name, reader_comm);
+
+  auto metrics = collect("/var/run/" + name, EndpointType::kFifo, client_comm);
+  EXPECT_EQ(checkOk(metrics, "exists"), 1);
+  EXPECT_EQ(checkOk(metrics, "type"), 1);
+  EXPECT_EQ(checkOk(metrics, "permission"), 1);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);
+  EXPECT_EQ(checkOk(metrics, "umask_mode"), 1);
+  EXPECT_EQ(value(metrics, "ipc_endpoint_peers", {{"endpoint", "ep"}}), 1);
+  EXPECT_EQ(up(metrics), 1);
+  auto [status, output] =
+      diagnose("/var/run/" + name + " --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("✓ type        is a FIFO"));
+  EXPECT_THAT(output, HasSubstr("held open for reading by pid " + std::to_string(reader->pid())));
+
+  // A FIFO at the agent's own /run, with a reader: the client's /var/run does not lead there.
+  const std::string host_only = "/run/" + uniqueComm("ipcwatch-ep") + ".fifo";
+  host_files_.push_back(host_only);
+  makeFifo(host_only, 0666, 0, 0);
+  auto host_reader = startReader(host_only, uniqueComm("hsrv"));
+  const std::string client_path = "/var/run/" + host_only.substr(5);
+  metrics = collect(client_path, EndpointType::kFifo, client_comm);
+  EXPECT_EQ(checkOk(metrics, "exists"), 0);
+  EXPECT_EQ(up(metrics), 0);
+  std::tie(status, output) =
+      diagnose(client_path + " --as-pid " + std::to_string(client->pid()) + " --type fifo");
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("✗ exists"));
+  EXPECT_THAT(output, HasSubstr("does not exist in the client's mount namespace"));
+}
+
+// The same for a socket: found (and its listener matched) through the client's /var/run, and
+// diagnose tells it is a socket from the client's view, not the agent's.
+TEST_F(EndpointsE2eTest, SocketPathResolvesInsideTheClientsRoot) {
+  const std::string root = makeClientRoot();
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClientInRoot(root, client_comm);
+  ASSERT_TRUE(client->ready());
+  const std::string name = uniqueComm("ipcwatch-ep") + ".sock";
+  const std::string bind_path = "/proc/" + std::to_string(client->pid()) + "/root/run/" + name;
+  const int server = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(bind_path.size(), sizeof addr.sun_path);
+  std::strcpy(addr.sun_path, bind_path.c_str());
+  ASSERT_EQ(bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0)
+      << std::strerror(errno);
+  ASSERT_EQ(listen(server, 8), 0);
+  ASSERT_EQ(chmod(bind_path.c_str(), 0666), 0);
+
+  const auto metrics =
+      collect("/var/run/" + name, EndpointType::kUnixStream, client_comm, EndpointAccess::kConnect);
+  EXPECT_EQ(checkOk(metrics, "exists"), 1);
+  EXPECT_EQ(checkOk(metrics, "type"), 1);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);
+  EXPECT_EQ(checkOk(metrics, "backlog"), 1);
+  EXPECT_EQ(up(metrics), 1);
+  const auto [status, output] =
+      diagnose("/var/run/" + name + " --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("(unix_stream)"));
+  EXPECT_THAT(output, HasSubstr("✓ peer"));
+  close(server);
+}
+
+// Without unix_diag (the /proc/net/unix fallback) no socket has a socket file's inode: a
+// healthy listener is matched by its bound path, and the evidence says so.
+TEST_F(EndpointsE2eTest, SocketWithoutUnixDiagMatchedByPath) {
+  HostSnapshotSource procfs_only({}, nullptr, UnixSocketInventoryReader::Source::kProcfsOnly);
+  source_ = &procfs_only;
+  // The client first: forked later, it would hold the listener open too.
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+  const std::string path = dir_ + "/api.sock";
+  const int server = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path.c_str());
+  ASSERT_EQ(bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(server, 8), 0);
+  ASSERT_EQ(chmod(path.c_str(), 0666), 0);
+  ASSERT_TRUE(procfs_only.current()->unixSockets().from_procfs);
+
+  auto metrics = collect(path, EndpointType::kUnixStream, client_comm, EndpointAccess::kConnect);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);
+  EXPECT_EQ(checkOk(metrics, "backlog"), 1);  // not applicable: no queue lengths to read
+  EXPECT_EQ(value(metrics, "ipc_endpoint_peers", {{"endpoint", "ep"}}), 1);
+  EXPECT_EQ(up(metrics), 1);
+
+  EndpointConfig endpoint;
+  endpoint.name = "ep";
+  endpoint.path = path;
+  endpoint.type = EndpointType::kUnixStream;
+  EndpointClientConfig client_config;
+  client_config.name = "cl";
+  client_config.process = client_comm;
+  client_config.access = EndpointAccess::kConnect;
+  const EndpointChecker checker("/proc", "/sys");
+  auto report = checker.check(endpoint, client_config, *procfs_only.current());
+  ASSERT_EQ(report.checks.size(), endpointCheckNames().size());
+  const auto& peer = report.checks[5];
+  ASSERT_EQ(peer.name, "peer");
+  EXPECT_EQ(peer.status, CheckStatus::kPass);
+  EXPECT_THAT(peer.evidence, HasSubstr("matched by path"));
+  EXPECT_THAT(peer.evidence, HasSubstr("unix_diag is unavailable"));
+  EXPECT_EQ(report.checks[6].status, CheckStatus::kNotApplicable) << report.checks[6].evidence;
+
+  // The server goes away and leaves its file: nothing listens there any more.
+  close(server);
+  metrics = collect(path, EndpointType::kUnixStream, client_comm, EndpointAccess::kConnect);
+  EXPECT_EQ(checkOk(metrics, "peer"), 0);
+  EXPECT_EQ(value(metrics, "ipc_endpoint_peers", {{"endpoint", "ep"}}), 0);
+  EXPECT_EQ(up(metrics), 0);
+  report = checker.check(endpoint, client_config, *procfs_only.current());
+  EXPECT_EQ(report.checks[5].status, CheckStatus::kFail);
+  EXPECT_THAT(report.checks[5].evidence, HasSubstr("bound to that path"));
 }
 
 TEST_F(EndpointsE2eTest, DiagnoseUsageErrorsAndJson) {

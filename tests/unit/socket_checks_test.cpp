@@ -81,12 +81,48 @@ TEST(SocketChecks, AbstractNameOnlyInTheClientsNamespace) {
   EXPECT_THAT(result.check.fix, HasSubstr("run the client in the server's network namespace"));
   result = checkSocketPeer(inventory({{kClientNs, elsewhere}}), query);
   EXPECT_EQ(result.check.status, CheckStatus::kPass);
-  EXPECT_THAT(result.check.evidence, HasSubstr("in the client's network namespace net:[4026531840]"));
+  EXPECT_THAT(result.check.evidence,
+              HasSubstr("in the client's network namespace net:[4026531840]"));
 }
 
 TEST(SocketChecks, NoFileMeansPeerSkipped) {
   const SocketPeerQuery query{"/run/gone.sock", EndpointType::kUnixStream, std::nullopt, kClientNs};
   EXPECT_EQ(checkSocketPeer(inventory({}), query).check.status, CheckStatus::kSkipped);
+}
+
+// Without unix_diag (the /proc/net/unix fallback) no socket carries its file's inode: a listener
+// is matched by the path it is bound to, and the evidence says so.
+TEST(SocketChecks, WithoutUnixDiagAPathSocketIsMatchedByPath) {
+  auto bound = listener("/run/app.sock", 0, 0);
+  bound.has_rqlen = false;  // what /proc/net/unix tells: no queue lengths, no inode
+  auto inv = inventory({{kOtherNs, bound}});
+  inv.from_procfs = true;
+  SocketPeerQuery query{"/run/app.sock", EndpointType::kUnixStream, FileId{makedev(8, 1), 77},
+                        kClientNs};
+  auto result = checkSocketPeer(inv, query);
+  EXPECT_EQ(result.check.status, CheckStatus::kPass) << result.check.evidence;
+  EXPECT_EQ(result.peers, 1u);
+  EXPECT_THAT(result.check.evidence, HasSubstr("1 unix_stream socket(s) bound and serving"));
+  EXPECT_THAT(result.check.evidence, HasSubstr("matched by path"));
+  EXPECT_THAT(result.check.evidence, HasSubstr("unix_diag is unavailable"));
+  ASSERT_TRUE(result.listener);
+  const auto backlog = checkBacklog(EndpointType::kUnixStream, result.listener);
+  EXPECT_EQ(backlog.status, CheckStatus::kNotApplicable);
+  EXPECT_THAT(backlog.evidence, HasSubstr("unix_diag is unavailable"));
+
+  // Nothing listens on the path: the file is stale.
+  query.path = "/run/other.sock";
+  result = checkSocketPeer(inv, query);
+  EXPECT_EQ(result.check.status, CheckStatus::kFail);
+  EXPECT_EQ(result.peers, 0u);
+  EXPECT_THAT(result.check.evidence,
+              HasSubstr("no unix_stream socket is bound to that path (matched by path"));
+  // A socket bound to the path but not listening does not serve it.
+  query.path = "/run/app.sock";
+  bound.state = UnixSocketState::kUnconnected;
+  inv = inventory({{kOtherNs, bound}});
+  inv.from_procfs = true;
+  EXPECT_EQ(checkSocketPeer(inv, query).check.status, CheckStatus::kFail);
 }
 
 TEST(SocketChecks, BacklogFullOnlyWhenQueueExceedsBacklog) {
@@ -99,8 +135,7 @@ TEST(SocketChecks, BacklogFullOnlyWhenQueueExceedsBacklog) {
   EXPECT_EQ(checkBacklog(EndpointType::kFifo, std::nullopt).status, CheckStatus::kNotApplicable);
   EXPECT_EQ(checkBacklog(EndpointType::kUnixDgram, std::nullopt).status,
             CheckStatus::kNotApplicable);
-  EXPECT_EQ(checkBacklog(EndpointType::kUnixSeqpacket, std::nullopt).status,
-            CheckStatus::kSkipped);
+  EXPECT_EQ(checkBacklog(EndpointType::kUnixSeqpacket, std::nullopt).status, CheckStatus::kSkipped);
 }
 
 }  // namespace
