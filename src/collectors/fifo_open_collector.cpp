@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <limits>
+#include <map>
 #include <stdexcept>
 
 #include "ipcwatch/bpf/fifo_open.h"
@@ -40,10 +42,53 @@ struct Waiting {
   double oldest_seconds = 0;
 };
 
+using WaitingByPath = std::map<std::pair<std::string, std::string>, Waiting>;  // (path, mode)
+
+// The FIFOs waited on longest keep their path; the others are added up in path="other" per
+// mode: their processes in ipc_fifo_open_waiting, their longest wait in the oldest-wait gauge.
+void addWaitingFamilies(const WaitingByPath& waiting, ScrapeLabelCap& cap,
+                        std::vector<MetricFamily>& out) {
+  if (waiting.empty()) {
+    return;
+  }
+  std::vector<std::pair<std::string, double>> candidates;
+  candidates.reserve(waiting.size());
+  for (const auto& [key, w] : waiting) {
+    candidates.emplace_back(key.first, w.oldest_seconds);
+  }
+  const auto admitted = cap.admit(std::move(candidates));
+  std::map<std::string, Waiting> folded;  // by mode
+  FamilyBuilder count("ipc_fifo_open_waiting",
+                      "Processes blocked in open() on a FIFO right now, waiting for a peer "
+                      "(path=\"other\": on the FIFOs past the label cap).",
+                      MetricType::Gauge);
+  FamilyBuilder oldest("ipc_fifo_open_oldest_wait_seconds",
+                       "How long the longest-waiting open() on the FIFO has been blocked.",
+                       MetricType::Gauge);
+  for (const auto& [key, w] : waiting) {
+    if (!admitted.contains(key.first)) {
+      auto& other = folded[key.second];
+      other.count += w.count;
+      other.oldest_seconds = std::max(other.oldest_seconds, w.oldest_seconds);
+      continue;
+    }
+    const LabelSet labels = {{"mode", key.second}, {"path", key.first}};
+    count.set(labels, w.count);
+    oldest.set(labels, w.oldest_seconds);
+  }
+  for (const auto& [mode, w] : folded) {
+    const LabelSet labels = {{"mode", mode}, {"path", std::string(ScrapeLabelCap::kOther)}};
+    count.set(labels, w.count);
+    oldest.set(labels, w.oldest_seconds);
+  }
+  out.push_back(count.build());
+  out.push_back(oldest.build());
+}
+
 }  // namespace
 
 FifoOpenCollector::FifoOpenCollector(const FifoOpenProbe& probe, LabelCaps& caps)
-    : probe_(probe), waiting_path_cap_(caps.path("ipc_fifo_open_waiting")) {}
+    : probe_(probe), waiting_path_cap_(caps.gaugePath("ipc_fifo_open_waiting")) {}
 
 void FifoOpenCollector::collect(std::vector<MetricFamily>& out) {
   if (!probe_.loaded()) {
@@ -113,7 +158,7 @@ void FifoOpenCollector::addWaiting(std::vector<MetricFamily>& out) {
   const std::string& procfs = probe_.options().procfs;
   const int fd = probe_.inflightFd();
   const std::uint64_t now = monotonicNs();
-  std::map<std::pair<std::string, std::string>, Waiting> waiting;
+  WaitingByPath waiting;
   __u32 key = 0;
   __u32 next = 0;
   const __u32* prev = nullptr;
@@ -135,27 +180,12 @@ void FifoOpenCollector::addWaiting(std::vector<MetricFamily>& out) {
     if (!raw || lstat(view.accessPath(open.dfd, *raw).c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
       continue;
     }
-    const std::string path =
-        waiting_path_cap_.admit(sanitizeLabelValue(view.displayPath(open.dfd, *raw)));
+    const std::string path = sanitizeLabelValue(view.displayPath(open.dfd, *raw));
     auto& w = waiting[{path, accmode == O_RDONLY ? "read" : "write"}];
     w.count += 1;
     w.oldest_seconds = std::max(w.oldest_seconds, static_cast<double>(now - open.start_ns) / 1e9);
   }
-  FamilyBuilder count("ipc_fifo_open_waiting",
-                      "Processes blocked in open() on a FIFO right now, waiting for a peer.",
-                      MetricType::Gauge);
-  FamilyBuilder oldest("ipc_fifo_open_oldest_wait_seconds",
-                       "How long the longest-waiting open() on the FIFO has been blocked.",
-                       MetricType::Gauge);
-  for (const auto& [key, w] : waiting) {
-    const LabelSet labels = {{"mode", key.second}, {"path", key.first}};
-    count.set(labels, w.count);
-    oldest.set(labels, w.oldest_seconds);
-  }
-  if (!count.empty()) {
-    out.push_back(count.build());
-    out.push_back(oldest.build());
-  }
+  addWaitingFamilies(waiting, waiting_path_cap_, out);
 }
 
 }  // namespace ipcwatch

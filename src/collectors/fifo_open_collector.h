@@ -19,7 +19,7 @@ class FifoOpenCollector : public Collector {
   void addWaiting(std::vector<MetricFamily>& out);
 
   const FifoOpenProbe& probe_;
-  LabelCap& waiting_path_cap_;
+  ScrapeLabelCap& waiting_path_cap_;  // of both waiting gauges, applied per scrape
 };
 
 }  // namespace ipcwatch

@@ -37,10 +37,11 @@ class IpcFilesCollector : public Collector {
 
   ScanConfig scan_;
   HostSnapshotSource& snapshots_;
-  LabelCap& stale_cap_;
-  LabelCap& fifo_cap_;
-  LabelCap& writable_cap_;
-  LabelCap& unsafe_dir_cap_;
+  // Gauges: the path caps are applied per scrape.
+  ScrapeLabelCap& stale_cap_;
+  ScrapeLabelCap& fifo_cap_;
+  ScrapeLabelCap& writable_cap_;
+  ScrapeLabelCap& unsafe_dir_cap_;
   bool budget_warned_ = false;
 };
 
