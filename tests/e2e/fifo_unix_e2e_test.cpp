@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -296,6 +299,94 @@ TEST_F(FifoUnixE2E, WaitingGaugesAreCappedAtEachScrape) {
   EXPECT_EQ(s.count(sampleKey("ipc_fifo_open_waiting", other)), 0u);
   EXPECT_EQ(s.count(sampleKey("ipc_fifo_open_waiting", first)), 0u);
   EXPECT_EQ(sampleValue(s, "ipcwatch_label_overflow_total", overflow), 1);
+}
+
+// Every open() adds an entry to the kernel's in-flight map, and its return deletes it. Under
+// heavy open() traffic from other processes (new threads all the time, spread over the map's
+// buckets), every scrape must still see the one blocked reader exactly once, and finish.
+TEST_F(FifoUnixE2E, BlockedReaderIsCountedOnceUnderOpenChurn) {
+  startAgent("");
+  const std::string fifo = dir_ + "/churned_fifo";
+  const std::string file = dir_ + "/churn_file";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_EQ(close(open(file.c_str(), O_CREAT | O_WRONLY, 0600)), 0);
+  const std::map<std::string, std::string> labels = {{"mode", "read"}, {"path", fifo}};
+  BlockedOpen reader(fifo, O_RDONLY);
+  ASSERT_TRUE(waitFor([&](const Samples& s) {
+    return sampleValue(s, "ipc_fifo_open_waiting", labels) == 1;
+  })) << agent_->log();
+
+  // Each churner forks short-lived openers (fresh thread ids) and counts their opens.
+  constexpr int kChurners = 4;
+  constexpr int kOpensPerChild = 2000;
+  struct SharedCounters {  // written by the churners, read here
+    std::size_t size = sizeof(std::atomic<std::uint64_t>) * kChurners;
+    void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ~SharedCounters() {
+      if (memory != MAP_FAILED) {
+        munmap(memory, size);
+      }
+    }
+  } counters;
+  ASSERT_NE(counters.memory, MAP_FAILED);
+  auto* opens = static_cast<std::atomic<std::uint64_t>*>(counters.memory);
+  struct Churners {
+    std::vector<pid_t> pids;
+    ~Churners() {
+      for (const pid_t pid : pids) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+      }
+    }
+  } churners;
+  for (int i = 0; i < kChurners; ++i) {
+    new (&opens[i]) std::atomic<std::uint64_t>(0);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      for (;;) {
+        const pid_t opener = fork();
+        if (opener == 0) {
+          prctl(PR_SET_PDEATHSIG, SIGKILL);
+          for (int n = 0; n < kOpensPerChild; ++n) {
+            close(open(file.c_str(), O_RDONLY));
+          }
+          _exit(0);
+        }
+        waitpid(opener, nullptr, 0);
+        opens[i] += kOpensPerChild;
+      }
+    }
+    ASSERT_GT(pid, 0);
+    churners.pids.push_back(pid);
+  }
+  auto total = [&] {
+    std::uint64_t sum = 0;
+    for (int i = 0; i < kChurners; ++i) {
+      sum += opens[i].load();
+    }
+    return sum;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (total() < 10 * kOpensPerChild * kChurners && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);  // polling interval
+  }
+  const std::uint64_t before = total();
+  ASSERT_GE(before, 10u * kOpensPerChild * kChurners) << "the churners did not get going";
+
+  for (int i = 0; i < 40; ++i) {
+    const auto response = httpRequest(port_, "GET", "/metrics");
+    ASSERT_TRUE(response && response->status == 200) << "scrape " << i << " did not complete";
+    const auto samples = parseExposition(response->body);
+    const std::string key = sampleKey("ipc_fifo_open_waiting", labels);
+    ASSERT_EQ(samples.count(key), 1u) << "scrape " << i;
+    ASSERT_EQ(samples.at(key), 1) << "scrape " << i;
+  }
+  EXPECT_GT(total(), before) << "the opens did not run during the scrapes";
+
+  const int writer = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+  ASSERT_GE(writer, 0);
+  EXPECT_TRUE(reader.reap());
+  close(writer);
 }
 
 TEST_F(FifoUnixE2E, NonBlockingWriterWithoutReaderIsEnxio) {
