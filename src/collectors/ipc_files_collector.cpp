@@ -150,7 +150,9 @@ void IpcFilesCollector::collect(std::vector<MetricFamily>& out) {
                       "get EPIPE)",
                       fifo_cap_);
   FileGauge writable(kWorldWritable,
-                     "A FIFO or socket file that every user may write to (mode o+w)",
+                     "A FIFO or socket file that every user may write to (mode o+w) and that "
+                     "users outside its owner and group can reach (no directory above it lets "
+                     "only those through)",
                      writable_cap_);
   FileGauge unsafe_dir(kUnsafeDir,
                        "A FIFO or socket file in a directory that every user may write to "
@@ -176,7 +178,8 @@ void IpcFilesCollector::collect(std::vector<MetricFamily>& out) {
         no_reader.add(path);
       }
     }
-    if ((found.mode & S_IWOTH) != 0) {
+    // o+w alone is not enough: behind a service's private directory no other user gets there.
+    if ((found.mode & S_IWOTH) != 0 && found.reachable_by_others) {
       writable.add(path, kind);
     }
     if (found.in_unsafe_dir) {

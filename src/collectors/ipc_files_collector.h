@@ -14,8 +14,8 @@ namespace ipcwatch {
 
 // FIFOs and socket files under the configured directories (`scan:`): stale socket files (bound
 // by no socket in any network namespace), FIFOs no process reads, and endpoints that other
-// users can write to or replace. Fails the scrape (ipcwatch_collector_success 0) rather than
-// report a partial scan when the time budget runs out.
+// users can reach and write to, or replace. Fails the scrape (ipcwatch_collector_success 0) rather
+// than report a partial scan when the time budget runs out.
 class IpcFilesCollector : public Collector {
  public:
   IpcFilesCollector(const Config& config, LabelCaps& caps, HostSnapshotSource& snapshots);

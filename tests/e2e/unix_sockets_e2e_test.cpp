@@ -191,6 +191,9 @@ class UnixSocketsE2E : public ::testing::Test {
     char tmpl[] = "/tmp/ipcwatch-unix-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     base_ = tmpl;
+    // Others may pass through (mkdtemp makes it 0700): world-writable endpoints must be
+    // reachable by them to count.
+    ASSERT_EQ(chmod(base_.c_str(), 0755), 0);
     root_ = base_ + "/scan";
     ASSERT_EQ(mkdir(root_.c_str(), 0755), 0);
     config_.scan.directories = {root_};
@@ -643,6 +646,53 @@ TEST_F(UnixSocketsE2E, WorldWritableEndpointsAndUnsafeDirectories) {
             0u);
   EXPECT_EQ(sampleValue(samples, "ipc_unix_stale_socket_files", {{"dir", root_}}), 0);
   EXPECT_EQ(server.release(), 0);
+}
+
+// Mode o+w is not enough: a user outside the endpoint's owner and group must be able to get
+// to it. Behind a service's private 0710 directory (owner root, group the endpoint's) no one
+// else can; through a 0711 one, or a 0710 one of another group, someone can.
+TEST_F(UnixSocketsE2E, WorldWritableOnlyWhereOtherUsersCanReachIt) {
+  constexpr gid_t kService = 61235;
+  constexpr gid_t kOtherGroup = 61236;
+  struct Door {
+    std::string dir;
+    mode_t mode;
+    gid_t group;
+    bool others_reach;
+  };
+  const std::vector<Door> doors = {
+      {root_ + "/private", 0710, kService, false},
+      {root_ + "/private/inner", 0755, kService, false},  // behind the private door
+      {root_ + "/search-only", 0711, kService, true},
+      {root_ + "/other-group", 0710, kOtherGroup, true},  // its members may not be the service's
+  };
+  for (const auto& door : doors) {
+    ASSERT_EQ(mkdir(door.dir.c_str(), 0700), 0);
+    ASSERT_EQ(chown(door.dir.c_str(), 0, door.group), 0);
+    ASSERT_EQ(chmod(door.dir.c_str(), door.mode), 0);
+    const std::string sock = door.dir + "/ctl.sock";
+    const std::string fifo = door.dir + "/ctl.fifo";
+    close(boundSocket(sock, 1));
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    for (const auto& endpoint : {sock, fifo}) {
+      ASSERT_EQ(chown(endpoint.c_str(), 0, kService), 0);
+      ASSERT_EQ(chmod(endpoint.c_str(), 0666), 0);
+    }
+  }
+
+  const auto samples = scrapeIpcFiles();
+  for (const auto& door : doors) {
+    for (const auto& [kind, name] : {std::pair{"socket", "/ctl.sock"}, {"fifo", "/ctl.fifo"}}) {
+      const std::map<std::string, std::string> labels = {{"kind", kind}, {"path", door.dir + name}};
+      if (door.others_reach) {
+        EXPECT_TRUE(hasSample(samples, "ipc_endpoint_world_writable", labels, 1));
+      } else {
+        EXPECT_EQ(samples.count(sampleKey("ipc_endpoint_world_writable", labels)), 0u)
+            << door.dir << name;
+      }
+    }
+  }
+  EXPECT_EQ(seriesOf(samples, "ipc_endpoint_world_writable"), 4u);
 }
 
 TEST_F(UnixSocketsE2E, ExhaustedTimeBudgetFailsTheCollectorInsteadOfStalling) {
