@@ -5,10 +5,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <limits>
+#include <map>
 #include <stdexcept>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
 
 #include "ipcwatch/bpf/fifo_open.h"
 #include "metrics/family.h"
@@ -40,10 +47,53 @@ struct Waiting {
   double oldest_seconds = 0;
 };
 
+using WaitingByPath = std::map<std::pair<std::string, std::string>, Waiting>;  // (path, mode)
+
+// The FIFOs waited on longest keep their path; the others are added up in path="other" per
+// mode: their processes in ipc_fifo_open_waiting, their longest wait in the oldest-wait gauge.
+void addWaitingFamilies(const WaitingByPath& waiting, ScrapeLabelCap& cap,
+                        std::vector<MetricFamily>& out) {
+  if (waiting.empty()) {
+    return;
+  }
+  std::vector<std::pair<std::string, double>> candidates;
+  candidates.reserve(waiting.size());
+  for (const auto& [key, w] : waiting) {
+    candidates.emplace_back(key.first, w.oldest_seconds);
+  }
+  const auto admitted = cap.admit(std::move(candidates));
+  std::map<std::string, Waiting> folded;  // by mode
+  FamilyBuilder count("ipc_fifo_open_waiting",
+                      "Processes blocked in open() on a FIFO right now, waiting for a peer "
+                      "(path=\"other\": on the FIFOs past the label cap).",
+                      MetricType::Gauge);
+  FamilyBuilder oldest("ipc_fifo_open_oldest_wait_seconds",
+                       "How long the longest-waiting open() on the FIFO has been blocked.",
+                       MetricType::Gauge);
+  for (const auto& [key, w] : waiting) {
+    if (!admitted.contains(key.first)) {
+      auto& other = folded[key.second];
+      other.count += w.count;
+      other.oldest_seconds = std::max(other.oldest_seconds, w.oldest_seconds);
+      continue;
+    }
+    const LabelSet labels = {{"mode", key.second}, {"path", key.first}};
+    count.set(labels, w.count);
+    oldest.set(labels, w.oldest_seconds);
+  }
+  for (const auto& [mode, w] : folded) {
+    const LabelSet labels = {{"mode", mode}, {"path", std::string(ScrapeLabelCap::kOther)}};
+    count.set(labels, w.count);
+    oldest.set(labels, w.oldest_seconds);
+  }
+  out.push_back(count.build());
+  out.push_back(oldest.build());
+}
+
 }  // namespace
 
 FifoOpenCollector::FifoOpenCollector(const FifoOpenProbe& probe, LabelCaps& caps)
-    : probe_(probe), waiting_path_cap_(caps.path("ipc_fifo_open_waiting")) {}
+    : probe_(probe), waiting_path_cap_(caps.gaugePath("ipc_fifo_open_waiting")) {}
 
 void FifoOpenCollector::collect(std::vector<MetricFamily>& out) {
   if (!probe_.loaded()) {
@@ -109,20 +159,97 @@ MetricFamily FifoOpenCollector::waitHistogram() const {
   return family;
 }
 
+// The opens in flight, each once. Every open()'s exit deletes its own entry, and
+// bpf_map_get_next_key() on a key just deleted starts again from the first bucket: a key walk
+// would count a long-blocked open once per restart and, under steady open() traffic, might
+// never end. A batch lookup copies the map bucket by bucket, and an entry never moves to
+// another bucket, so it sees each entry at most once (an open that starts meanwhile may be
+// missed; it is younger than kMinWaitingNs anyway).
+std::vector<ipcw_inflight_open> readInflightOpens(int map_fd) {
+  bpf_map_info info{};
+  std::uint32_t info_len = sizeof info;
+  if (bpf_obj_get_info_by_fd(map_fd, &info, &info_len) != 0) {
+    throw std::runtime_error(std::string("in-flight opens: map info: ") + std::strerror(errno));
+  }
+  std::uint32_t capacity = std::min<std::uint32_t>(256, info.max_entries);
+  std::vector<__u32> keys(capacity);
+  std::vector<ipcw_inflight_open> values(capacity);
+  std::vector<ipcw_inflight_open> opens;
+  __u32 in_token = 0;  // the batch token of hash maps is a bucket index
+  __u32 out_token = 0;
+  bool first = true;
+  for (;;) {
+    std::uint32_t count = capacity;
+    const int err = bpf_map_lookup_batch(map_fd, first ? nullptr : &in_token, &out_token,
+                                         keys.data(), values.data(), &count, nullptr);
+    const int saved = errno;
+    if (err != 0 && saved == ENOSPC && capacity < info.max_entries) {
+      // One bucket holds more entries than the buffer: read it again into a larger one.
+      capacity *= 2;
+      keys.resize(capacity);
+      values.resize(capacity);
+      continue;
+    }
+    if (err != 0 && saved != ENOENT) {
+      if (first && (saved == EINVAL || saved == ENOTSUP || saved == EOPNOTSUPP)) {
+        // Restarts make a walk longer than the map; four times its size is plenty.
+        return readInflightOpensByKey(map_fd, 4 * static_cast<std::size_t>(info.max_entries));
+      }
+      throw std::runtime_error(std::string("in-flight opens: batch lookup: ") +
+                               std::strerror(saved));
+    }
+    opens.insert(opens.end(), values.begin(), values.begin() + count);
+    if (err != 0) {  // ENOENT: that was the last bucket
+      return opens;
+    }
+    in_token = out_token;
+    first = false;
+  }
+}
+
+std::vector<ipcw_inflight_open> readInflightOpensByKey(int map_fd, std::size_t max_steps) {
+  std::vector<ipcw_inflight_open> opens;
+  std::unordered_set<__u32> seen;
+  std::vector<__u32> met;  // the keys met, in walk order
+  ipcw_inflight_open open{};
+  auto present = [&](const __u32& key) { return bpf_map_lookup_elem(map_fd, &key, &open) == 0; };
+  __u32 at = 0;
+  __u32 next = 0;
+  const __u32* prev = nullptr;
+  for (std::size_t step = 0; step < max_steps; ++step) {
+    if (bpf_map_get_next_key(map_fd, prev, &next) != 0) {
+      return opens;  // ENOENT: past the last key
+    }
+    if (seen.insert(next).second) {
+      met.push_back(next);
+      if (present(next)) {
+        opens.push_back(open);
+      }
+      at = next;
+    } else if (prev != nullptr && !present(*prev)) {
+      // The key the walk stood on is gone, so it started over from the first bucket: go on
+      // from the last key met that is still there, not through everything met again.
+      while (!met.empty() && !present(met.back())) {
+        met.pop_back();
+      }
+      at = met.empty() ? next : met.back();
+    } else {
+      at = next;  // met before and inserted again further on: step over it
+    }
+    prev = &at;
+  }
+  spdlog::debug("in-flight opens: the key walk stopped after {} keys", max_steps);
+  return opens;
+}
+
 void FifoOpenCollector::addWaiting(std::vector<MetricFamily>& out) {
   const std::string& procfs = probe_.options().procfs;
   const int fd = probe_.inflightFd();
   const std::uint64_t now = monotonicNs();
-  std::map<std::pair<std::string, std::string>, Waiting> waiting;
-  __u32 key = 0;
-  __u32 next = 0;
-  const __u32* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    key = next;
-    prev = &key;
-    ipcw_inflight_open open{};
-    if (bpf_map_lookup_elem(fd, &key, &open) != 0 || open.start_ns > now ||
-        now - open.start_ns < kMinWaitingNs || (open.flags & O_NONBLOCK) != 0) {
+  WaitingByPath waiting;
+  for (const ipcw_inflight_open& open : readInflightOpens(fd)) {
+    if (open.start_ns > now || now - open.start_ns < kMinWaitingNs ||
+        (open.flags & O_NONBLOCK) != 0) {
       continue;
     }
     const int accmode = static_cast<int>(open.flags & O_ACCMODE);
@@ -135,27 +262,12 @@ void FifoOpenCollector::addWaiting(std::vector<MetricFamily>& out) {
     if (!raw || view.lstat(open.dfd, *raw, st) != 0 || !S_ISFIFO(st.st_mode)) {
       continue;
     }
-    const std::string path =
-        waiting_path_cap_.admit(sanitizeLabelValue(view.displayPath(open.dfd, *raw)));
+    const std::string path = sanitizeLabelValue(view.displayPath(open.dfd, *raw));
     auto& w = waiting[{path, accmode == O_RDONLY ? "read" : "write"}];
     w.count += 1;
     w.oldest_seconds = std::max(w.oldest_seconds, static_cast<double>(now - open.start_ns) / 1e9);
   }
-  FamilyBuilder count("ipc_fifo_open_waiting",
-                      "Processes blocked in open() on a FIFO right now, waiting for a peer.",
-                      MetricType::Gauge);
-  FamilyBuilder oldest("ipc_fifo_open_oldest_wait_seconds",
-                       "How long the longest-waiting open() on the FIFO has been blocked.",
-                       MetricType::Gauge);
-  for (const auto& [key, w] : waiting) {
-    const LabelSet labels = {{"mode", key.second}, {"path", key.first}};
-    count.set(labels, w.count);
-    oldest.set(labels, w.oldest_seconds);
-  }
-  if (!count.empty()) {
-    out.push_back(count.build());
-    out.push_back(oldest.build());
-  }
+  addWaitingFamilies(waiting, waiting_path_cap_, out);
 }
 
 }  // namespace ipcwatch

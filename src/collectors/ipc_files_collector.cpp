@@ -24,6 +24,51 @@ constexpr const char* kUnsafeDir = "ipc_endpoint_in_unsafe_dir";
 
 constexpr std::uint32_t kIno32 = 0xffffffffu;
 
+// A gauge with one series per file found in this scrape, {path} or {kind, path}, each 1. Its
+// path label is capped per scrape: the first paths by name keep their series (the same ones
+// from scrape to scrape while the files stay), the rest are counted in the "other" series.
+class FileGauge {
+ public:
+  FileGauge(const char* name, const std::string& what, ScrapeLabelCap& cap)
+      : name_(name),
+        help_(what +
+              "; 1 per file, and the path=\"other\" series counts the files past the "
+              "label cap."),
+        cap_(cap) {}
+
+  void add(std::string path, std::string kind = "") {
+    files_.emplace_back(std::move(path), std::move(kind));
+  }
+
+  void buildInto(std::vector<MetricFamily>& out) {
+    if (files_.empty()) {
+      return;
+    }
+    std::vector<std::pair<std::string, double>> candidates;
+    candidates.reserve(files_.size());
+    for (const auto& file : files_) {
+      candidates.emplace_back(file.first, 0);  // no file matters more than another
+    }
+    const auto admitted = cap_.admit(std::move(candidates));
+    FamilyBuilder family(name_, help_, MetricType::Gauge);
+    for (auto& [path, kind] : files_) {
+      LabelSet labels;
+      if (!kind.empty()) {
+        labels.emplace_back("kind", std::move(kind));
+      }
+      labels.emplace_back("path", admitted.label(path));
+      family.add(std::move(labels), 1);
+    }
+    out.push_back(family.build());
+  }
+
+ private:
+  std::string name_;
+  std::string help_;
+  ScrapeLabelCap& cap_;
+  std::vector<std::pair<std::string, std::string>> files_;  // (path, kind)
+};
+
 }  // namespace
 
 bool IpcFilesCollector::BoundSockets::isBound(const FoundEndpoint& socket) const {
@@ -37,10 +82,10 @@ IpcFilesCollector::IpcFilesCollector(const Config& config, LabelCaps& caps,
                                      HostSnapshotSource& snapshots)
     : scan_(config.scan),
       snapshots_(snapshots),
-      stale_cap_(caps.path(kStaleInfo)),
-      fifo_cap_(caps.path(kFifoWithoutReader)),
-      writable_cap_(caps.path(kWorldWritable)),
-      unsafe_dir_cap_(caps.path(kUnsafeDir)) {}
+      stale_cap_(caps.gaugePath(kStaleInfo)),
+      fifo_cap_(caps.gaugePath(kFifoWithoutReader)),
+      writable_cap_(caps.gaugePath(kWorldWritable)),
+      unsafe_dir_cap_(caps.gaugePath(kUnsafeDir)) {}
 
 void IpcFilesCollector::outOfTime(const std::string& stage) {
   const auto level = budget_warned_ ? spdlog::level::debug : spdlog::level::warn;
@@ -98,21 +143,21 @@ void IpcFilesCollector::collect(std::vector<MetricFamily>& out) {
                             "Socket files under a scanned directory that no socket in any network "
                             "namespace is bound to (clients get ECONNREFUSED).",
                             MetricType::Gauge);
-  FamilyBuilder stale_info(kStaleInfo, "A stale socket file (bound by no socket); always 1.",
-                           MetricType::Gauge);
   FamilyBuilder fifo_count("ipc_fifo_files", "FIFOs under a scanned directory.", MetricType::Gauge);
-  FamilyBuilder no_reader(kFifoWithoutReader,
-                          "A FIFO that no process has open for reading (writers block in open() "
-                          "or get EPIPE); always 1.",
-                          MetricType::Gauge);
-  FamilyBuilder writable(kWorldWritable,
-                         "A FIFO or socket file that every user may write to (mode o+w); "
-                         "always 1.",
-                         MetricType::Gauge);
-  FamilyBuilder unsafe_dir(kUnsafeDir,
-                           "A FIFO or socket file in a directory that every user may write to "
-                           "without the sticky bit (anyone can replace it); always 1.",
-                           MetricType::Gauge);
+  FileGauge stale_info(kStaleInfo, "A stale socket file (bound by no socket)", stale_cap_);
+  FileGauge no_reader(kFifoWithoutReader,
+                      "A FIFO that no process has open for reading (writers block in open() or "
+                      "get EPIPE)",
+                      fifo_cap_);
+  FileGauge writable(kWorldWritable,
+                     "A FIFO or socket file that every user may write to (mode o+w) and that "
+                     "users outside its owner and group can reach (no directory above it lets "
+                     "only those through)",
+                     writable_cap_);
+  FileGauge unsafe_dir(kUnsafeDir,
+                       "A FIFO or socket file in a directory that every user may write to "
+                       "without the sticky bit (anyone can replace it)",
+                       unsafe_dir_cap_);
   for (const auto& root : scan.roots_scanned) {
     stale_count.set({{"dir", sanitizeLabelValue(root)}}, 0);
     fifo_count.set({{"dir", sanitizeLabelValue(root)}}, 0);
@@ -124,27 +169,30 @@ void IpcFilesCollector::collect(std::vector<MetricFamily>& out) {
     if (found.kind == EndpointKind::kSocket) {
       if (!bound.isBound(found)) {
         stale_count.add({{"dir", dir}}, 1);
-        stale_info.set({{"path", stale_cap_.admit(path)}}, 1);
+        stale_info.add(path);
       }
     } else {
       fifo_count.add({{"dir", dir}}, 1);
       const auto it = holders.find(found.id);
       if (it == holders.end() || it->second.readers == 0) {
-        no_reader.set({{"path", fifo_cap_.admit(path)}}, 1);
+        no_reader.add(path);
       }
     }
-    if ((found.mode & S_IWOTH) != 0) {
-      writable.set({{"kind", kind}, {"path", writable_cap_.admit(path)}}, 1);
+    // o+w alone is not enough: behind a service's private directory no other user gets there.
+    if ((found.mode & S_IWOTH) != 0 && found.reachable_by_others) {
+      writable.add(path, kind);
     }
     if (found.in_unsafe_dir) {
-      unsafe_dir.set({{"kind", kind}, {"path", unsafe_dir_cap_.admit(path)}}, 1);
+      unsafe_dir.add(path, kind);
     }
   }
-  for (auto* family :
-       {&stale_count, &stale_info, &fifo_count, &no_reader, &writable, &unsafe_dir}) {
+  for (auto* family : {&stale_count, &fifo_count}) {
     if (!family->empty()) {
       out.push_back(family->build());
     }
+  }
+  for (auto* gauge : {&stale_info, &no_reader, &writable, &unsafe_dir}) {
+    gauge->buildInto(out);
   }
 }
 

@@ -14,8 +14,8 @@ namespace ipcwatch {
 
 // FIFOs and socket files under the configured directories (`scan:`): stale socket files (bound
 // by no socket in any network namespace), FIFOs no process reads, and endpoints that other
-// users can write to or replace. Fails the scrape (ipcwatch_collector_success 0) rather than
-// report a partial scan when the time budget runs out.
+// users can reach and write to, or replace. Fails the scrape (ipcwatch_collector_success 0) rather
+// than report a partial scan when the time budget runs out.
 class IpcFilesCollector : public Collector {
  public:
   IpcFilesCollector(const Config& config, LabelCaps& caps, HostSnapshotSource& snapshots);
@@ -37,10 +37,11 @@ class IpcFilesCollector : public Collector {
 
   ScanConfig scan_;
   HostSnapshotSource& snapshots_;
-  LabelCap& stale_cap_;
-  LabelCap& fifo_cap_;
-  LabelCap& writable_cap_;
-  LabelCap& unsafe_dir_cap_;
+  // Gauges: the path caps are applied per scrape.
+  ScrapeLabelCap& stale_cap_;
+  ScrapeLabelCap& fifo_cap_;
+  ScrapeLabelCap& writable_cap_;
+  ScrapeLabelCap& unsafe_dir_cap_;
   bool budget_warned_ = false;
 };
 

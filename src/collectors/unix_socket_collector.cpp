@@ -2,6 +2,7 @@
 
 #include <linux/unix_diag.h>
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 #include <string_view>
@@ -18,9 +19,20 @@ constexpr const char* kQueueMetric = "ipc_unix_listen_queue";
 
 }  // namespace
 
+struct UnixSocketCollector::Listener {
+  std::string netns;
+  std::string path;
+  double queue = 0;
+  double backlog = 0;
+
+  // How close the accept queue is to refusing clients: 1 at the backlog, above 1 when full
+  // (the kernel queues backlog + 1 connections).
+  double fullness() const { return queue / std::max(backlog, 1.0); }
+};
+
 UnixSocketCollector::UnixSocketCollector(HostSnapshotSource& snapshots, LabelCaps& caps)
     : snapshots_(snapshots),
-      path_cap_(caps.path(kQueueMetric)),
+      path_cap_(caps.gaugePath(kQueueMetric)),
       parse_errors_{{"proc_net_unix", 0}, {"unix_diag", 0}} {}
 
 void UnixSocketCollector::countParseErrors(const UnixSocketInventory& inventory) {
@@ -44,17 +56,11 @@ void UnixSocketCollector::collect(std::vector<MetricFamily>& out) {
   FamilyBuilder counts("ipc_unix_sockets",
                        "Unix sockets, by network namespace (inode), type and state.",
                        MetricType::Gauge);
-  FamilyBuilder queue(kQueueMetric,
-                      "Connections waiting in the accept queue of a listening unix socket; "
-                      "clients get EAGAIN/ECONNREFUSED once it exceeds the backlog.",
-                      MetricType::Gauge);
-  FamilyBuilder queue_max("ipc_unix_listen_queue_max",
-                          "Backlog of a listening unix socket (the value given to listen()).",
-                          MetricType::Gauge);
   FamilyBuilder netns("ipc_netns",
                       "Network namespaces (by inode), with their ip-netns name where they have "
                       "one; always 1.",
                       MetricType::Gauge);
+  std::vector<Listener> listeners;
   for (const auto& entry : inventory.namespaces) {
     if (!entry.ok) {
       const auto level = entry.vanished ? spdlog::level::debug : spdlog::level::warn;
@@ -80,10 +86,8 @@ void UnixSocketCollector::collect(std::vector<MetricFamily>& out) {
       if (socket.state != UnixSocketState::kListening || !socket.has_rqlen) {
         continue;
       }
-      const LabelSet labels{{"netns", ns},
-                            {"path", path_cap_.admit(unixSocketDisplayName(socket.name))}};
-      queue.add(labels, socket.rqueue);
-      queue_max.add(labels, socket.wqueue);
+      listeners.push_back({ns, unixSocketDisplayName(socket.name),
+                           static_cast<double>(socket.rqueue), static_cast<double>(socket.wqueue)});
     }
   }
   FamilyBuilder errors("ipcwatch_unix_socket_parse_errors_total",
@@ -96,11 +100,58 @@ void UnixSocketCollector::collect(std::vector<MetricFamily>& out) {
     throw std::runtime_error("no network namespace could be queried: " +
                              inventory.namespaces.front().error);
   }
-  for (auto* family : {&counts, &queue, &queue_max, &netns, &errors}) {
+  for (auto* family : {&counts, &netns, &errors}) {
     if (!family->empty()) {
       out.push_back(family->build());
     }
   }
+  addListenQueues(listeners, out);
+}
+
+// The fullest queues of this scrape keep their path; the rest of each namespace are shown by
+// the fullest of them as path="other", with its own backlog, so that "queue > backlog" still
+// compares one socket's numbers.
+void UnixSocketCollector::addListenQueues(const std::vector<Listener>& listeners,
+                                          std::vector<MetricFamily>& out) {
+  if (listeners.empty()) {
+    return;
+  }
+  std::vector<std::pair<std::string, double>> candidates;
+  candidates.reserve(listeners.size());
+  for (const auto& listener : listeners) {
+    candidates.emplace_back(listener.path, listener.fullness());
+  }
+  const auto admitted = path_cap_.admit(std::move(candidates));
+  FamilyBuilder queue(kQueueMetric,
+                      "Connections waiting in the accept queue of a listening unix socket; "
+                      "clients get EAGAIN/ECONNREFUSED once it exceeds the backlog. "
+                      "path=\"other\": the fullest of the listeners past the label cap.",
+                      MetricType::Gauge);
+  FamilyBuilder queue_max("ipc_unix_listen_queue_max",
+                          "Backlog of a listening unix socket (the value given to listen()).",
+                          MetricType::Gauge);
+  std::map<std::string_view, const Listener*> fullest_folded;  // by netns
+  for (const auto& listener : listeners) {
+    if (admitted.contains(listener.path)) {
+      const LabelSet labels{{"netns", listener.netns}, {"path", listener.path}};
+      queue.add(labels, listener.queue);
+      queue_max.add(labels, listener.backlog);
+      continue;
+    }
+    const Listener*& fullest = fullest_folded[listener.netns];
+    if (fullest == nullptr || listener.fullness() > fullest->fullness() ||
+        (listener.fullness() == fullest->fullness() && listener.queue > fullest->queue)) {
+      fullest = &listener;
+    }
+  }
+  for (const auto& [ns, listener] : fullest_folded) {
+    const LabelSet labels{{"netns", std::string(ns)},
+                          {"path", std::string(ScrapeLabelCap::kOther)}};
+    queue.set(labels, listener->queue);
+    queue_max.set(labels, listener->backlog);
+  }
+  out.push_back(queue.build());
+  out.push_back(queue_max.build());
 }
 
 }  // namespace ipcwatch

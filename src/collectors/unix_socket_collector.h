@@ -21,9 +21,11 @@ class UnixSocketCollector : public Collector {
 
  private:
   void countParseErrors(const UnixSocketInventory& inventory);
+  struct Listener;
+  void addListenQueues(const std::vector<Listener>& listeners, std::vector<MetricFamily>& out);
 
   HostSnapshotSource& snapshots_;
-  LabelCap& path_cap_;
+  ScrapeLabelCap& path_cap_;  // both queue gauges' path label, capped at each scrape
   std::map<std::string, std::uint64_t> parse_errors_;  // source -> errors so far
   bool parse_error_logged_ = false;
 };

@@ -8,11 +8,14 @@
 #include <vector>
 
 #include "metrics/label_cap.h"
+#include "metrics/scrape_label_cap.h"
 
 namespace ipcwatch {
 
-// The LabelCap of every (metric, label) pair fed by the outside world, created at start-up so
-// that ipcwatch_label_overflow_total lists every capped metric from the first scrape.
+// The cap of every (metric, label) pair fed by the outside world, created at start-up so that
+// ipcwatch_label_overflow_total lists every capped metric from the first scrape: a LabelCap for
+// counters (admission for the life of the process), a ScrapeLabelCap for gauges (admission per
+// scrape, so the gauge shows what is true now).
 class LabelCaps {
  public:
   LabelCaps(std::uint32_t comm_cap, std::uint32_t path_cap, std::uint32_t remembered)
@@ -25,6 +28,8 @@ class LabelCaps {
   // The cap on any other outside-world label of `metric` (SELinux types, classes, ops), sized
   // like the path cap.
   LabelCap& label(const std::string& metric, const std::string& label);
+  // The per-scrape cap on the path label of gauge `metric`, sized like the path cap.
+  ScrapeLabelCap& gaugePath(const std::string& metric);
 
   // metric name -> folds so far.
   std::vector<std::pair<std::string, std::uint64_t>> folds() const;
@@ -38,6 +43,8 @@ class LabelCaps {
   mutable std::mutex mutex_;
   // (metric, label) -> cap
   std::map<std::pair<std::string, std::string>, std::unique_ptr<LabelCap>> caps_;
+  // metric -> per-scrape cap of its path label
+  std::map<std::string, std::unique_ptr<ScrapeLabelCap>> gauge_caps_;
 };
 
 }  // namespace ipcwatch

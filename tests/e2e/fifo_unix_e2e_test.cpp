@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -80,6 +83,58 @@ int bindErrno(const std::string& name) {
   close(fd);
   return err;
 }
+
+// A child blocked in open(path, flags) until a peer opens the FIFO; killed and reaped if the
+// test ends first.
+class BlockedOpen {
+ public:
+  BlockedOpen(const std::string& path, int flags) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      const int fd = open(path.c_str(), flags);
+      _exit(fd >= 0 ? 0 : 1);
+    }
+  }
+  BlockedOpen(const BlockedOpen&) = delete;
+  BlockedOpen& operator=(const BlockedOpen&) = delete;
+  ~BlockedOpen() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  // Waits for the open to return; true when it succeeded.
+  bool reap() {
+    int status = 0;
+    const bool reaped = pid_ > 0 && waitpid(pid_, &status, 0) == pid_;
+    pid_ = -1;
+    return reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// A directory that stands for procfs and shows only the processes added to it (links to their
+// /proc entries): an agent reading it resolves only those processes' opens, whatever else on
+// the host is blocked on a FIFO.
+class ProcessesOnlyProcfs {
+ public:
+  explicit ProcessesOnlyProcfs(std::string dir) : dir_(std::move(dir)) {
+    if (mkdir(dir_.c_str(), 0755) != 0) {
+      throw std::runtime_error("mkdir " + dir_ + ": " + std::strerror(errno));
+    }
+  }
+  const std::string& path() const { return dir_; }
+  bool add(pid_t pid) const {
+    const std::string name = std::to_string(pid);
+    return symlink(("/proc/" + name).c_str(), (dir_ + "/" + name).c_str()) == 0;
+  }
+
+ private:
+  std::string dir_;
+};
 
 class FifoUnixE2E : public ::testing::Test {
  protected:
@@ -186,6 +241,152 @@ TEST_F(FifoUnixE2E, BlockedReaderIsWaitingThenCountedAsBlocked) {
   EXPECT_GE(sampleValue(after, "ipc_fifo_open_wait_seconds_sum", {{"mode", "read"}}) -
                 sampleValue(before, "ipc_fifo_open_wait_seconds_sum", {{"mode", "read"}}),
             0.25);
+}
+
+// Gauges describe now: the path cap of the waiting gauges is applied at each scrape. The FIFO
+// waited on longest keeps its name, the others are summed in "other", and a FIFO blocked on
+// after the earlier ones were released is reported by name.
+TEST_F(FifoUnixE2E, WaitingGaugesAreCappedAtEachScrape) {
+  const ProcessesOnlyProcfs procfs(dir_ + "/proc");
+  startAgent("paths:\n  procfs: " + procfs.path() + "\nlabels:\n  path: 1\n");
+  const std::string first_fifo = dir_ + "/first_fifo";
+  const std::string second_fifo = dir_ + "/second_fifo";
+  const std::string late_fifo = dir_ + "/late_fifo";
+  for (const auto& fifo : {first_fifo, second_fifo, late_fifo}) {
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  }
+  const std::map<std::string, std::string> first = {{"mode", "read"}, {"path", first_fifo}};
+  const std::map<std::string, std::string> other = {{"mode", "read"}, {"path", "other"}};
+  const std::map<std::string, std::string> overflow = {{"metric", "ipc_fifo_open_waiting"}};
+
+  BlockedOpen first_reader(first_fifo, O_RDONLY);
+  ASSERT_TRUE(procfs.add(first_reader.pid()));
+  ASSERT_TRUE(waitFor([&](const Samples& s) {
+    return sampleValue(s, "ipc_fifo_open_waiting", first) == 1;
+  })) << agent_->log();
+  BlockedOpen second_reader(second_fifo, O_RDONLY);
+  ASSERT_TRUE(procfs.add(second_reader.pid()));
+  Samples s;
+  ASSERT_TRUE(waitFor([&](const Samples& scraped) {
+    s = scraped;
+    return sampleValue(s, "ipc_fifo_open_waiting", other) == 1 &&
+           sampleValue(s, "ipc_fifo_open_waiting", first) == 1;
+  })) << agent_->log();
+  EXPECT_EQ(s.count(sampleKey("ipc_fifo_open_waiting", {{"mode", "read"}, {"path", second_fifo}})),
+            0u);
+  ASSERT_EQ(s.count(sampleKey("ipc_fifo_open_oldest_wait_seconds", other)), 1u);
+  EXPECT_GT(sampleValue(s, "ipc_fifo_open_oldest_wait_seconds", first),
+            sampleValue(s, "ipc_fifo_open_oldest_wait_seconds", other));
+  EXPECT_GT(sampleValue(s, "ipc_fifo_open_oldest_wait_seconds", other), 0);
+  ASSERT_EQ(s.count(sampleKey("ipcwatch_label_overflow_total", overflow)), 1u);
+  EXPECT_EQ(sampleValue(s, "ipcwatch_label_overflow_total", overflow), 1);
+
+  // Both released (a writer opens each FIFO); then a new open blocks: it shows by name.
+  const std::pair<const std::string*, BlockedOpen*> readers[] = {{&first_fifo, &first_reader},
+                                                                 {&second_fifo, &second_reader}};
+  for (const auto& [path, blocked] : readers) {
+    const int writer = open(path->c_str(), O_WRONLY | O_NONBLOCK);
+    ASSERT_GE(writer, 0) << *path;
+    ASSERT_TRUE(blocked->reap()) << *path;
+    close(writer);
+  }
+  BlockedOpen late_reader(late_fifo, O_RDONLY);
+  ASSERT_TRUE(procfs.add(late_reader.pid()));
+  ASSERT_TRUE(waitFor([&](const Samples& scraped) {
+    s = scraped;
+    return sampleValue(s, "ipc_fifo_open_waiting", {{"mode", "read"}, {"path", late_fifo}}) == 1;
+  })) << agent_->log();
+  EXPECT_EQ(s.count(sampleKey("ipc_fifo_open_waiting", other)), 0u);
+  EXPECT_EQ(s.count(sampleKey("ipc_fifo_open_waiting", first)), 0u);
+  EXPECT_EQ(sampleValue(s, "ipcwatch_label_overflow_total", overflow), 1);
+}
+
+// Every open() adds an entry to the kernel's in-flight map, and its return deletes it. Under
+// heavy open() traffic from other processes (new threads all the time, spread over the map's
+// buckets), every scrape must still see the one blocked reader exactly once, and finish.
+TEST_F(FifoUnixE2E, BlockedReaderIsCountedOnceUnderOpenChurn) {
+  startAgent("");
+  const std::string fifo = dir_ + "/churned_fifo";
+  const std::string file = dir_ + "/churn_file";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_EQ(close(open(file.c_str(), O_CREAT | O_WRONLY, 0600)), 0);
+  const std::map<std::string, std::string> labels = {{"mode", "read"}, {"path", fifo}};
+  BlockedOpen reader(fifo, O_RDONLY);
+  ASSERT_TRUE(waitFor([&](const Samples& s) {
+    return sampleValue(s, "ipc_fifo_open_waiting", labels) == 1;
+  })) << agent_->log();
+
+  // Each churner forks short-lived openers (fresh thread ids) and counts their opens.
+  constexpr int kChurners = 4;
+  constexpr int kOpensPerChild = 2000;
+  struct SharedCounters {  // written by the churners, read here
+    std::size_t size = sizeof(std::atomic<std::uint64_t>) * kChurners;
+    void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ~SharedCounters() {
+      if (memory != MAP_FAILED) {
+        munmap(memory, size);
+      }
+    }
+  } counters;
+  ASSERT_NE(counters.memory, MAP_FAILED);
+  auto* opens = static_cast<std::atomic<std::uint64_t>*>(counters.memory);
+  struct Churners {
+    std::vector<pid_t> pids;
+    ~Churners() {
+      for (const pid_t pid : pids) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+      }
+    }
+  } churners;
+  for (int i = 0; i < kChurners; ++i) {
+    new (&opens[i]) std::atomic<std::uint64_t>(0);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      for (;;) {
+        const pid_t opener = fork();
+        if (opener == 0) {
+          prctl(PR_SET_PDEATHSIG, SIGKILL);
+          for (int n = 0; n < kOpensPerChild; ++n) {
+            close(open(file.c_str(), O_RDONLY));
+          }
+          _exit(0);
+        }
+        waitpid(opener, nullptr, 0);
+        opens[i] += kOpensPerChild;
+      }
+    }
+    ASSERT_GT(pid, 0);
+    churners.pids.push_back(pid);
+  }
+  auto total = [&] {
+    std::uint64_t sum = 0;
+    for (int i = 0; i < kChurners; ++i) {
+      sum += opens[i].load();
+    }
+    return sum;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (total() < 10 * kOpensPerChild * kChurners && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);  // polling interval
+  }
+  const std::uint64_t before = total();
+  ASSERT_GE(before, 10u * kOpensPerChild * kChurners) << "the churners did not get going";
+
+  for (int i = 0; i < 40; ++i) {
+    const auto response = httpRequest(port_, "GET", "/metrics");
+    ASSERT_TRUE(response && response->status == 200) << "scrape " << i << " did not complete";
+    const auto samples = parseExposition(response->body);
+    const std::string key = sampleKey("ipc_fifo_open_waiting", labels);
+    ASSERT_EQ(samples.count(key), 1u) << "scrape " << i;
+    ASSERT_EQ(samples.at(key), 1) << "scrape " << i;
+  }
+  EXPECT_GT(total(), before) << "the opens did not run during the scrapes";
+
+  const int writer = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+  ASSERT_GE(writer, 0);
+  EXPECT_TRUE(reader.reap());
+  close(writer);
 }
 
 TEST_F(FifoUnixE2E, NonBlockingWriterWithoutReaderIsEnxio) {

@@ -17,6 +17,8 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <tuple>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -134,6 +136,40 @@ int boundSocket(const std::string& name, int backlog, int type = SOCK_STREAM) {
   return fd;
 }
 
+// A series that must be there, with its value: a missing series fails, it is never a zero.
+::testing::AssertionResult hasSample(const std::map<std::string, double>& samples,
+                                     const std::string& name,
+                                     const std::map<std::string, std::string>& labels,
+                                     double value) {
+  const auto it = samples.find(sampleKey(name, labels));
+  if (it == samples.end()) {
+    return ::testing::AssertionFailure() << "no series " << sampleKey(name, labels);
+  }
+  if (it->second != value) {
+    return ::testing::AssertionFailure()
+           << sampleKey(name, labels) << " is " << it->second << ", expected " << value;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Series of `name` (any labels) in a scrape.
+std::size_t seriesOf(const std::map<std::string, double>& samples, const std::string& name) {
+  std::size_t n = 0;
+  for (const auto& [key, value] : samples) {
+    n += key.starts_with(name + "{") ? 1 : 0;
+  }
+  return n;
+}
+
+std::uint64_t foldsOf(const LabelCaps& caps, const std::string& metric) {
+  for (const auto& [name, folds] : caps.folds()) {
+    if (name == metric) {
+      return folds;
+    }
+  }
+  return 0;
+}
+
 std::string exposition(const std::vector<MetricFamily>& families) {
   std::string text;
   appendExposition(text, families);
@@ -155,6 +191,9 @@ class UnixSocketsE2E : public ::testing::Test {
     char tmpl[] = "/tmp/ipcwatch-unix-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     base_ = tmpl;
+    // Others may pass through (mkdtemp makes it 0700): world-writable endpoints must be
+    // reachable by them to count.
+    ASSERT_EQ(chmod(base_.c_str(), 0755), 0);
     root_ = base_ + "/scan";
     ASSERT_EQ(mkdir(root_.c_str(), 0755), 0);
     config_.scan.directories = {root_};
@@ -439,6 +478,134 @@ TEST_F(UnixSocketsE2E, FifosWithoutReaders) {
   EXPECT_EQ(reader.release(), 0);
 }
 
+// Gauges describe now: their path cap is applied at every scrape, so files that appear once
+// earlier files have used up the cap still show by name when those are gone.
+TEST_F(UnixSocketsE2E, FileGaugesAreCappedAtEachScrape) {
+  LabelCaps caps{1000, 2, 1000};
+  const auto snapshots = openHostSnapshots(config_.paths.procfs);
+  IpcFilesCollector collector(config_, caps, *snapshots);
+  auto create = [&](const std::string& name) {
+    const std::string sock = root_ + "/" + name + ".sock";
+    close(boundSocket(sock, 1));              // closed at once: a stale file
+    ASSERT_EQ(chmod(sock.c_str(), 0600), 0);  // whatever the umask
+    const std::string fifo = root_ + "/" + name + ".fifo";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    ASSERT_EQ(chmod(fifo.c_str(), 0666), 0);  // no reader, and world-writable
+  };
+  for (const char* name : {"c", "a", "b"}) {
+    create(name);
+  }
+  const auto first = scrape(collector);
+  // The two first by name keep it; the third is counted in "other".
+  for (const char* name : {"a", "b"}) {
+    const std::string base = root_ + "/" + name;
+    EXPECT_TRUE(hasSample(first, "ipc_unix_stale_socket_file_info", {{"path", base + ".sock"}}, 1));
+    EXPECT_TRUE(hasSample(first, "ipc_fifo_without_reader", {{"path", base + ".fifo"}}, 1));
+    EXPECT_TRUE(hasSample(first, "ipc_endpoint_world_writable",
+                          {{"kind", "fifo"}, {"path", base + ".fifo"}}, 1));
+  }
+  EXPECT_TRUE(hasSample(first, "ipc_unix_stale_socket_file_info", {{"path", "other"}}, 1));
+  EXPECT_TRUE(hasSample(first, "ipc_fifo_without_reader", {{"path", "other"}}, 1));
+  EXPECT_TRUE(
+      hasSample(first, "ipc_endpoint_world_writable", {{"kind", "fifo"}, {"path", "other"}}, 1));
+  EXPECT_EQ(seriesOf(first, "ipc_unix_stale_socket_file_info"), 3u);
+  EXPECT_TRUE(hasSample(first, "ipc_unix_stale_socket_files", {{"dir", root_}}, 3));
+  for (const char* metric : {"ipc_unix_stale_socket_file_info", "ipc_fifo_without_reader",
+                             "ipc_endpoint_world_writable"}) {
+    EXPECT_EQ(foldsOf(caps, metric), 1u) << metric;
+  }
+
+  // A day later those are gone and a new one appears: it is reported by name.
+  for (const auto& entry : fs::directory_iterator(root_)) {
+    fs::remove(entry.path());
+  }
+  create("d");
+  const auto second = scrape(collector);
+  EXPECT_TRUE(
+      hasSample(second, "ipc_unix_stale_socket_file_info", {{"path", root_ + "/d.sock"}}, 1));
+  EXPECT_TRUE(hasSample(second, "ipc_fifo_without_reader", {{"path", root_ + "/d.fifo"}}, 1));
+  EXPECT_TRUE(hasSample(second, "ipc_endpoint_world_writable",
+                        {{"kind", "fifo"}, {"path", root_ + "/d.fifo"}}, 1));
+  EXPECT_EQ(seriesOf(second, "ipc_unix_stale_socket_file_info"), 1u);
+  EXPECT_EQ(seriesOf(second, "ipc_fifo_without_reader"), 1u);
+  EXPECT_EQ(seriesOf(second, "ipc_endpoint_world_writable"), 1u);
+  EXPECT_EQ(foldsOf(caps, "ipc_unix_stale_socket_file_info"), 1u);
+}
+
+// What a child that holds listeners reports: "<netns inode>"; each listener is (path, backlog,
+// connections queued and never accepted).
+std::function<std::string()> listenersInANewNetns(
+    std::vector<std::tuple<std::string, int, int>> listeners) {
+  return [listeners] {
+    if (unshare(CLONE_NEWNET) != 0) {
+      return std::string();
+    }
+    for (const auto& [path, backlog, connections] : listeners) {
+      boundSocket(path, backlog);
+      const sockaddr_un addr = unixAddress(path);
+      for (int i = 0; i < connections; ++i) {
+        const int client = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (connect(client, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+          return std::string();
+        }
+      }
+    }
+    return netnsInode();
+  };
+}
+
+// The listen-queue gauges keep, at each scrape, the fullest queues by name; the rest of a
+// namespace are shown by the fullest of them, with its own backlog (not sums, which would make
+// "queue > backlog" compare totals). The snapshot reads processes from a procfs that shows only
+// the test's child, so only its namespace's sockets compete for the cap.
+TEST_F(UnixSocketsE2E, ListenQueueGaugesKeepTheFullestQueuesOfEachScrape) {
+  const std::string procfs = base_ + "/proc";
+  const std::string no_names = base_ + "/netns";
+  ASSERT_EQ(mkdir(procfs.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(no_names.c_str(), 0755), 0);
+  auto show = [&](pid_t pid) {
+    const std::string link = procfs + "/" + std::to_string(pid);
+    return symlink(("/proc/" + std::to_string(pid)).c_str(), link.c_str()) == 0;
+  };
+  LabelCaps caps{1000, 1, 1000};
+  HostSnapshotSource snapshots({procfs, no_names}, nullptr);
+  UnixSocketCollector collector(snapshots, caps);
+
+  const std::string full = root_ + "/full.sock";
+  const std::string busy = root_ + "/busy.sock";
+  const std::string idle = root_ + "/idle.sock";
+  HeldChild first(listenersInANewNetns({{idle, 10, 1}, {full, 2, 3}, {busy, 5, 2}}));
+  const std::string ns1 = first.message();
+  ASSERT_FALSE(ns1.empty()) << "child setup failed";
+  const pid_t first_pid = first.pid();
+  ASSERT_TRUE(show(first_pid));
+  const auto samples = scrape(collector);
+  EXPECT_TRUE(hasSample(samples, "ipc_unix_listen_queue", {{"netns", ns1}, {"path", full}}, 3));
+  EXPECT_TRUE(hasSample(samples, "ipc_unix_listen_queue_max", {{"netns", ns1}, {"path", full}}, 2));
+  // "other" is busy.sock, the fuller of the two folded queues: 2 of 5.
+  EXPECT_TRUE(hasSample(samples, "ipc_unix_listen_queue", {{"netns", ns1}, {"path", "other"}}, 2));
+  EXPECT_TRUE(
+      hasSample(samples, "ipc_unix_listen_queue_max", {{"netns", ns1}, {"path", "other"}}, 5));
+  EXPECT_EQ(seriesOf(samples, "ipc_unix_listen_queue"), 2u);
+  EXPECT_EQ(seriesOf(samples, "ipc_unix_listen_queue_max"), 2u);
+  EXPECT_EQ(foldsOf(caps, "ipc_unix_listen_queue"), 2u);
+  EXPECT_EQ(first.release(), 0);
+  ASSERT_EQ(unlink((procfs + "/" + std::to_string(first_pid)).c_str()), 0);
+
+  // Those listeners are gone; a new one is reported by name.
+  const std::string late = root_ + "/late.sock";
+  HeldChild second(listenersInANewNetns({{late, 3, 1}}));
+  const std::string ns2 = second.message();
+  ASSERT_FALSE(ns2.empty()) << "child setup failed";
+  ASSERT_TRUE(show(second.pid()));
+  const auto later = scrape(collector);
+  EXPECT_TRUE(hasSample(later, "ipc_unix_listen_queue", {{"netns", ns2}, {"path", late}}, 1));
+  EXPECT_TRUE(hasSample(later, "ipc_unix_listen_queue_max", {{"netns", ns2}, {"path", late}}, 3));
+  EXPECT_EQ(seriesOf(later, "ipc_unix_listen_queue"), 1u);
+  EXPECT_EQ(foldsOf(caps, "ipc_unix_listen_queue"), 2u);
+  EXPECT_EQ(second.release(), 0);
+}
+
 TEST_F(UnixSocketsE2E, WorldWritableEndpointsAndUnsafeDirectories) {
   const std::string open_dir = root_ + "/open";
   const std::string sticky_dir = root_ + "/sticky";
@@ -479,6 +646,53 @@ TEST_F(UnixSocketsE2E, WorldWritableEndpointsAndUnsafeDirectories) {
             0u);
   EXPECT_EQ(sampleValue(samples, "ipc_unix_stale_socket_files", {{"dir", root_}}), 0);
   EXPECT_EQ(server.release(), 0);
+}
+
+// Mode o+w is not enough: a user outside the endpoint's owner and group must be able to get
+// to it. Behind a service's private 0710 directory (owner root, group the endpoint's) no one
+// else can; through a 0711 one, or a 0710 one of another group, someone can.
+TEST_F(UnixSocketsE2E, WorldWritableOnlyWhereOtherUsersCanReachIt) {
+  constexpr gid_t kService = 61235;
+  constexpr gid_t kOtherGroup = 61236;
+  struct Door {
+    std::string dir;
+    mode_t mode;
+    gid_t group;
+    bool others_reach;
+  };
+  const std::vector<Door> doors = {
+      {root_ + "/private", 0710, kService, false},
+      {root_ + "/private/inner", 0755, kService, false},  // behind the private door
+      {root_ + "/search-only", 0711, kService, true},
+      {root_ + "/other-group", 0710, kOtherGroup, true},  // its members may not be the service's
+  };
+  for (const auto& door : doors) {
+    ASSERT_EQ(mkdir(door.dir.c_str(), 0700), 0);
+    ASSERT_EQ(chown(door.dir.c_str(), 0, door.group), 0);
+    ASSERT_EQ(chmod(door.dir.c_str(), door.mode), 0);
+    const std::string sock = door.dir + "/ctl.sock";
+    const std::string fifo = door.dir + "/ctl.fifo";
+    close(boundSocket(sock, 1));
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    for (const auto& endpoint : {sock, fifo}) {
+      ASSERT_EQ(chown(endpoint.c_str(), 0, kService), 0);
+      ASSERT_EQ(chmod(endpoint.c_str(), 0666), 0);
+    }
+  }
+
+  const auto samples = scrapeIpcFiles();
+  for (const auto& door : doors) {
+    for (const auto& [kind, name] : {std::pair{"socket", "/ctl.sock"}, {"fifo", "/ctl.fifo"}}) {
+      const std::map<std::string, std::string> labels = {{"kind", kind}, {"path", door.dir + name}};
+      if (door.others_reach) {
+        EXPECT_TRUE(hasSample(samples, "ipc_endpoint_world_writable", labels, 1));
+      } else {
+        EXPECT_EQ(samples.count(sampleKey("ipc_endpoint_world_writable", labels)), 0u)
+            << door.dir << name;
+      }
+    }
+  }
+  EXPECT_EQ(seriesOf(samples, "ipc_endpoint_world_writable"), 4u);
 }
 
 TEST_F(UnixSocketsE2E, ExhaustedTimeBudgetFailsTheCollectorInsteadOfStalling) {

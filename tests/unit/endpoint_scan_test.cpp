@@ -99,6 +99,60 @@ TEST_F(EndpointScanTest, FindsFifosAndSocketsWithKindsModesAndDirectorySafety) {
   EXPECT_FALSE(find(scan, "sticky/s").in_unsafe_dir);
 }
 
+TEST_F(EndpointScanTest, ReachableByOthersOnlyThroughDirectoriesTheyMaySearch) {
+  ASSERT_EQ(chmod(root_.c_str(), 0755), 0);  // mkdtemp makes it 0700
+  mkdirs("open");
+  mkdirs("private", 0710);  // the files' owner and group only
+  mkdirs("private/inner");  // open, behind the private door
+  mkdirs("search_only", 0711);
+  for (const char* dir : {"open", "private", "private/inner", "search_only"}) {
+    fifo(std::string(dir) + "/f", 0666);
+  }
+  const auto scan = scanForEndpoints({{root_}, 4, kNoDeadline});
+  EXPECT_TRUE(find(scan, "open/f").reachable_by_others);
+  EXPECT_FALSE(find(scan, "private/f").reachable_by_others);
+  EXPECT_FALSE(find(scan, "private/inner/f").reachable_by_others);
+  EXPECT_TRUE(find(scan, "search_only/f").reachable_by_others);
+}
+
+TEST_F(EndpointScanTest, AClosedDirectoryAboveTheRootClosesEverythingBelowIt) {
+  mkdirs("svc");
+  fifo("svc/f", 0666);
+  ASSERT_EQ(chmod(root_.c_str(), 0700), 0);
+  EXPECT_FALSE(
+      find(scanForEndpoints({{root_ + "/svc"}, 4, kNoDeadline}), "svc/f").reachable_by_others);
+  ASSERT_EQ(chmod(root_.c_str(), 0711), 0);
+  EXPECT_TRUE(
+      find(scanForEndpoints({{root_ + "/svc"}, 4, kNoDeadline}), "svc/f").reachable_by_others);
+  // A second hard link could sit anywhere: the file counts as reachable.
+  ASSERT_EQ(chmod(root_.c_str(), 0700), 0);
+  ASSERT_EQ(link((root_ + "/svc/f").c_str(), (root_ + "/svc/g").c_str()), 0);
+  EXPECT_TRUE(
+      find(scanForEndpoints({{root_ + "/svc"}, 4, kNoDeadline}), "svc/f").reachable_by_others);
+}
+
+TEST(OthersCanReach, ADirectoryClosesWhenOnlyRootTheOwnerAndTheGroupMaySearchIt) {
+  constexpr uid_t kOwner = 1000;
+  constexpr gid_t kGroup = 2000;
+  auto reach = [&](DirectoryAccess dir) {
+    const DirectoryAccess slash{0, 0, S_IFDIR | 0755, false};
+    return othersCanReach({slash, dir}, kOwner, kGroup);
+  };
+  EXPECT_TRUE(reach({0, 0, S_IFDIR | 0755, false}));
+  EXPECT_TRUE(reach({0, kGroup, S_IFDIR | 0711, false}));        // others may search
+  EXPECT_FALSE(reach({0, kGroup, S_IFDIR | 0710, false}));       // root and the group
+  EXPECT_FALSE(reach({kOwner, kGroup, S_IFDIR | 0750, false}));  // the owner and the group
+  EXPECT_FALSE(reach({kOwner, 0, S_IFDIR | 0700, false}));       // the owner alone
+  EXPECT_TRUE(reach({4242, kGroup, S_IFDIR | 0700, false}));     // another user owns it
+  EXPECT_FALSE(reach({4242, kGroup, S_IFDIR | 0070, false}));    // ... but may not search it
+  EXPECT_TRUE(reach({0, 3000, S_IFDIR | 0710, false}));          // another group's members
+  EXPECT_TRUE(reach({0, kGroup, S_IFDIR | 0710, true}));         // an ACL may name others
+  EXPECT_FALSE(reach({0, kGroup, S_IFDIR | 0700, true}));        // ... not with mask ---
+  EXPECT_FALSE(othersCanReach({{0, 0, S_IFDIR | 0700, false}, {0, 0, S_IFDIR | 0777, false}},
+                              kOwner, kGroup));  // a closed door above an open directory
+  EXPECT_TRUE(othersCanReach({}, kOwner, kGroup));
+}
+
 TEST_F(EndpointScanTest, NeverFollowsSymlinks) {
   mkdirs("real");
   fifo("real/f");

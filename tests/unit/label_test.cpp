@@ -3,6 +3,7 @@
 #include "metrics/label_cap.h"
 #include "metrics/label_caps.h"
 #include "metrics/label_value.h"
+#include "metrics/scrape_label_cap.h"
 
 namespace ipcwatch {
 namespace {
@@ -82,6 +83,64 @@ TEST(LabelCaps, PathAndCommCapsOfOneMetricAddUp) {
   const auto folds = caps.folds();
   ASSERT_EQ(folds.size(), 1u);
   EXPECT_EQ(folds[0].second, 3u);
+}
+
+TEST(ScrapeLabelCap, KeepsTheMostRelevantValuesOfEachScrape) {
+  ScrapeLabelCap cap(2, 100);
+  const auto first = cap.admit({{"/a", 1}, {"/b", 5}, {"/c", 3}});
+  EXPECT_EQ(first.size(), 2u);
+  EXPECT_EQ(first.label("/b"), "/b");
+  EXPECT_EQ(first.label("/c"), "/c");
+  EXPECT_EQ(first.label("/a"), "other");
+  EXPECT_EQ(cap.folds(), 1u);
+  // A later scrape admits afresh: values never seen before keep their names once the earlier
+  // ones are gone, and a value admitted before folds when more relevant ones arrive.
+  const auto second = cap.admit({{"/d", 1}, {"/e", 2}});
+  EXPECT_EQ(second.label("/d"), "/d");
+  EXPECT_EQ(second.label("/e"), "/e");
+  const auto third = cap.admit({{"/b", 1}, {"/x", 9}, {"/y", 8}});
+  EXPECT_EQ(third.label("/b"), "other");
+  EXPECT_EQ(third.label("/x"), "/x");
+  EXPECT_EQ(cap.folds(), 2u);  // /a, then /b
+}
+
+TEST(ScrapeLabelCap, EqualRelevanceKeepsTheSmallestValuesAndDuplicatesCountOnce) {
+  ScrapeLabelCap cap(2, 100);
+  // /m appears twice (two modes of one FIFO): it takes one place, at its higher relevance.
+  const auto admitted = cap.admit({{"/z", 0}, {"/m", 0}, {"/b", 0}, {"/m", 7}, {"/a", 0}});
+  EXPECT_TRUE(admitted.contains("/m"));
+  EXPECT_TRUE(admitted.contains("/a"));
+  EXPECT_FALSE(admitted.contains("/b"));
+  EXPECT_FALSE(admitted.contains("/z"));
+  EXPECT_EQ(cap.folds(), 2u);
+  // The same values at the next scrape: the same names, and nothing newly folded.
+  const auto again = cap.admit({{"/z", 0}, {"/m", 0}, {"/b", 0}, {"/m", 7}, {"/a", 0}});
+  EXPECT_TRUE(again.contains("/m"));
+  EXPECT_TRUE(again.contains("/a"));
+  EXPECT_EQ(cap.folds(), 2u);
+}
+
+TEST(ScrapeLabelCap, LiteralOtherIsNeverAdmittedAndFullMemoryCountsEveryFold) {
+  ScrapeLabelCap cap(5, 1);
+  EXPECT_FALSE(cap.admit({{"other", 1}, {"/a", 0}}).contains("other"));
+  EXPECT_EQ(cap.folds(), 1u);  // "other", remembered
+  ScrapeLabelCap tight(0, 1);
+  tight.admit({{"/x", 0}});  // remembered
+  tight.admit({{"/x", 0}});  // already counted
+  tight.admit({{"/y", 0}});  // set full: counted every scrape
+  tight.admit({{"/y", 0}});
+  EXPECT_EQ(tight.folds(), 3u);
+}
+
+TEST(LabelCaps, GaugeCapsAreListedWithTheirFolds) {
+  LabelCaps caps(1, 1, 10);
+  caps.gaugePath("g").admit({{"/a", 0}, {"/b", 0}});
+  caps.gaugePath("g").admit({{"/c", 0}, {"/d", 0}});
+  caps.path("m");
+  const auto folds = caps.folds();
+  ASSERT_EQ(folds.size(), 2u);
+  EXPECT_EQ(folds[0], (std::pair<std::string, std::uint64_t>{"g", 2}));  // /b, /d
+  EXPECT_EQ(folds[1], (std::pair<std::string, std::uint64_t>{"m", 0}));
 }
 
 }  // namespace
