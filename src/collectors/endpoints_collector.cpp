@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "metrics/family.h"
+#include "metrics/scrape_registry.h"
 
 namespace ipcwatch {
 
@@ -39,6 +40,9 @@ void EndpointsCollector::collect(std::vector<MetricFamily>& out) {
   for (const auto& endpoint : endpoints_) {
     bool first = true;
     for (const auto& client : endpoint.clients) {
+      if (scrapeAbandoned()) {
+        return;  // the agent is stopping: a cut response, nothing from this collector
+      }
       const EndpointReport report = checker_.check(endpoint, client, *snapshot);
       const LabelSet labels{{"client", client.name}, {"endpoint", endpoint.name}};
       up.set(labels, report.reachable ? 1 : 0);

@@ -17,6 +17,7 @@
 
 #include "agent_process.h"
 #include "child_process.h"
+#include "unanswered_fuse_mount.h"
 
 namespace ipcwatch::testing {
 namespace {
@@ -32,7 +33,6 @@ std::string baseConfig() {
          "probes:\n  broken_pipe:\n    syscalls: [write]\n  sigpipe:\n    enabled: false\n"
          "  fifo_open:\n    enabled: false\n  unix_sock:\n    enabled: false\n";
 }
-
 
 class ReloadE2E : public ::testing::Test {
  protected:
@@ -213,6 +213,64 @@ TEST_F(ReloadE2E, EmbeddedDefaultReloadsAsNoOp) {
   waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   runCommand(std::string("rm -rf '") + tmpl + "'");
+}
+
+// Polls the agent's log for `text` until `deadline` passes.
+bool waitForLog(const AgentProcess& agent, const std::string& text,
+                std::chrono::milliseconds deadline) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (agent.log().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= end) {
+      return false;
+    }
+    std::this_thread::sleep_for(10ms);  // polling interval
+  }
+  return true;
+}
+
+// A scrape that cannot end (an endpoint on a mount that never answers: its lstat() waits in the
+// kernel) must not hold a reload up: the new configuration applies within a second, the stuck
+// scrape answers from the collectors it started with once the mount gives up, and the next
+// scrape comes from the new ones. Before, the reload waited for the scrape to end.
+TEST_F(ReloadE2E, AppliesWithinASecondWhileAScrapeIsStuck) {
+  UnansweredFuseMount fuse(dir_);
+  ASSERT_TRUE(fuse.available()) << fuse.unavailableReason();
+  const std::string endpoint = "endpoints:\n  - name: stuck\n    path: " + fuse.mountPoint() +
+                               "/fifo\n    type: fifo\n    clients:\n"
+                               "      - { name: panel, user: nobody, access: write }\n";
+  AgentProcess agent(baseConfig() + endpoint, {},
+                     [&fuse] { return fuse.mountInPrivateNamespace(); });
+  const int port = agent.waitForPort(30s);
+  ASSERT_GT(port, 0) << agent.log();
+  ScrapeInFlight stuck(fuse, port);
+  ASSERT_TRUE(waitForThreadInFuse(agent.pid(), 30s)) << "no scrape reached the stuck mount\n"
+                                                     << agent.log();
+
+  std::ofstream(agent.configPath()) << baseConfig() << "collectors:\n  sysv_ipc: false\n"
+                                    << endpoint;
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(agent.pid(), SIGHUP), 0);
+  const bool applied =
+      waitForLog(agent, "reload: configuration from " + agent.configPath() + " applied", 5s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(applied) << agent.log();
+  EXPECT_LT(took, 1500ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                          << " ms";
+  EXPECT_TRUE(threadWaitsInFuse(agent.pid())) << "the scrape ended before the reload was timed";
+
+  // The mount gives up: the stuck scrape ends, with the collectors it started with.
+  fuse.abort();
+  const auto old_answer = stuck.response();
+  ASSERT_TRUE(old_answer.has_value());
+  ASSERT_EQ(old_answer->status, 200);
+  EXPECT_EQ(collectorSuccess(parseExposition(old_answer->body), "sysv_ipc"), 1);
+  const auto after = scrape(port);
+  EXPECT_EQ(collectorSuccess(after, "sysv_ipc"), -1) << agent.log();
+  EXPECT_EQ(collectorSuccess(after, "endpoints"), 1);
+  const std::map<std::string, std::string> labels = {{"endpoint", "stuck"}, {"client", "panel"}};
+  ASSERT_TRUE(after.count(sampleKey("ipc_endpoint_up", labels)));
+  EXPECT_EQ(sampleValue(after, "ipc_endpoint_up", labels), 0);
+  EXPECT_EQ(sampleValue(after, "ipcwatch_config_last_reload_successful", {}), 1);
 }
 
 }  // namespace
