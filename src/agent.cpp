@@ -91,8 +91,9 @@ Agent::Agent(const Config& config, ConfigLoader loader)
 
 std::vector<std::unique_ptr<Collector>> Agent::buildCollectors(const Config& config) {
   std::vector<std::unique_ptr<Collector>> collectors;
-  CollectorDeps deps{broken_pipe_.get(), fifo_open_.get(),     unix_sock_.get(), &caps_, &config,
-                     &parse_errors_,     selinux_store_.get(), snapshots_.get()};
+  CollectorDeps deps{
+      broken_pipe_.get(), fifo_open_.get(),     unix_sock_.get(), &caps_,           &config,
+      &parse_errors_,     selinux_store_.get(), snapshots_.get(), &collector_state_};
   for (const auto& spec : collectorTable()) {
     if (!collectorEnabled(config, spec.name)) {
       spdlog::info("collector {} disabled by configuration", spec.name);

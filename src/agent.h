@@ -7,6 +7,7 @@
 #include "audit/audit_log_tail.h"
 #include "audit/audit_netlink_source.h"
 #include "audit/denial_store.h"
+#include "collectors/collector_state.h"
 #include "collectors/config_reload_collector.h"
 #include "config/config.h"
 #include "http/http_server.h"
@@ -58,6 +59,8 @@ class Agent {
   // the collectors built from it, for as long as a scrape may use them.
   std::shared_ptr<const Config> config_;
   ReloadStatus reload_status_;
+  // What the collectors count and remember across a reload, which rebuilds them all.
+  CollectorState collector_state_;
   LabelCaps caps_;
   ParseErrors parse_errors_;
   std::unique_ptr<BrokenPipeProbe> broken_pipe_;

@@ -18,10 +18,11 @@ constexpr const char* kQueueMetric = "ipc_unix_listen_queue";
 
 }  // namespace
 
-UnixSocketCollector::UnixSocketCollector(HostSnapshotSource& snapshots, LabelCaps& caps)
+UnixSocketCollector::UnixSocketCollector(HostSnapshotSource& snapshots, LabelCaps& caps,
+                                         std::map<std::string, std::uint64_t>* parse_errors)
     : snapshots_(snapshots),
       path_cap_(caps.path(kQueueMetric)),
-      parse_errors_{{"proc_net_unix", 0}, {"unix_diag", 0}} {}
+      parse_errors_(parse_errors != nullptr ? *parse_errors : own_parse_errors_) {}
 
 void UnixSocketCollector::countParseErrors(const UnixSocketInventory& inventory) {
   if (inventory.parse_errors.empty()) {

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <fstream>
 #include <functional>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -213,6 +215,96 @@ TEST_F(ReloadE2E, EmbeddedDefaultReloadsAsNoOp) {
   waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   runCommand(std::string("rm -rf '") + tmpl + "'");
+}
+
+// Every counter (and histogram) sample of a text exposition: no reload may lower one.
+std::map<std::string, double> counterSamples(const std::string& body) {
+  std::set<std::string> families;
+  std::istringstream in(body);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string hash, keyword, name, type;
+    if (words >> hash >> keyword >> name >> type && hash == "#" && keyword == "TYPE" &&
+        (type == "counter" || type == "histogram")) {
+      families.insert(name);
+    }
+  }
+  std::map<std::string, double> counters;
+  for (const auto& [key, value] : parseExposition(body)) {
+    std::string name = key.substr(0, key.find('{'));
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      const std::string s(suffix);
+      if (!families.count(name) && name.size() > s.size() &&
+          name.compare(name.size() - s.size(), s.size(), s) == 0) {
+        name.resize(name.size() - s.size());
+      }
+    }
+    if (families.count(name)) {
+      counters.emplace(key, value);
+    }
+  }
+  return counters;
+}
+
+// What the collectors keep from scrape to scrape lives outside them: a reload rebuilds every
+// collector, and neither a counter nor ipc_endpoint_last_ok_timestamp_seconds may start again
+// ("since the agent started", the README says). The endpoint was reachable, then its reader
+// went away; after the reload its last-ok time is the one from before, not 0.
+TEST_F(ReloadE2E, NoCounterGoesBackwardsAndLastOkSurvives) {
+  const std::string config = baseConfig() + "endpoints:\n  - name: kept\n    path: " + fifo_ +
+                             "\n    type: fifo\n    clients:\n"
+                             "      - { name: panel, user: root, access: write }\n";
+  AgentProcess agent(config);
+  const int port = agent.waitForPort(30s);
+  ASSERT_GT(port, 0) << agent.log();
+  const std::map<std::string, std::string> labels = {{"endpoint", "kept"}, {"client", "panel"}};
+  const std::string up = sampleKey("ipc_endpoint_up", labels);
+  const std::string last_ok = sampleKey("ipc_endpoint_last_ok_timestamp_seconds", labels);
+  {
+    HeldChild reader("rldreader",
+                     [this] { return open(fifo_.c_str(), O_RDONLY | O_NONBLOCK) >= 0 ? 0 : 1; });
+    ASSERT_TRUE(reader.ready());
+    const auto reachable =
+        scrapeUntil(port, [&](const auto& s) { return s.count(up) && s.at(up) == 1; });
+    ASSERT_EQ(reachable.count(up), 1u) << agent.log();
+    ASSERT_EQ(reachable.at(up), 1) << agent.log();
+  }
+  const auto gone = scrapeUntil(port, [&](const auto& s) { return s.count(up) && s.at(up) == 0; });
+  ASSERT_EQ(gone.count(up), 1u);
+  ASSERT_EQ(gone.at(up), 0) << agent.log();
+  ASSERT_EQ(gone.count(last_ok), 1u);
+  const double last_ok_before = gone.at(last_ok);
+  EXPECT_GT(last_ok_before, 1.6e9);
+  const auto before_response = httpRequest(port, "GET", "/metrics");
+  ASSERT_TRUE(before_response && before_response->status == 200);
+  const auto counters_before = counterSamples(before_response->body);
+  ASSERT_FALSE(counters_before.empty());
+
+  // The same file with the log level changed: every collector is rebuilt.
+  std::ofstream(agent.configPath()) << "log:\n  level: debug\n" << config;
+  ASSERT_EQ(kill(agent.pid(), SIGHUP), 0);
+  const auto reloaded = scrapeUntil(port, [&](const auto& s) {
+    return agent.log().find("reload: configuration from " + agent.configPath() + " applied") !=
+               std::string::npos &&
+           s.count(up) != 0;
+  });
+  ASSERT_NE(agent.log().find("reload: configuration from " + agent.configPath() + " applied"),
+            std::string::npos)
+      << agent.log();
+  const auto after_response = httpRequest(port, "GET", "/metrics");
+  ASSERT_TRUE(after_response && after_response->status == 200);
+  const auto after = parseExposition(after_response->body);
+  ASSERT_EQ(after.count(up), 1u);
+  EXPECT_EQ(after.at(up), 0);
+  ASSERT_EQ(after.count(last_ok), 1u);
+  EXPECT_EQ(after.at(last_ok), last_ok_before) << "the last-ok time was reset by the reload";
+  const auto counters_after = counterSamples(after_response->body);
+  for (const auto& [key, value] : counters_before) {
+    const auto it = counters_after.find(key);
+    ASSERT_NE(it, counters_after.end()) << key << " is gone after the reload";
+    EXPECT_GE(it->second, value) << key << " went backwards across the reload";
+  }
 }
 
 // Polls the agent's log for `text` until `deadline` passes.
