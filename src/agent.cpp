@@ -1,6 +1,7 @@
 #include "agent.h"
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <stdexcept>
 #include <thread>
@@ -35,6 +36,10 @@ std::uint32_t counterMapEntries(std::uint32_t label_cap) {
   return std::clamp<std::uint32_t>(label_cap * 4, kMin, kMax);
 }
 
+// How long a stop waits for a scrape in progress to leave the collector it is in, once told to
+// give up. What is left of the second a stop may take goes to detaching the probes (~0.6 s).
+constexpr std::chrono::milliseconds kScrapeStopGrace{100};
+
 }  // namespace
 
 void blockAgentSignals() {
@@ -44,7 +49,7 @@ void blockAgentSignals() {
 
 Agent::Agent(const Config& config, ConfigLoader loader)
     : loader_(std::move(loader)),
-      config_(std::make_unique<const Config>(config)),
+      config_(std::make_shared<const Config>(config)),
       caps_(config.labels.comm, config.labels.path, config.labels.folded_values_remembered) {
   startProbes();
   startAuditSources();
@@ -54,7 +59,7 @@ Agent::Agent(const Config& config, ConfigLoader loader)
                    ? "BPF task iterators (" + snapshots_->factsDetail() + ")"
                    : "a walk of " + config_->paths.procfs);
   registry_.setScrapeScope([snapshots = snapshots_.get()] { return snapshots->beginScrape(); });
-  registry_.replace(buildCollectors(*config_));
+  registry_.replace(buildCollectors(*config_), config_);
 
   const auto address = parseListenAddress(config_->web.listen_address);
   if (!address) {
@@ -86,8 +91,9 @@ Agent::Agent(const Config& config, ConfigLoader loader)
 
 std::vector<std::unique_ptr<Collector>> Agent::buildCollectors(const Config& config) {
   std::vector<std::unique_ptr<Collector>> collectors;
-  CollectorDeps deps{broken_pipe_.get(), fifo_open_.get(),     unix_sock_.get(), &caps_, &config,
-                     &parse_errors_,     selinux_store_.get(), snapshots_.get()};
+  CollectorDeps deps{
+      broken_pipe_.get(), fifo_open_.get(),     unix_sock_.get(), &caps_,           &config,
+      &parse_errors_,     selinux_store_.get(), snapshots_.get(), &collector_state_};
   for (const auto& spec : collectorTable()) {
     if (!collectorEnabled(config, spec.name)) {
       spdlog::info("collector {} disabled by configuration", spec.name);
@@ -122,8 +128,8 @@ bool Agent::reload() {
     return false;
   }
   std::vector<std::string> not_applied;
-  auto next =
-      std::make_unique<const Config>(reloadableConfig(*config_, std::move(loaded), not_applied));
+  std::shared_ptr<const Config> next =
+      std::make_shared<const Config>(reloadableConfig(*config_, std::move(loaded), not_applied));
   for (const auto& line : not_applied) {
     spdlog::warn("reload: {}", line);
   }
@@ -137,8 +143,9 @@ bool Agent::reload() {
   }
   reconfigureLogging(parseLogLevel(next->log.level).value_or(spdlog::level::info),
                      next->log.format == LogFormat::kJson);
-  // The old collectors reference the old configuration: they go before it does.
-  registry_.replace(std::move(collectors)).clear();
+  // A scrape in progress finishes with the old collectors, which keep the old configuration
+  // they reference alive until it is done; the reload does not wait for it.
+  registry_.replace(std::move(collectors), next);
   config_ = std::move(next);
   reload_status_.recordSuccess();
   spdlog::info("reload: configuration from {} applied", config_->source);
@@ -148,11 +155,22 @@ bool Agent::reload() {
 Agent::~Agent() = default;
 
 void Agent::detachProbes() {
-  registry_.replace({}).clear();
+  // A collector still running after the grace (stuck in the kernel, or slow) may yet read a
+  // probe's maps: the probes are then only detached, their maps kept for it until the process
+  // exits. Otherwise each probe is destroyed, which detaches it.
+  const bool idle = registry_.stop(kScrapeStopGrace);
+  if (!idle) {
+    spdlog::warn("stop: detaching the probes and keeping their maps for that scrape");
+  }
   std::vector<std::thread> stoppers;
-  const auto stop = [&stoppers](auto& probe) {
-    if (probe) {
+  const auto stop = [&stoppers, idle](auto& probe) {
+    if (!probe) {
+      return;
+    }
+    if (idle) {
       stoppers.emplace_back([owned = std::move(probe)]() mutable { owned.reset(); });
+    } else {
+      stoppers.emplace_back([kept = probe.get()] { kept->detach(); });
     }
   };
   stop(broken_pipe_);

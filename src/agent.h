@@ -7,6 +7,7 @@
 #include "audit/audit_log_tail.h"
 #include "audit/audit_netlink_source.h"
 #include "audit/denial_store.h"
+#include "collectors/collector_state.h"
 #include "collectors/config_reload_collector.h"
 #include "config/config.h"
 #include "http/http_server.h"
@@ -40,9 +41,12 @@ class Agent {
   // reloadableConfig); probes whose settings did not change keep their kernel counters. An
   // invalid configuration is rejected and the running one stays. Returns whether it applied.
   bool reload();
-  // For a stop by signal: no scrape can reach the probes any more, then every probe detaches
-  // at once. Closing a tracepoint link waits for an RCU grace period under the kernel's
-  // event_mutex; closing all 14 links from their own threads lets that work overlap.
+  // For a stop by signal: a scrape in progress is abandoned and no scrape can reach the probes
+  // any more, then every probe detaches at once. Closing a tracepoint link waits for an RCU
+  // grace period under the kernel's event_mutex; closing all 14 links from their own threads
+  // lets that work overlap. When a scrape is still inside a collector after a short grace
+  // (stuck in the kernel), the probes are only detached and their maps kept for it: the caller
+  // must then exit without destroying the Agent.
   void detachProbes();
 
  private:
@@ -51,10 +55,12 @@ class Agent {
   std::vector<std::unique_ptr<Collector>> buildCollectors(const Config& config);
 
   ConfigLoader loader_;
-  // The running configuration. Collectors keep references into it: it is replaced only after
-  // the collectors built from it are gone.
-  std::unique_ptr<const Config> config_;
+  // The running configuration. Collectors keep references into it: the registry holds it with
+  // the collectors built from it, for as long as a scrape may use them.
+  std::shared_ptr<const Config> config_;
   ReloadStatus reload_status_;
+  // What the collectors count and remember across a reload, which rebuilds them all.
+  CollectorState collector_state_;
   LabelCaps caps_;
   ParseErrors parse_errors_;
   std::unique_ptr<BrokenPipeProbe> broken_pipe_;

@@ -20,7 +20,7 @@ AuditLogTail::AuditLogTail(DenialStore& store, std::string path, std::chrono::mi
     spdlog::warn("selinux: {} does not exist yet; waiting for it", path_);
   }
   store_.declareSource(kName);
-  thread_.start("selinux audit_log", [this](int stop_fd) { run(stop_fd); });
+  thread_.start(kThreadName, [this](int stop_fd) { run(stop_fd); });
 }
 
 AuditLogTail::~AuditLogTail() {
@@ -49,6 +49,7 @@ void AuditLogTail::run(int stop_fd) {
     if (ready > 0) {
       return;
     }
+    injectedFailurePoint(kThreadName);
     poll();
   }
 }

@@ -15,10 +15,13 @@ namespace ipcwatch {
 // written before we started and may have been counted by an earlier run), reads each appended
 // line once, and survives both rotation styles. After a rename (auditd's own rotation,
 // logrotate) it first drains the renamed file, then reads the new file from its start; after a
-// truncation (copytruncate) it reads from the start again.
+// truncation (copytruncate) it reads from the start again. A failure of its thread (bad_alloc,
+// a parser that throws) starts the loop again after a backoff (StoppableThread), from the
+// offset it had reached.
 class AuditLogTail {
  public:
   static constexpr const char* kName = "audit_log";
+  static constexpr const char* kThreadName = "selinux audit_log";
 
   AuditLogTail(DenialStore& store, std::string path,
                std::chrono::milliseconds interval = std::chrono::milliseconds(250));

@@ -44,7 +44,7 @@ AuditNetlinkSource::AuditNetlinkSource(DenialStore& store) : store_(store) {
     throwErrno("bind to the audit multicast group AUDIT_NLGRP_READLOG (needs CAP_AUDIT_READ)");
   }
   store_.declareSource(kName);
-  thread_.start("selinux netlink", [this](int stop_fd) { run(stop_fd); });
+  thread_.start(kThreadName, [this](int stop_fd) { run(stop_fd); });
 }
 
 AuditNetlinkSource::~AuditNetlinkSource() {
@@ -60,20 +60,19 @@ void AuditNetlinkSource::run(int stop_fd) {
       if (errno == EINTR) {
         continue;
       }
-      spdlog::error("audit netlink source stopped: poll: {}", std::strerror(errno));
-      return;
+      throwErrno("audit netlink source: poll");
     }
     if (fds[1].revents != 0) {
       return;
     }
+    injectedFailurePoint(kThreadName);
     const ssize_t n = ::recv(socket_.get(), buffer.data(), buffer.size(), MSG_DONTWAIT);
     if (n < 0) {
       if (errno == ENOBUFS) {
         // The kernel dropped records for us; how many is unknown, so count the overrun.
         store_.addLost(kName, 1);
       } else if (errno != EAGAIN && errno != EINTR) {
-        spdlog::error("audit netlink source stopped: recv: {}", std::strerror(errno));
-        return;
+        throwErrno("audit netlink source: recv");
       }
       continue;
     }

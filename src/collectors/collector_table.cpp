@@ -58,7 +58,9 @@ const std::vector<CollectorSpec>& collectorTable() {
       {"unix_sockets", true,
        "ipc_unix_sockets, listen queues and ipc_netns from sock_diag in every network namespace",
        [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
-         return std::make_unique<UnixSocketCollector>(*deps.snapshots, *deps.caps);
+         return std::make_unique<UnixSocketCollector>(
+             *deps.snapshots, *deps.caps,
+             deps.state != nullptr ? &deps.state->unix_socket_parse_errors : nullptr);
        }},
       {"ipc_files", true,
        "stale socket files, FIFOs without readers and insecure endpoints under scan.directories",
@@ -88,7 +90,9 @@ const std::vector<CollectorSpec>& collectorTable() {
          if (deps.config->endpoints.empty()) {
            return nullptr;
          }
-         return std::make_unique<EndpointsCollector>(*deps.config, deps.selinux, *deps.snapshots);
+         return std::make_unique<EndpointsCollector>(
+             *deps.config, deps.selinux, *deps.snapshots,
+             deps.state != nullptr ? &deps.state->endpoint_last_ok : nullptr);
        }},
       {"selinux", true,
        "SELinux denials and errors from the audit stream and audit.log; SELinux state",

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "collectors/collector_state.h"
 #include "metrics/collector.h"
 #include "metrics/label_caps.h"
 
@@ -29,6 +30,8 @@ struct CollectorDeps {
   ParseErrors* parse_errors = nullptr;
   const DenialStore* selinux = nullptr;     // null when the selinux collector is switched off
   HostSnapshotSource* snapshots = nullptr;  // one host snapshot per scrape, shared by all
+  // What outlives the collectors (a reload rebuilds them): counters and timestamps they keep.
+  CollectorState* state = nullptr;
 };
 
 // One row of the explicit collector table (no static self-registration).

@@ -5,14 +5,16 @@
 #include <spdlog/spdlog.h>
 
 #include "metrics/family.h"
+#include "metrics/scrape_registry.h"
 
 namespace ipcwatch {
 
 EndpointsCollector::EndpointsCollector(const Config& config, const DenialStore* denials,
-                                       HostSnapshotSource& snapshots)
+                                       HostSnapshotSource& snapshots, EndpointLastOk* last_ok)
     : endpoints_(config.endpoints),
       checker_(config.paths.procfs, config.paths.sysfs, denials),
-      snapshots_(snapshots) {}
+      snapshots_(snapshots),
+      last_ok_(last_ok != nullptr ? *last_ok : own_last_ok_) {}
 
 void EndpointsCollector::collect(std::vector<MetricFamily>& out) {
   FamilyBuilder up("ipc_endpoint_up",
@@ -34,11 +36,13 @@ void EndpointsCollector::collect(std::vector<MetricFamily>& out) {
                         MetricType::Gauge);
   const double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  std::lock_guard lock(mutex_);
   const auto snapshot = snapshots_.current();
   for (const auto& endpoint : endpoints_) {
     bool first = true;
     for (const auto& client : endpoint.clients) {
+      if (scrapeAbandoned()) {
+        return;  // the agent is stopping: a cut response, nothing from this collector
+      }
       const EndpointReport report = checker_.check(endpoint, client, *snapshot);
       const LabelSet labels{{"client", client.name}, {"endpoint", endpoint.name}};
       up.set(labels, report.reachable ? 1 : 0);
@@ -49,11 +53,7 @@ void EndpointsCollector::collect(std::vector<MetricFamily>& out) {
         check_ok.set({{"check", check.name}, {"client", client.name}, {"endpoint", endpoint.name}},
                      check.status == CheckStatus::kFail ? 0 : 1);
       }
-      auto& when = last_ok_[{endpoint.name, client.name}];
-      if (report.reachable) {
-        when = now;
-      }
-      last_ok.set(labels, when);
+      last_ok.set(labels, last_ok_.update(endpoint.name, client.name, report.reachable, now));
       if (first) {
         peers.set({{"endpoint", endpoint.name}}, report.peers);
         first = false;

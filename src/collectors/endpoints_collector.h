@@ -1,11 +1,8 @@
 #pragma once
 
-#include <map>
-#include <mutex>
-#include <string>
-#include <utility>
 #include <vector>
 
+#include "collectors/collector_state.h"
 #include "config/config.h"
 #include "endpoints/endpoint_checker.h"
 #include "metrics/collector.h"
@@ -20,9 +17,11 @@ namespace ipcwatch {
 // bounded and need no caps.
 class EndpointsCollector : public Collector {
  public:
-  // `denials` (the selinux collector's store, when it runs) feed the selinux check.
+  // `denials` (the selinux collector's store, when it runs) feed the selinux check. `last_ok`,
+  // when given, outlives the collector, so that a reload does not forget when each endpoint was
+  // last reachable; else the collector keeps its own.
   EndpointsCollector(const Config& config, const DenialStore* denials,
-                     HostSnapshotSource& snapshots);
+                     HostSnapshotSource& snapshots, EndpointLastOk* last_ok = nullptr);
   std::string_view name() const override { return "endpoints"; }
   void collect(std::vector<MetricFamily>& out) override;
 
@@ -30,8 +29,8 @@ class EndpointsCollector : public Collector {
   std::vector<EndpointConfig> endpoints_;
   EndpointChecker checker_;
   HostSnapshotSource& snapshots_;
-  std::mutex mutex_;  // scrapes may overlap; the timestamps are shared
-  std::map<std::pair<std::string, std::string>, double> last_ok_;
+  EndpointLastOk own_last_ok_;
+  EndpointLastOk& last_ok_;
 };
 
 }  // namespace ipcwatch

@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 
 #include "metrics/family.h"
+#include "util/stoppable_thread.h"
 
 #ifndef IPCWATCH_VERSION
 #error "IPCWATCH_VERSION must be defined by the build"
@@ -97,6 +98,18 @@ void SelfCollector::collect(std::vector<MetricFamily>& out) {
   }
   if (!overflow.empty()) {
     out.push_back(overflow.build());
+  }
+
+  FamilyBuilder restarts("ipcwatch_background_thread_restarts_total",
+                         "Times a background thread (ring-buffer poller, audit source) failed "
+                         "and was started again after a backoff; the first failure of each is "
+                         "logged at error.",
+                         MetricType::Counter);
+  for (const auto& [thread, count] : backgroundThreadRestarts()) {
+    restarts.set({{"thread", thread}}, static_cast<double>(count));
+  }
+  if (!restarts.empty()) {
+    out.push_back(restarts.build());
   }
 
   if (parse_errors_ != nullptr) {

@@ -20,9 +20,9 @@ struct BuildInfo {
 BuildInfo currentBuildInfo();
 
 // The agent's own health: ipcwatch_build_info, ipcwatch_probe_attached{probe},
-// ipcwatch_events_lost_total{probe}, ipcwatch_label_overflow_total{metric} and
-// ipcwatch_parse_errors_total{collector}. Registered last so the overflow and parse error counts
-// include the other collectors' same scrape.
+// ipcwatch_events_lost_total{probe}, ipcwatch_label_overflow_total{metric},
+// ipcwatch_background_thread_restarts_total{thread} and ipcwatch_parse_errors_total{collector}.
+// Registered last so the overflow and parse error counts include the other collectors' same scrape.
 class SelfCollector : public Collector {
  public:
   // `inventory_backend`: where the host snapshot reads processes and open FIFOs from

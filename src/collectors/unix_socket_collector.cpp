@@ -30,10 +30,11 @@ struct UnixSocketCollector::Listener {
   double fullness() const { return queue / std::max(backlog, 1.0); }
 };
 
-UnixSocketCollector::UnixSocketCollector(HostSnapshotSource& snapshots, LabelCaps& caps)
+UnixSocketCollector::UnixSocketCollector(HostSnapshotSource& snapshots, LabelCaps& caps,
+                                         std::map<std::string, std::uint64_t>* parse_errors)
     : snapshots_(snapshots),
       path_cap_(caps.gaugePath(kQueueMetric)),
-      parse_errors_{{"proc_net_unix", 0}, {"unix_diag", 0}} {}
+      parse_errors_(parse_errors != nullptr ? *parse_errors : own_parse_errors_) {}
 
 void UnixSocketCollector::countParseErrors(const UnixSocketInventory& inventory) {
   if (inventory.parse_errors.empty()) {

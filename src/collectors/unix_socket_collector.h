@@ -15,7 +15,11 @@ namespace ipcwatch {
 // ipc_netns{netns,name}.
 class UnixSocketCollector : public Collector {
  public:
-  UnixSocketCollector(HostSnapshotSource& snapshots, LabelCaps& caps);
+  // `parse_errors` (source -> errors so far), when given, outlives the collector, so that a
+  // reload does not start ipcwatch_unix_socket_parse_errors_total again; else the collector
+  // keeps its own.
+  UnixSocketCollector(HostSnapshotSource& snapshots, LabelCaps& caps,
+                      std::map<std::string, std::uint64_t>* parse_errors = nullptr);
   std::string_view name() const override { return "unix_sockets"; }
   void collect(std::vector<MetricFamily>& out) override;
 
@@ -26,7 +30,8 @@ class UnixSocketCollector : public Collector {
 
   HostSnapshotSource& snapshots_;
   ScrapeLabelCap& path_cap_;  // both queue gauges' path label, capped at each scrape
-  std::map<std::string, std::uint64_t> parse_errors_;  // source -> errors so far
+  std::map<std::string, std::uint64_t> own_parse_errors_{{"proc_net_unix", 0}, {"unix_diag", 0}};
+  std::map<std::string, std::uint64_t>& parse_errors_;  // source -> errors so far
   bool parse_error_logged_ = false;
 };
 

@@ -30,6 +30,7 @@ class BrokenPipeProbe : public Probe {
   BrokenPipeProbe& operator=(const BrokenPipeProbe&) = delete;
 
   std::vector<ProgramStatus> programs() const override { return programs_.status(); }
+  void detach() override { programs_.detach(); }
   bool loaded() const { return skel_ != nullptr; }
   const BrokenPipeProbeOptions& options() const { return options_; }
 

@@ -40,6 +40,7 @@ class FifoOpenProbe : public Probe {
   FifoOpenProbe& operator=(const FifoOpenProbe&) = delete;
 
   std::vector<ProgramStatus> programs() const override { return programs_.status(); }
+  void detach() override { programs_.detach(); }
   // "fifo_open": ring-buffer records dropped; "fifo_open_inflight": opens not tracked because
   // the in-flight map was full.
   std::vector<LostEvents> lostEvents() const override;

@@ -29,6 +29,9 @@ class Probe {
   virtual std::vector<ProgramStatus> programs() const = 0;
   // Every source of loss the probe has, listed even while zero.
   virtual std::vector<LostEvents> lostEvents() const { return {}; }
+  // Detaches every program (closes its links) and keeps the maps: for a stop while a scrape may
+  // still read them. Destruction detaches too.
+  virtual void detach() {}
 };
 
 }  // namespace ipcwatch

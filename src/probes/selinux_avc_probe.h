@@ -29,6 +29,7 @@ class SelinuxAvcProbe : public Probe {
   SelinuxAvcProbe& operator=(const SelinuxAvcProbe&) = delete;
 
   std::vector<ProgramStatus> programs() const override { return programs_.status(); }
+  void detach() override { programs_.detach(); }
   // "selinux_avc": denials dropped because the ring buffer was full.
   std::vector<LostEvents> lostEvents() const override;
   bool attached() const;

@@ -26,6 +26,7 @@ class UnixSockProbe : public Probe {
   UnixSockProbe& operator=(const UnixSockProbe&) = delete;
 
   std::vector<ProgramStatus> programs() const override { return programs_.status(); }
+  void detach() override { programs_.detach(); }
   // "unix_connect" / "unix_bind": failures not counted because the map was full.
   std::vector<LostEvents> lostEvents() const override;
   bool loaded() const { return skel_ != nullptr; }

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <fstream>
 #include <functional>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -17,6 +19,7 @@
 
 #include "agent_process.h"
 #include "child_process.h"
+#include "unanswered_fuse_mount.h"
 
 namespace ipcwatch::testing {
 namespace {
@@ -32,7 +35,6 @@ std::string baseConfig() {
          "probes:\n  broken_pipe:\n    syscalls: [write]\n  sigpipe:\n    enabled: false\n"
          "  fifo_open:\n    enabled: false\n  unix_sock:\n    enabled: false\n";
 }
-
 
 class ReloadE2E : public ::testing::Test {
  protected:
@@ -213,6 +215,154 @@ TEST_F(ReloadE2E, EmbeddedDefaultReloadsAsNoOp) {
   waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   runCommand(std::string("rm -rf '") + tmpl + "'");
+}
+
+// Every counter (and histogram) sample of a text exposition: no reload may lower one.
+std::map<std::string, double> counterSamples(const std::string& body) {
+  std::set<std::string> families;
+  std::istringstream in(body);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string hash, keyword, name, type;
+    if (words >> hash >> keyword >> name >> type && hash == "#" && keyword == "TYPE" &&
+        (type == "counter" || type == "histogram")) {
+      families.insert(name);
+    }
+  }
+  std::map<std::string, double> counters;
+  for (const auto& [key, value] : parseExposition(body)) {
+    std::string name = key.substr(0, key.find('{'));
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      const std::string s(suffix);
+      if (!families.count(name) && name.size() > s.size() &&
+          name.compare(name.size() - s.size(), s.size(), s) == 0) {
+        name.resize(name.size() - s.size());
+      }
+    }
+    if (families.count(name)) {
+      counters.emplace(key, value);
+    }
+  }
+  return counters;
+}
+
+// What the collectors keep from scrape to scrape lives outside them: a reload rebuilds every
+// collector, and neither a counter nor ipc_endpoint_last_ok_timestamp_seconds may start again
+// ("since the agent started", the README says). The endpoint was reachable, then its reader
+// went away; after the reload its last-ok time is the one from before, not 0.
+TEST_F(ReloadE2E, NoCounterGoesBackwardsAndLastOkSurvives) {
+  const std::string config = baseConfig() + "endpoints:\n  - name: kept\n    path: " + fifo_ +
+                             "\n    type: fifo\n    clients:\n"
+                             "      - { name: panel, user: root, access: write }\n";
+  AgentProcess agent(config);
+  const int port = agent.waitForPort(30s);
+  ASSERT_GT(port, 0) << agent.log();
+  const std::map<std::string, std::string> labels = {{"endpoint", "kept"}, {"client", "panel"}};
+  const std::string up = sampleKey("ipc_endpoint_up", labels);
+  const std::string last_ok = sampleKey("ipc_endpoint_last_ok_timestamp_seconds", labels);
+  {
+    HeldChild reader("rldreader",
+                     [this] { return open(fifo_.c_str(), O_RDONLY | O_NONBLOCK) >= 0 ? 0 : 1; });
+    ASSERT_TRUE(reader.ready());
+    const auto reachable =
+        scrapeUntil(port, [&](const auto& s) { return s.count(up) && s.at(up) == 1; });
+    ASSERT_EQ(reachable.count(up), 1u) << agent.log();
+    ASSERT_EQ(reachable.at(up), 1) << agent.log();
+  }
+  const auto gone = scrapeUntil(port, [&](const auto& s) { return s.count(up) && s.at(up) == 0; });
+  ASSERT_EQ(gone.count(up), 1u);
+  ASSERT_EQ(gone.at(up), 0) << agent.log();
+  ASSERT_EQ(gone.count(last_ok), 1u);
+  const double last_ok_before = gone.at(last_ok);
+  EXPECT_GT(last_ok_before, 1.6e9);
+  const auto before_response = httpRequest(port, "GET", "/metrics");
+  ASSERT_TRUE(before_response && before_response->status == 200);
+  const auto counters_before = counterSamples(before_response->body);
+  ASSERT_FALSE(counters_before.empty());
+
+  // The same file with the log level changed: every collector is rebuilt.
+  std::ofstream(agent.configPath()) << "log:\n  level: debug\n" << config;
+  ASSERT_EQ(kill(agent.pid(), SIGHUP), 0);
+  const auto reloaded = scrapeUntil(port, [&](const auto& s) {
+    return agent.log().find("reload: configuration from " + agent.configPath() + " applied") !=
+               std::string::npos &&
+           s.count(up) != 0;
+  });
+  ASSERT_NE(agent.log().find("reload: configuration from " + agent.configPath() + " applied"),
+            std::string::npos)
+      << agent.log();
+  const auto after_response = httpRequest(port, "GET", "/metrics");
+  ASSERT_TRUE(after_response && after_response->status == 200);
+  const auto after = parseExposition(after_response->body);
+  ASSERT_EQ(after.count(up), 1u);
+  EXPECT_EQ(after.at(up), 0);
+  ASSERT_EQ(after.count(last_ok), 1u);
+  EXPECT_EQ(after.at(last_ok), last_ok_before) << "the last-ok time was reset by the reload";
+  const auto counters_after = counterSamples(after_response->body);
+  for (const auto& [key, value] : counters_before) {
+    const auto it = counters_after.find(key);
+    ASSERT_NE(it, counters_after.end()) << key << " is gone after the reload";
+    EXPECT_GE(it->second, value) << key << " went backwards across the reload";
+  }
+}
+
+// Polls the agent's log for `text` until `deadline` passes.
+bool waitForLog(const AgentProcess& agent, const std::string& text,
+                std::chrono::milliseconds deadline) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (agent.log().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= end) {
+      return false;
+    }
+    std::this_thread::sleep_for(10ms);  // polling interval
+  }
+  return true;
+}
+
+// A scrape that cannot end (an endpoint on a mount that never answers: its lstat() waits in the
+// kernel) must not hold a reload up: the new configuration applies within a second, the stuck
+// scrape answers from the collectors it started with once the mount gives up, and the next
+// scrape comes from the new ones. Before, the reload waited for the scrape to end.
+TEST_F(ReloadE2E, AppliesWithinASecondWhileAScrapeIsStuck) {
+  UnansweredFuseMount fuse(dir_);
+  ASSERT_TRUE(fuse.available()) << fuse.unavailableReason();
+  const std::string endpoint = "endpoints:\n  - name: stuck\n    path: " + fuse.mountPoint() +
+                               "/fifo\n    type: fifo\n    clients:\n"
+                               "      - { name: panel, user: nobody, access: write }\n";
+  AgentProcess agent(baseConfig() + endpoint, {},
+                     [&fuse] { return fuse.mountInPrivateNamespace(); });
+  const int port = agent.waitForPort(30s);
+  ASSERT_GT(port, 0) << agent.log();
+  ScrapeInFlight stuck(fuse, port);
+  ASSERT_TRUE(waitForThreadInFuse(agent.pid(), 30s)) << "no scrape reached the stuck mount\n"
+                                                     << agent.log();
+
+  std::ofstream(agent.configPath()) << baseConfig() << "collectors:\n  sysv_ipc: false\n"
+                                    << endpoint;
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(agent.pid(), SIGHUP), 0);
+  const bool applied =
+      waitForLog(agent, "reload: configuration from " + agent.configPath() + " applied", 5s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(applied) << agent.log();
+  EXPECT_LT(took, 1500ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                          << " ms";
+  EXPECT_TRUE(threadWaitsInFuse(agent.pid())) << "the scrape ended before the reload was timed";
+
+  // The mount gives up: the stuck scrape ends, with the collectors it started with.
+  fuse.abort();
+  const auto old_answer = stuck.response();
+  ASSERT_TRUE(old_answer.has_value());
+  ASSERT_EQ(old_answer->status, 200);
+  EXPECT_EQ(collectorSuccess(parseExposition(old_answer->body), "sysv_ipc"), 1);
+  const auto after = scrape(port);
+  EXPECT_EQ(collectorSuccess(after, "sysv_ipc"), -1) << agent.log();
+  EXPECT_EQ(collectorSuccess(after, "endpoints"), 1);
+  const std::map<std::string, std::string> labels = {{"endpoint", "stuck"}, {"client", "panel"}};
+  ASSERT_TRUE(after.count(sampleKey("ipc_endpoint_up", labels)));
+  EXPECT_EQ(sampleValue(after, "ipc_endpoint_up", labels), 0);
+  EXPECT_EQ(sampleValue(after, "ipcwatch_config_last_reload_successful", {}), 1);
 }
 
 }  // namespace
