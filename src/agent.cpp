@@ -83,7 +83,9 @@ Agent::Agent(const Config& config, ConfigLoader loader)
   const WebSecurityConfig security = config_->web.config_file.empty()
                                          ? WebSecurityConfig{}
                                          : loadWebConfigFile(config_->web.config_file);
-  http_ = std::make_unique<HttpServer>(*address, registry_, std::move(pages), security);
+  HttpLimits limits;
+  limits.connection.max_connections = config_->web.max_connections;
+  http_ = std::make_unique<HttpServer>(*address, registry_, std::move(pages), security, limits);
   spdlog::info("serving metrics on {} (port {}) over {} with {}", config_->web.listen_address,
                http_->port(), security.tls ? "TLS" : "plain HTTP",
                security.basic_auth_users.empty() ? "no authentication" : "basic auth");

@@ -23,6 +23,7 @@ log:
 web:
   listen_address: ":9863"
   # config_file: /etc/ipcwatch/web-config.yml   # TLS and basic auth (docs/security.md)
+  max_connections: 4096  # open at once; past it the longest-waiting is closed
 labels:
   comm: 1000             # distinct comm values per metric before folding into "other"
   path: 1000             # distinct path values per metric before folding into "other"
@@ -545,6 +546,9 @@ void parseTop(YamlValidator& v, const YAML::Node& root, Config& config) {
               }},
              {"config_file", [&](const YAML::Node& m, const std::string& q) {
                 v.absolutePath(m, q, config.web.config_file);
+              }},
+             {"max_connections", [&](const YAML::Node& m, const std::string& q) {
+                v.integer(m, q, 16, 1000000, config.web.max_connections);
               }},
          });
        }},

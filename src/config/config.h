@@ -21,6 +21,9 @@ struct WebConfig {
   // The web configuration (TLS, basic auth) in the Prometheus exporters' format; "" = plain
   // HTTP without authentication. Read at start-up; a change needs a restart.
   std::string config_file;
+  // Connections open at once, idle, sending a request or being served; past it the one that
+  // has waited longest is closed. Each is a descriptor and a request-head buffer.
+  std::uint32_t max_connections = 4096;
 
   bool operator==(const WebConfig&) const = default;
 };

@@ -1,7 +1,10 @@
 #include "http/http_server.h"
 
+#include <sys/resource.h>
+
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -20,6 +23,8 @@ namespace {
 
 constexpr const char* kExpositionType = "text/plain; version=0.0.4; charset=utf-8";
 constexpr const char* kTextType = "text/plain; charset=utf-8";
+// Connections the kernel may queue before the acceptor takes them (SOMAXCONN caps it).
+constexpr int kListenBacklog = 1024;
 
 // The landing page links every endpoint the agent serves (titles are the agent's own text).
 std::string landingPage(const std::vector<TextPage>& pages) {
@@ -81,21 +86,38 @@ httplib::Server::HandlerResponse describeError(const httplib::Request&,
 
 // An HTTPS server set up from `tls`; throws what configureTls throws.
 std::unique_ptr<httplib::Server> makeTlsServer(const TlsServerConfig& tls,
-                                               const ConnectionLimits& limits) {
+                                               const HttpLimits& limits) {
   std::string error;
-  auto server = std::make_unique<GuardedServer<httplib::SSLServer>>(limits, [&](SSL_CTX& ctx) {
-    try {
-      configureTls(&ctx, tls);
-      return true;
-    } catch (const std::exception& e) {
-      error = e.what();  // not thrown through the library: it frees the context on false
-      return false;
-    }
-  });
+  auto server = std::make_unique<GuardedServer<httplib::SSLServer>>(
+      limits.connection, static_cast<std::size_t>(limits.worker_threads), [&](SSL_CTX& ctx) {
+        try {
+          configureTls(&ctx, tls);
+          return true;
+        } catch (const std::exception& e) {
+          error = e.what();  // not thrown through the library: it frees the context on false
+          return false;
+        }
+      });
   if (!server->is_valid()) {
     throw std::runtime_error(error.empty() ? "cannot create a TLS context" : error);
   }
   return server;
+}
+
+// Each connection the front holds is a descriptor: the soft limit (1 024 by default) goes up to
+// the hard one (capped), so that a burst of slow clients does not starve the agent's own opens.
+void raiseOpenFileLimit(std::size_t wanted) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= wanted) {
+    return;
+  }
+  const rlim_t target = std::min<rlim_t>(limit.rlim_max, static_cast<rlim_t>(wanted));
+  if (target > limit.rlim_cur) {
+    limit.rlim_cur = target;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      spdlog::warn("cannot raise the open file limit to {}: {}", target, std::strerror(errno));
+    }
+  }
 }
 
 }  // namespace
@@ -115,14 +137,15 @@ HttpServer::HttpServer(const ListenAddress& address, const MetricSource& source,
                        const HttpLimits& limits)
     : metrics_flight_(std::make_unique<FreshSingleFlight<std::string>>()),
       gate_(std::make_unique<RequestGate>(security.basic_auth_users)),
-      server_(security.tls ? makeTlsServer(*security.tls, limits.connection)
-                           : std::make_unique<GuardedServer<httplib::Server>>(limits.connection)) {
+      server_(security.tls
+                  ? makeTlsServer(*security.tls, limits)
+                  : std::make_unique<GuardedServer<httplib::Server>>(
+                        limits.connection, static_cast<std::size_t>(limits.worker_threads))) {
+  raiseOpenFileLimit(limits.connection.max_connections + 1024);
   httplib::Server& server = *server_;
-  server.new_task_queue = [limits] {
-    return new WorkerPool(static_cast<std::size_t>(limits.worker_threads),
-                          static_cast<std::size_t>(limits.connection_queue));
-  };
-  // What the Keep-Alive response header announces; serveConnection applies them.
+  // The accepting thread's hand-off to the ConnectionFront, which returns at once.
+  server.new_task_queue = [] { return new WorkerPool(1, 64); };
+  // What the Keep-Alive response header announces; the ConnectionFront applies them.
   server.set_keep_alive_timeout(
       std::chrono::duration_cast<std::chrono::seconds>(limits.connection.keep_alive_timeout)
           .count());
@@ -173,6 +196,10 @@ HttpServer::HttpServer(const ListenAddress& address, const MetricSource& source,
   if (port_ < 0) {
     throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(address.port) +
                              ": " + std::strerror(errno));
+  }
+  if (auto* backlog = dynamic_cast<ListenBacklog*>(server_.get());
+      backlog == nullptr || !backlog->setListenBacklog(kListenBacklog)) {
+    spdlog::warn("cannot raise the listen backlog to {}: {}", kListenBacklog, std::strerror(errno));
   }
   listener_ = std::thread([&server] { server.listen_after_bind(); });
 }

@@ -27,8 +27,9 @@ struct TextPage {
 
 // The limits the server is held to (docs/security.md, "HTTP limits").
 struct HttpLimits {
-  int worker_threads = 8;     // connections served at once; more wait in the queue
-  int connection_queue = 16;  // accepted connections waiting for a worker
+  // Requests served at once; connections still sending their request hold no worker (the
+  // ConnectionFront holds them, up to connection.max_connections).
+  int worker_threads = 8;
   ConnectionLimits connection;
 };
 
