@@ -699,10 +699,13 @@ TEST_F(EndpointsE2eTest, AgentExportsEndpointSeries) {
   auto metrics = httpRequest(port, "GET", "/metrics");
   ASSERT_TRUE(metrics);
   auto samples = parseExposition(metrics->body);
-  EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", "endpoints"}}), 1);
-  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_up", labels), 1);
-  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_peers", {{"endpoint", "mi"}}), 1);
-  const double last_ok = sampleValue(samples, "ipc_endpoint_last_ok_timestamp_seconds", labels);
+  EXPECT_EQ(findSample(samples, "ipcwatch_collector_success", {{"collector", "endpoints"}}), 1);
+  EXPECT_EQ(findSample(samples, "ipc_endpoint_up", labels), 1);
+  EXPECT_EQ(findSample(samples, "ipc_endpoint_peers", {{"endpoint", "mi"}}), 1);
+  const auto last_ok_series =
+      findSample(samples, "ipc_endpoint_last_ok_timestamp_seconds", labels);
+  ASSERT_TRUE(last_ok_series) << metrics->body;
+  const double last_ok = *last_ok_series;
   EXPECT_GT(last_ok, 1.6e9);
   const std::string file = dir_ + "/metrics.prom";
   std::ofstream(file) << metrics->body;
@@ -713,14 +716,14 @@ TEST_F(EndpointsE2eTest, AgentExportsEndpointSeries) {
   metrics = httpRequest(port, "GET", "/metrics");
   ASSERT_TRUE(metrics);
   samples = parseExposition(metrics->body);
-  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_up", labels), 0);
+  EXPECT_EQ(findSample(samples, "ipc_endpoint_up", labels), 0);
   auto check_labels = labels;
   check_labels["check"] = "peer";
-  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_check_ok", check_labels), 0);
+  EXPECT_EQ(findSample(samples, "ipc_endpoint_check_ok", check_labels), 0);
   check_labels["check"] = "permission";
-  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_check_ok", check_labels), 1);
-  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_peers", {{"endpoint", "mi"}}), 0);
-  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_last_ok_timestamp_seconds", labels), last_ok);
+  EXPECT_EQ(findSample(samples, "ipc_endpoint_check_ok", check_labels), 1);
+  EXPECT_EQ(findSample(samples, "ipc_endpoint_peers", {{"endpoint", "mi"}}), 0);
+  EXPECT_EQ(findSample(samples, "ipc_endpoint_last_ok_timestamp_seconds", labels), last_ok);
 }
 
 TEST_F(EndpointsE2eTest, CheckConfigRejectsBadEndpoints) {

@@ -162,7 +162,7 @@ class FifoUnixE2E : public ::testing::Test {
     ASSERT_TRUE(waitFor([](const Samples& s) {
       for (const char* p : {"fifo_enter_openat", "fifo_exit_openat", "unix_exit_connect",
                             "unix_exit_bind"}) {
-        if (sampleValue(s, "ipcwatch_probe_attached", {{"probe", p}}) != 1) {
+        if (findSample(s, "ipcwatch_probe_attached", {{"probe", p}}).value_or(0) != 1) {
           return false;
         }
       }
@@ -206,16 +206,17 @@ TEST_F(FifoUnixE2E, BlockedReaderIsWaitingThenCountedAsBlocked) {
   }
   double first_wait = 0;
   ASSERT_TRUE(waitFor([&](const Samples& s) {
-    first_wait = sampleValue(s, "ipc_fifo_open_oldest_wait_seconds", read_labels);
-    return sampleValue(s, "ipc_fifo_open_waiting", read_labels) == 1 && first_wait > 0;
+    first_wait = findSample(s, "ipc_fifo_open_oldest_wait_seconds", read_labels).value_or(0);
+    return findSample(s, "ipc_fifo_open_waiting", read_labels).value_or(0) == 1 && first_wait > 0;
   })) << agent_->log();
   // Still blocked at a later scrape, with a longer wait, and past the 0.2 s threshold.
   ASSERT_TRUE(waitFor([&](const Samples& s) {
-    return sampleValue(s, "ipc_fifo_open_waiting", read_labels) == 1 &&
-           sampleValue(s, "ipc_fifo_open_oldest_wait_seconds", read_labels) > first_wait &&
-           sampleValue(s, "ipc_fifo_open_oldest_wait_seconds", read_labels) > 0.25;
+    return findSample(s, "ipc_fifo_open_waiting", read_labels).value_or(0) == 1 &&
+           findSample(s, "ipc_fifo_open_oldest_wait_seconds", read_labels).value_or(0) > first_wait &&
+           findSample(s, "ipc_fifo_open_oldest_wait_seconds", read_labels).value_or(0) > 0.25;
   }));
-  EXPECT_EQ(sampleValue(before, "ipc_fifo_open_blocked_total", read_labels), 0);
+  // Not blocked yet: no series for the path (the family may not exist at all yet).
+  EXPECT_EQ(findSample(before, "ipc_fifo_open_blocked_total", read_labels), std::nullopt);
 
   const int writer = open(fifo.c_str(), O_WRONLY);  // releases the reader
   ASSERT_GE(writer, 0);
@@ -225,10 +226,11 @@ TEST_F(FifoUnixE2E, BlockedReaderIsWaitingThenCountedAsBlocked) {
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
   ASSERT_TRUE(waitFor([&](const Samples& s) {
-    return sampleValue(s, "ipc_fifo_open_blocked_total", read_labels) == 1;
+    return findSample(s, "ipc_fifo_open_blocked_total", read_labels).value_or(0) == 1;
   })) << agent_->log();
   const auto after = scrape();
-  EXPECT_EQ(sampleValue(after, "ipc_fifo_open_waiting", read_labels), 0);
+  // A gauge describes now: once nothing waits on the FIFO its series is gone.
+  EXPECT_EQ(findSample(after, "ipc_fifo_open_waiting", read_labels), std::nullopt);
   EXPECT_EQ(sampleValue(after, "ipc_fifo_open_blocked_total", {{"mode", "write"}, {"path", fifo}}),
             0);
   // The histogram has the observation in a bucket above 0.128 s; other processes of the host
@@ -262,22 +264,22 @@ TEST_F(FifoUnixE2E, WaitingGaugesAreCappedAtEachScrape) {
   BlockedOpen first_reader(first_fifo, O_RDONLY);
   ASSERT_TRUE(procfs.add(first_reader.pid()));
   ASSERT_TRUE(waitFor([&](const Samples& s) {
-    return sampleValue(s, "ipc_fifo_open_waiting", first) == 1;
+    return findSample(s, "ipc_fifo_open_waiting", first).value_or(0) == 1;
   })) << agent_->log();
   BlockedOpen second_reader(second_fifo, O_RDONLY);
   ASSERT_TRUE(procfs.add(second_reader.pid()));
   Samples s;
   ASSERT_TRUE(waitFor([&](const Samples& scraped) {
     s = scraped;
-    return sampleValue(s, "ipc_fifo_open_waiting", other) == 1 &&
-           sampleValue(s, "ipc_fifo_open_waiting", first) == 1;
+    return findSample(s, "ipc_fifo_open_waiting", other).value_or(0) == 1 &&
+           findSample(s, "ipc_fifo_open_waiting", first).value_or(0) == 1;
   })) << agent_->log();
   EXPECT_EQ(s.count(sampleKey("ipc_fifo_open_waiting", {{"mode", "read"}, {"path", second_fifo}})),
             0u);
   ASSERT_EQ(s.count(sampleKey("ipc_fifo_open_oldest_wait_seconds", other)), 1u);
-  EXPECT_GT(sampleValue(s, "ipc_fifo_open_oldest_wait_seconds", first),
-            sampleValue(s, "ipc_fifo_open_oldest_wait_seconds", other));
-  EXPECT_GT(sampleValue(s, "ipc_fifo_open_oldest_wait_seconds", other), 0);
+  EXPECT_GT(findSample(s, "ipc_fifo_open_oldest_wait_seconds", first),
+            findSample(s, "ipc_fifo_open_oldest_wait_seconds", other));
+  EXPECT_GT(findSample(s, "ipc_fifo_open_oldest_wait_seconds", other), 0);
   ASSERT_EQ(s.count(sampleKey("ipcwatch_label_overflow_total", overflow)), 1u);
   EXPECT_EQ(sampleValue(s, "ipcwatch_label_overflow_total", overflow), 1);
 
@@ -294,7 +296,7 @@ TEST_F(FifoUnixE2E, WaitingGaugesAreCappedAtEachScrape) {
   ASSERT_TRUE(procfs.add(late_reader.pid()));
   ASSERT_TRUE(waitFor([&](const Samples& scraped) {
     s = scraped;
-    return sampleValue(s, "ipc_fifo_open_waiting", {{"mode", "read"}, {"path", late_fifo}}) == 1;
+    return findSample(s, "ipc_fifo_open_waiting", {{"mode", "read"}, {"path", late_fifo}}).value_or(0) == 1;
   })) << agent_->log();
   EXPECT_EQ(s.count(sampleKey("ipc_fifo_open_waiting", other)), 0u);
   EXPECT_EQ(s.count(sampleKey("ipc_fifo_open_waiting", first)), 0u);
@@ -313,7 +315,7 @@ TEST_F(FifoUnixE2E, BlockedReaderIsCountedOnceUnderOpenChurn) {
   const std::map<std::string, std::string> labels = {{"mode", "read"}, {"path", fifo}};
   BlockedOpen reader(fifo, O_RDONLY);
   ASSERT_TRUE(waitFor([&](const Samples& s) {
-    return sampleValue(s, "ipc_fifo_open_waiting", labels) == 1;
+    return findSample(s, "ipc_fifo_open_waiting", labels).value_or(0) == 1;
   })) << agent_->log();
 
   // Each churner forks short-lived openers (fresh thread ids) and counts their opens.
@@ -408,7 +410,7 @@ TEST_F(FifoUnixE2E, NonBlockingWriterWithoutReaderIsEnxio) {
   close(s);
 
   ASSERT_TRUE(waitFor([&](const Samples& samples) {
-    return sampleValue(samples, "ipc_fifo_open_errors_total", {{"errno", "ENXIO"}, {"path", fifo}}) == 3;
+    return findSample(samples, "ipc_fifo_open_errors_total", {{"errno", "ENXIO"}, {"path", fifo}}).value_or(0) == 3;
   })) << agent_->log();
   EXPECT_EQ(sampleValue(scrape(), "ipc_fifo_open_errors_total", {{"errno", "ENXIO"}, {"path", sock}}),
             0);
@@ -436,7 +438,7 @@ TEST_F(FifoUnixE2E, PermissionDeniedOnAFifoIsCounted) {
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   ASSERT_TRUE(waitFor([&](const Samples& s) {
-    return sampleValue(s, "ipc_fifo_open_errors_total", {{"errno", "EACCES"}, {"path", fifo}}) == 1;
+    return findSample(s, "ipc_fifo_open_errors_total", {{"errno", "EACCES"}, {"path", fifo}}).value_or(0) == 1;
   })) << agent_->log();
   // A regular file denied the same way is not a FIFO error.
   EXPECT_EQ(sampleValue(scrape(), "ipc_fifo_open_errors_total", {{"errno", "EACCES"}, {"path", file}}),
@@ -455,7 +457,7 @@ TEST_F(FifoUnixE2E, WatchedPathsCountEveryErrno) {
     ASSERT_EQ(open(unwatched.c_str(), O_WRONLY), -1);
   }
   ASSERT_TRUE(waitFor([&](const Samples& s) {
-    return sampleValue(s, "ipc_fifo_open_errors_total", {{"errno", "ENOENT"}, {"path", missing}}) == 2;
+    return findSample(s, "ipc_fifo_open_errors_total", {{"errno", "ENOENT"}, {"path", missing}}).value_or(0) == 2;
   })) << agent_->log();
   EXPECT_EQ(
       sampleValue(scrape(), "ipc_fifo_open_errors_total", {{"errno", "ENOENT"}, {"path", unwatched}}),
@@ -596,7 +598,7 @@ TEST_F(FifoUnixE2E, DisabledFamiliesAttachNothing) {
   port_ = agent_->waitForPort(30s);
   ASSERT_NE(port_, 0) << agent_->log();
   ASSERT_TRUE(waitFor([](const Samples& s) {
-    return sampleValue(s, "ipcwatch_probe_attached", {{"probe", "epipe_write"}}) == 1;
+    return findSample(s, "ipcwatch_probe_attached", {{"probe", "epipe_write"}}) == 1;
   }));
   const auto s = scrape();
   for (const auto& [key, v] : s) {

@@ -97,7 +97,7 @@ TEST_F(ReloadE2E, GoodConfigAppliesAndKeepsKernelCounters) {
           scrapeUntil(
               port,
               [](const auto& s) {
-                return sampleValue(s, "ipcwatch_probe_attached", {{"probe", "epipe_write"}}) == 1;
+                return findSample(s, "ipcwatch_probe_attached", {{"probe", "epipe_write"}}) == 1;
               }),
           "ipcwatch_probe_attached", {{"probe", "epipe_write"}}),
       1)
@@ -107,9 +107,10 @@ TEST_F(ReloadE2E, GoodConfigAppliesAndKeepsKernelCounters) {
     return sampleValue(s, "ipc_epipe_total", epipe) == kEpipeWrites;
   });
   ASSERT_EQ(sampleValue(before, "ipc_epipe_total", epipe), kEpipeWrites);
-  EXPECT_EQ(sampleValue(before, "ipcwatch_config_last_reload_successful", {}), 1);
+  EXPECT_EQ(findSample(before, "ipcwatch_config_last_reload_successful", {}), 1);
   const double started =
-      sampleValue(before, "ipcwatch_config_last_reload_success_timestamp_seconds", {});
+      findSample(before, "ipcwatch_config_last_reload_success_timestamp_seconds", {})
+          .value_or(-1);  // missing: -1, which the check below fails
   EXPECT_GT(started, 1.6e9);
   EXPECT_EQ(collectorSuccess(before, "sysv_ipc"), 1);
   EXPECT_EQ(collectorSuccess(before, "endpoints"), -1);
@@ -127,11 +128,11 @@ TEST_F(ReloadE2E, GoodConfigAppliesAndKeepsKernelCounters) {
   });
   EXPECT_EQ(collectorSuccess(after, "endpoints"), 1) << agent.log();
   EXPECT_EQ(collectorSuccess(after, "sysv_ipc"), -1);
-  EXPECT_EQ(sampleValue(after, "ipcwatch_probe_attached", {{"probe", "epipe_write"}}), 1);
+  EXPECT_EQ(findSample(after, "ipcwatch_probe_attached", {{"probe", "epipe_write"}}), 1);
   EXPECT_TRUE(
       after.count(sampleKey("ipc_endpoint_up", {{"endpoint", "reloaded"}, {"client", "panel"}})));
-  EXPECT_EQ(sampleValue(after, "ipcwatch_config_last_reload_successful", {}), 1);
-  EXPECT_GE(sampleValue(after, "ipcwatch_config_last_reload_success_timestamp_seconds", {}),
+  EXPECT_EQ(findSample(after, "ipcwatch_config_last_reload_successful", {}), 1);
+  EXPECT_GE(findSample(after, "ipcwatch_config_last_reload_success_timestamp_seconds", {}),
             started);
   // The probe was not recreated: the count taken before the reload is still there, and new
   // writes add to it.
@@ -154,7 +155,7 @@ TEST_F(ReloadE2E, BadConfigIsRejectedAndTheOldOneKeepsRunning) {
   const std::string comm = uniqueComm("rlb");
   const std::map<std::string, std::string> epipe = {{"comm", comm}, {"kind", "pipe"}};
   scrapeUntil(port, [](const auto& s) {
-    return sampleValue(s, "ipcwatch_probe_attached", {{"probe", "epipe_write"}}) == 1;
+    return findSample(s, "ipcwatch_probe_attached", {{"probe", "epipe_write"}}) == 1;
   });
   ASSERT_TRUE(exitedCleanly(runAs(comm, [] { return writeToBrokenPipe(kEpipeWrites); })));
   const auto before = scrapeUntil(port, [&](const auto& s) {
@@ -162,17 +163,18 @@ TEST_F(ReloadE2E, BadConfigIsRejectedAndTheOldOneKeepsRunning) {
   });
   ASSERT_EQ(sampleValue(before, "ipc_epipe_total", epipe), kEpipeWrites) << agent.log();
   const double started =
-      sampleValue(before, "ipcwatch_config_last_reload_success_timestamp_seconds", {});
+      findSample(before, "ipcwatch_config_last_reload_success_timestamp_seconds", {})
+          .value_or(-1);  // missing: -1, which the check below fails
 
   // Line 3 names a collector that does not exist.
   std::ofstream(agent.configPath())
       << "collectors:\n  sysv_ipc: false\n  no_such_collector: true\n";
   ASSERT_EQ(kill(agent.pid(), SIGHUP), 0);
   const auto after = scrapeUntil(port, [](const auto& s) {
-    return sampleValue(s, "ipcwatch_config_last_reload_successful", {}) == 0;
+    return findSample(s, "ipcwatch_config_last_reload_successful", {}) == 0;
   });
-  EXPECT_EQ(sampleValue(after, "ipcwatch_config_last_reload_successful", {}), 0) << agent.log();
-  EXPECT_EQ(sampleValue(after, "ipcwatch_config_last_reload_success_timestamp_seconds", {}),
+  EXPECT_EQ(findSample(after, "ipcwatch_config_last_reload_successful", {}), 0) << agent.log();
+  EXPECT_EQ(findSample(after, "ipcwatch_config_last_reload_success_timestamp_seconds", {}),
             started);
   EXPECT_EQ(collectorSuccess(after, "sysv_ipc"), 1);
   EXPECT_EQ(collectorSuccess(after, "endpoints"), 1);
@@ -361,8 +363,8 @@ TEST_F(ReloadE2E, AppliesWithinASecondWhileAScrapeIsStuck) {
   EXPECT_EQ(collectorSuccess(after, "endpoints"), 1);
   const std::map<std::string, std::string> labels = {{"endpoint", "stuck"}, {"client", "panel"}};
   ASSERT_TRUE(after.count(sampleKey("ipc_endpoint_up", labels)));
-  EXPECT_EQ(sampleValue(after, "ipc_endpoint_up", labels), 0);
-  EXPECT_EQ(sampleValue(after, "ipcwatch_config_last_reload_successful", {}), 1);
+  EXPECT_EQ(findSample(after, "ipc_endpoint_up", labels), 0);
+  EXPECT_EQ(findSample(after, "ipcwatch_config_last_reload_successful", {}), 1);
 }
 
 }  // namespace

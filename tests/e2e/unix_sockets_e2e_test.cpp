@@ -259,15 +259,15 @@ TEST_F(UnixSocketsE2E, ListenerInANewNetnsIsCountedUnderThatNamespace) {
 
   const auto samples = scrapeUnixSockets();
   // The namespace is ours: these are all of its sockets.
-  EXPECT_EQ(sampleValue(samples, "ipc_unix_sockets",
+  EXPECT_EQ(findSample(samples, "ipc_unix_sockets",
                         {{"netns", ns}, {"socket_type", "stream"}, {"state", "listening"}}),
             1);
-  EXPECT_EQ(sampleValue(samples, "ipc_unix_sockets",
+  EXPECT_EQ(findSample(samples, "ipc_unix_sockets",
                         {{"netns", ns}, {"socket_type", "seqpacket"}, {"state", "listening"}}),
             1);
   const std::string pair_state = datagramStateOf(child.pid());
   ASSERT_FALSE(pair_state.empty()) << "no datagram socket in the child's /proc/PID/net/unix";
-  EXPECT_EQ(sampleValue(samples, "ipc_unix_sockets",
+  EXPECT_EQ(findSample(samples, "ipc_unix_sockets",
                         {{"netns", ns}, {"socket_type", "dgram"}, {"state", pair_state}}),
             2);
   double total = 0;
@@ -277,13 +277,13 @@ TEST_F(UnixSocketsE2E, ListenerInANewNetnsIsCountedUnderThatNamespace) {
     }
   }
   EXPECT_EQ(total, 4);
-  EXPECT_EQ(sampleValue(samples, "ipc_netns", {{"name", ""}, {"netns", ns}}), 1);
+  EXPECT_EQ(findSample(samples, "ipc_netns", {{"name", ""}, {"netns", ns}}), 1);
   EXPECT_EQ(samples.count(sampleKey("ipc_unix_listen_queue", {{"netns", ns}, {"path", path}})), 1u);
-  EXPECT_EQ(sampleValue(samples, "ipc_unix_listen_queue", {{"netns", ns}, {"path", path}}), 0);
-  EXPECT_EQ(sampleValue(samples, "ipc_unix_listen_queue_max", {{"netns", ns}, {"path", path}}), 5);
+  EXPECT_EQ(findSample(samples, "ipc_unix_listen_queue", {{"netns", ns}, {"path", path}}), 0);
+  EXPECT_EQ(findSample(samples, "ipc_unix_listen_queue_max", {{"netns", ns}, {"path", path}}), 5);
   // "@ipcwatch-e2e\x00<pid>"; the exposition escapes the backslash once more.
   const std::string shown = "@ipcwatch-e2e\\\\x00" + std::to_string(getpid());
-  EXPECT_EQ(sampleValue(samples, "ipc_unix_listen_queue_max", {{"netns", ns}, {"path", shown}}), 3);
+  EXPECT_EQ(findSample(samples, "ipc_unix_listen_queue_max", {{"netns", ns}, {"path", shown}}), 3);
   EXPECT_EQ(
       sampleValue(samples, "ipcwatch_unix_socket_parse_errors_total", {{"source", "unix_diag"}}),
       0);
@@ -316,10 +316,13 @@ TEST_F(UnixSocketsE2E, FullAcceptQueueShowsItsLengthAndBacklog) {
   const int connected = std::stoi(child.message().substr(child.message().find(' ') + 1));
 
   const auto samples = scrapeUnixSockets();
-  const double queue =
-      sampleValue(samples, "ipc_unix_listen_queue", {{"netns", ns}, {"path", path}});
-  const double max =
-      sampleValue(samples, "ipc_unix_listen_queue_max", {{"netns", ns}, {"path", path}});
+  const auto queue_series =
+      findSample(samples, "ipc_unix_listen_queue", {{"netns", ns}, {"path", path}});
+  const auto max_series =
+      findSample(samples, "ipc_unix_listen_queue_max", {{"netns", ns}, {"path", path}});
+  ASSERT_TRUE(queue_series && max_series);
+  const double queue = *queue_series;
+  const double max = *max_series;
   EXPECT_EQ(max, 1);
   EXPECT_EQ(queue, connected);
   // Linux refuses a unix connection only once the queue is longer than the backlog, so a full
@@ -338,7 +341,7 @@ TEST_F(UnixSocketsE2E, NamedNamespaceIsListedWithItsName) {
   runCommand("ip netns delete " + name);
   ASSERT_EQ(stat_rc, 0);
   EXPECT_EQ(
-      sampleValue(samples, "ipc_netns", {{"name", name}, {"netns", std::to_string(st.st_ino)}}), 1);
+      findSample(samples, "ipc_netns", {{"name", name}, {"netns", std::to_string(st.st_ino)}}), 1);
 }
 
 // UNIX_DIAG_VFS carries the kernel's internal dev_t: after devFromKernel it must equal what
@@ -442,10 +445,10 @@ TEST_F(UnixSocketsE2E, StaleSocketFileIsReportedWithItsPath) {
   ASSERT_EQ(other_ns.message(), "bound");
 
   const auto samples = scrapeIpcFiles();
-  EXPECT_EQ(sampleValue(samples, "ipc_unix_stale_socket_files", {{"dir", root_}}), 1);
-  EXPECT_EQ(sampleValue(samples, "ipc_unix_stale_socket_file_info", {{"path", stale}}), 1);
+  EXPECT_EQ(findSample(samples, "ipc_unix_stale_socket_files", {{"dir", root_}}), 1);
+  EXPECT_EQ(findSample(samples, "ipc_unix_stale_socket_file_info", {{"path", stale}}), 1);
   EXPECT_EQ(samples.count(sampleKey("ipc_unix_stale_socket_file_info", {{"path", live}})), 0u);
-  EXPECT_EQ(sampleValue(samples, "ipc_fifo_files", {{"dir", root_}}), 0);
+  EXPECT_EQ(findSample(samples, "ipc_fifo_files", {{"dir", root_}}), 0);
   EXPECT_EQ(other_ns.release(), 0);
 }
 
@@ -470,9 +473,9 @@ TEST_F(UnixSocketsE2E, FifosWithoutReaders) {
   ASSERT_EQ(writer.message(), "open");
 
   const auto samples = scrapeIpcFiles();
-  EXPECT_EQ(sampleValue(samples, "ipc_fifo_files", {{"dir", root_}}), 3);
-  EXPECT_EQ(sampleValue(samples, "ipc_fifo_without_reader", {{"path", lonely}}), 1);
-  EXPECT_EQ(sampleValue(samples, "ipc_fifo_without_reader", {{"path", written}}), 1);
+  EXPECT_EQ(findSample(samples, "ipc_fifo_files", {{"dir", root_}}), 3);
+  EXPECT_EQ(findSample(samples, "ipc_fifo_without_reader", {{"path", lonely}}), 1);
+  EXPECT_EQ(findSample(samples, "ipc_fifo_without_reader", {{"path", written}}), 1);
   EXPECT_EQ(samples.count(sampleKey("ipc_fifo_without_reader", {{"path", served}})), 0u);
   EXPECT_EQ(writer.release(), 0);
   EXPECT_EQ(reader.release(), 0);
@@ -630,13 +633,13 @@ TEST_F(UnixSocketsE2E, WorldWritableEndpointsAndUnsafeDirectories) {
 
   const auto samples = scrapeIpcFiles();
   EXPECT_EQ(
-      sampleValue(samples, "ipc_endpoint_world_writable", {{"kind", "socket"}, {"path", careless}}),
+      findSample(samples, "ipc_endpoint_world_writable", {{"kind", "socket"}, {"path", careless}}),
       1);
   EXPECT_EQ(samples.count(
                 sampleKey("ipc_endpoint_world_writable", {{"kind", "socket"}, {"path", careful}})),
             0u);
   EXPECT_EQ(
-      sampleValue(samples, "ipc_endpoint_in_unsafe_dir", {{"kind", "fifo"}, {"path", replaceable}}),
+      findSample(samples, "ipc_endpoint_in_unsafe_dir", {{"kind", "fifo"}, {"path", replaceable}}),
       1);
   EXPECT_EQ(samples.count(sampleKey("ipc_endpoint_in_unsafe_dir",
                                     {{"kind", "fifo"}, {"path", protected_fifo}})),
@@ -644,7 +647,7 @@ TEST_F(UnixSocketsE2E, WorldWritableEndpointsAndUnsafeDirectories) {
   EXPECT_EQ(samples.count(sampleKey("ipc_endpoint_world_writable",
                                     {{"kind", "fifo"}, {"path", replaceable}})),
             0u);
-  EXPECT_EQ(sampleValue(samples, "ipc_unix_stale_socket_files", {{"dir", root_}}), 0);
+  EXPECT_EQ(findSample(samples, "ipc_unix_stale_socket_files", {{"dir", root_}}), 0);
   EXPECT_EQ(server.release(), 0);
 }
 
@@ -720,7 +723,7 @@ TEST_F(UnixSocketsE2E, ExhaustedTimeBudgetFailsTheCollectorInsteadOfStalling) {
   const auto start = std::chrono::steady_clock::now();
   const auto samples = parseExposition(exposition(registry.collect()));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
-  EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", "ipc_files"}}), 0);
+  EXPECT_EQ(findSample(samples, "ipcwatch_collector_success", {{"collector", "ipc_files"}}), 0);
   EXPECT_EQ(samples.count(sampleKey("ipc_fifo_files", {{"dir", tree}})), 0u);
 }
 
@@ -744,7 +747,7 @@ TEST_F(UnixSocketsE2E, TenThousandSocketsScrapeWellUnderASecond) {
   const auto start = std::chrono::steady_clock::now();
   const auto samples = scrapeUnixSockets();
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-  EXPECT_EQ(sampleValue(samples, "ipc_unix_sockets",
+  EXPECT_EQ(findSample(samples, "ipc_unix_sockets",
                         {{"netns", ns}, {"socket_type", "stream"}, {"state", "connected"}}),
             2 * kPairs);
   EXPECT_LT(took.count(), 0.5) << took.count() << " s";
@@ -774,14 +777,14 @@ TEST_F(UnixSocketsE2E, AgentExportsTheCollectorsAndPassesPromtool) {
   const auto metrics = httpRequest(port, "GET", "/metrics");
   ASSERT_TRUE(metrics);
   const auto samples = parseExposition(metrics->body);
-  EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", "unix_sockets"}}), 1);
-  EXPECT_EQ(sampleValue(samples, "ipcwatch_collector_success", {{"collector", "ipc_files"}}), 1);
-  EXPECT_EQ(sampleValue(samples, "ipc_unix_stale_socket_file_info", {{"path", stale}}), 1);
-  EXPECT_EQ(sampleValue(samples, "ipc_fifo_without_reader", {{"path", root_ + "/agent.fifo"}}), 1);
-  EXPECT_EQ(sampleValue(samples, "ipc_endpoint_world_writable",
+  EXPECT_EQ(findSample(samples, "ipcwatch_collector_success", {{"collector", "unix_sockets"}}), 1);
+  EXPECT_EQ(findSample(samples, "ipcwatch_collector_success", {{"collector", "ipc_files"}}), 1);
+  EXPECT_EQ(findSample(samples, "ipc_unix_stale_socket_file_info", {{"path", stale}}), 1);
+  EXPECT_EQ(findSample(samples, "ipc_fifo_without_reader", {{"path", root_ + "/agent.fifo"}}), 1);
+  EXPECT_EQ(findSample(samples, "ipc_endpoint_world_writable",
                         {{"kind", "fifo"}, {"path", root_ + "/agent.fifo"}}),
             1);
-  EXPECT_EQ(sampleValue(samples, "ipc_netns", {{"name", ""}, {"netns", netnsInode()}}), 1);
+  EXPECT_EQ(findSample(samples, "ipc_netns", {{"name", ""}, {"netns", netnsInode()}}), 1);
 
   const std::string file = base_ + "/metrics.prom";
   std::ofstream(file) << metrics->body;
