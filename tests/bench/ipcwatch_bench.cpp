@@ -10,9 +10,12 @@
 //     and IPC namespaces) with 10 FIFO endpoints x 2 clients configured.
 // Run as root: `make bench` (or build/tests/ipcwatch_bench [--only SECTIONS] [options], see
 // usage() and docs/benchmarks.md).
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -558,9 +561,113 @@ bool bigHostSection(const BigHost::Options& host_options, const ScrapeOptions& o
   return ok;
 }
 
+// A client that connects and never finishes a request: idle, or stalled after one header line.
+class SlowClient {
+ public:
+  SlowClient(int port, bool half_header) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = fd_ >= 0 && connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    const std::string head = "GET /metrics HTTP/1.1\r\nX-Slow: a";
+    if (ok_ && half_header) {
+      ok_ = send(fd_, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size());
+    }
+  }
+  ~SlowClient() {
+    if (fd_ >= 0) {
+      close(fd_);
+    }
+  }
+  SlowClient(const SlowClient&) = delete;
+  SlowClient& operator=(const SlowClient&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  int fd_;
+  bool ok_ = false;
+};
+
+// Scrape latency with nothing else connected, then with `clients` slow clients open (half of
+// them idle, half stalled after a header line), measured within their 5 s request timeout.
+ScrapeCost scrapeBehindSlowClients(pid_t pid, int port, int clients, ScrapeOptions options) {
+  std::vector<std::unique_ptr<SlowClient>> slow;
+  for (int i = 0; i < clients; ++i) {
+    slow.push_back(std::make_unique<SlowClient>(port, i % 2 == 1));
+    if (!slow.back()->ok()) {
+      ScrapeCost failed;
+      failed.error = "slow client " + std::to_string(i) + " could not connect";
+      return failed;
+    }
+  }
+  return measureScrapes(pid, port, options);
+}
+
+bool slowClientsSection(int clients) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+      limit.rlim_cur < static_cast<rlim_t>(clients) + 256) {
+    limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, static_cast<rlim_t>(clients) + 256);
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  // Scrapes close together, so that all of them fall inside the slow clients' 5 s.
+  ScrapeOptions options;
+  options.scrapes = 15;
+  options.gap = std::chrono::milliseconds(50);
+  std::printf(
+      "\n/metrics latency behind %d slow clients (%d scrapes, %lld ms apart; the slow "
+      "clients open before the timed scrapes and never finish a request)\n",
+      clients, options.scrapes, static_cast<long long>(options.gap.count()));
+  struct Row {
+    std::string exporter;
+    ScrapeCost quiet, slow;
+  };
+  std::vector<Row> rows;
+  {
+    AgentProcess agent("web:\n  listen_address: \"127.0.0.1:0\"\n");
+    const int port = agent.waitForPort(std::chrono::seconds(60));
+    if (port == 0) {
+      std::fprintf(stderr, "bench: the agent did not start:\n%s\n", agent.log().c_str());
+      return false;
+    }
+    measureScrapes(agent.pid(), port, options);  // warm-up
+    rows.push_back({"ipcwatch", measureScrapes(agent.pid(), port, options),
+                    scrapeBehindSlowClients(agent.pid(), port, clients, options)});
+  }
+  {
+    NodeExporter node;
+    if (!node.ok()) {
+      std::fprintf(stderr, "bench: node_exporter did not start\n");
+      return false;
+    }
+    measureScrapes(node.pid(), node.port(), options);
+    rows.push_back({"node_exporter", measureScrapes(node.pid(), node.port(), options),
+                    scrapeBehindSlowClients(node.pid(), node.port(), clients, options)});
+  }
+  std::printf(
+      "\n| exporter | median ms, alone | median ms, %d slow clients | ratio | p90 ms, %d "
+      "slow clients |\n|---|---|---|---|---|\n",
+      clients, clients);
+  bool ok = true;
+  for (const auto& row : rows) {
+    if (!row.quiet.ok || !row.slow.ok) {
+      std::fprintf(stderr, "bench: %s: %s%s\n", row.exporter.c_str(), row.quiet.error.c_str(),
+                   row.slow.error.c_str());
+      ok = false;
+      continue;
+    }
+    std::printf("| %s | %.1f | %.1f | %.2fx | %.1f |\n", row.exporter.c_str(), row.quiet.median_ms,
+                row.slow.median_ms,
+                row.quiet.median_ms > 0 ? row.slow.median_ms / row.quiet.median_ms : 0.0,
+                row.slow.p90_ms);
+  }
+  return ok;
+}
+
 void usage() {
   std::fprintf(stderr,
-               "usage: ipcwatch_bench [--only probes,scaling,bighost] [--reps N] "
+               "usage: ipcwatch_bench [--only probes,scaling,bighost,slowclients] [--reps N] "
                "[--iterations N]\n"
                "                      [--scrapes N] [--scrape-gap-ms N] [--processes N] "
                "[--fds-per-process N]\n");
@@ -571,7 +678,7 @@ void usage() {
 int main(int argc, char** argv) {
   int reps = 5;
   long iterations = 200000;
-  std::set<std::string> sections = {"probes", "scaling", "bighost"};
+  std::set<std::string> sections = {"probes", "scaling", "bighost", "slowclients"};
   BigHost::Options host_options;
   ScrapeOptions scrape_options;
   for (int i = 1; i < argc; i += 2) {
@@ -589,7 +696,8 @@ int main(int argc, char** argv) {
       sections.clear();
       std::istringstream list(value);
       for (std::string section; std::getline(list, section, ',');) {
-        if (section != "probes" && section != "scaling" && section != "bighost") {
+        if (section != "probes" && section != "scaling" && section != "bighost" &&
+            section != "slowclients") {
           std::fprintf(stderr, "bench: unknown section '%s'\n", section.c_str());
           usage();
           return 2;
@@ -623,6 +731,9 @@ int main(int argc, char** argv) {
   }
   if (sections.count("scaling") != 0) {
     scrapeScaling();
+  }
+  if (sections.count("slowclients") != 0 && !slowClientsSection(1000)) {
+    return 1;
   }
   if (sections.count("bighost") != 0) {
     try {
