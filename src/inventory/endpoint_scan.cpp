@@ -171,7 +171,8 @@ class Walker {
     found.kind = S_ISSOCK(st.st_mode) ? EndpointKind::kSocket : EndpointKind::kFifo;
     found.id = {st.st_dev, st.st_ino};
     found.mode = st.st_mode;
-    found.in_unsafe_dir = unsafe;
+    // Anyone may replace an endpoint in such a directory, if they can get to it at all.
+    found.in_unsafe_dir = unsafe && othersCanReach(path_, st.st_uid, st.st_gid);
     found.reachable_by_others = st.st_nlink > 1 || othersCanReach(path_, st.st_uid, st.st_gid);
     result_.endpoints.push_back(std::move(found));
   }

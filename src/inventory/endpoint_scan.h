@@ -28,7 +28,9 @@ struct FoundEndpoint {
   EndpointKind kind = EndpointKind::kFifo;
   FileId id;
   mode_t mode = 0;
-  bool in_unsafe_dir = false;  // its directory is writable by others and not sticky
+  // Its directory is writable by others and not sticky, and users other than root, the file's
+  // owner and its group can reach that directory (othersCanReach).
+  bool in_unsafe_dir = false;
   // A user other than root, its owner and the members of its group may be able to reach it:
   // no directory on its path lets only those through (othersCanReach), and it has no other
   // hard link, which could sit behind open doors.

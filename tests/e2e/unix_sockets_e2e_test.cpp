@@ -260,15 +260,15 @@ TEST_F(UnixSocketsE2E, ListenerInANewNetnsIsCountedUnderThatNamespace) {
   const auto samples = scrapeUnixSockets();
   // The namespace is ours: these are all of its sockets.
   EXPECT_EQ(findSample(samples, "ipc_unix_sockets",
-                        {{"netns", ns}, {"socket_type", "stream"}, {"state", "listening"}}),
+                       {{"netns", ns}, {"socket_type", "stream"}, {"state", "listening"}}),
             1);
   EXPECT_EQ(findSample(samples, "ipc_unix_sockets",
-                        {{"netns", ns}, {"socket_type", "seqpacket"}, {"state", "listening"}}),
+                       {{"netns", ns}, {"socket_type", "seqpacket"}, {"state", "listening"}}),
             1);
   const std::string pair_state = datagramStateOf(child.pid());
   ASSERT_FALSE(pair_state.empty()) << "no datagram socket in the child's /proc/PID/net/unix";
   EXPECT_EQ(findSample(samples, "ipc_unix_sockets",
-                        {{"netns", ns}, {"socket_type", "dgram"}, {"state", pair_state}}),
+                       {{"netns", ns}, {"socket_type", "dgram"}, {"state", pair_state}}),
             2);
   double total = 0;
   for (const auto& [key, value] : samples) {
@@ -698,6 +698,34 @@ TEST_F(UnixSocketsE2E, WorldWritableOnlyWhereOtherUsersCanReachIt) {
   EXPECT_EQ(seriesOf(samples, "ipc_endpoint_world_writable"), 4u);
 }
 
+// A directory every user may write to (0777, no sticky bit) lets anyone replace an endpoint in
+// it — unless a directory above it shuts other users out.
+TEST_F(UnixSocketsE2E, UnsafeDirectoryOnlyWhereOtherUsersCanReachIt) {
+  constexpr gid_t kService = 61235;
+  const std::string reachable = root_ + "/open";
+  const std::string door = root_ + "/private";
+  const std::string hidden = door + "/open";
+  for (const auto& [dir, mode] : {std::pair{reachable, 0777}, {door, 0710}, {hidden, 0777}}) {
+    ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+    ASSERT_EQ(chown(dir.c_str(), 0, kService), 0);
+    ASSERT_EQ(chmod(dir.c_str(), static_cast<mode_t>(mode)), 0);
+  }
+  for (const auto& dir : {reachable, hidden}) {
+    const std::string fifo = dir + "/ctl.fifo";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    ASSERT_EQ(chown(fifo.c_str(), 0, kService), 0);
+    ASSERT_EQ(chmod(fifo.c_str(), 0660), 0);
+  }
+  const auto samples = scrapeIpcFiles();
+  EXPECT_TRUE(hasSample(samples, "ipc_endpoint_in_unsafe_dir",
+                        {{"kind", "fifo"}, {"path", reachable + "/ctl.fifo"}}, 1));
+  EXPECT_EQ(samples.count(sampleKey("ipc_endpoint_in_unsafe_dir",
+                                    {{"kind", "fifo"}, {"path", hidden + "/ctl.fifo"}})),
+            0u)
+      << "behind a 0710 directory no other user can replace it";
+  EXPECT_EQ(seriesOf(samples, "ipc_endpoint_in_unsafe_dir"), 1u);
+}
+
 TEST_F(UnixSocketsE2E, ExhaustedTimeBudgetFailsTheCollectorInsteadOfStalling) {
   // Enough entries that walking them takes far longer than the 1 ms budget (on tmpfs, where
   // creating them is quick).
@@ -748,7 +776,7 @@ TEST_F(UnixSocketsE2E, TenThousandSocketsScrapeWellUnderASecond) {
   const auto samples = scrapeUnixSockets();
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(findSample(samples, "ipc_unix_sockets",
-                        {{"netns", ns}, {"socket_type", "stream"}, {"state", "connected"}}),
+                       {{"netns", ns}, {"socket_type", "stream"}, {"state", "connected"}}),
             2 * kPairs);
   EXPECT_LT(took.count(), 0.5) << took.count() << " s";
   EXPECT_EQ(child.release(), 0);
@@ -782,7 +810,7 @@ TEST_F(UnixSocketsE2E, AgentExportsTheCollectorsAndPassesPromtool) {
   EXPECT_EQ(findSample(samples, "ipc_unix_stale_socket_file_info", {{"path", stale}}), 1);
   EXPECT_EQ(findSample(samples, "ipc_fifo_without_reader", {{"path", root_ + "/agent.fifo"}}), 1);
   EXPECT_EQ(findSample(samples, "ipc_endpoint_world_writable",
-                        {{"kind", "fifo"}, {"path", root_ + "/agent.fifo"}}),
+                       {{"kind", "fifo"}, {"path", root_ + "/agent.fifo"}}),
             1);
   EXPECT_EQ(findSample(samples, "ipc_netns", {{"name", ""}, {"netns", netnsInode()}}), 1);
 

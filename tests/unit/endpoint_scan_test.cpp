@@ -73,6 +73,8 @@ class EndpointScanTest : public ::testing::Test {
 };
 
 TEST_F(EndpointScanTest, FindsFifosAndSocketsWithKindsModesAndDirectorySafety) {
+  // Other users may reach the scanned tree (mkdtemp makes it 0700, which would hide "open").
+  ASSERT_EQ(chmod(root_.c_str(), 0755), 0);
   mkdirs("safe");
   mkdirs("open", 0777);
   mkdirs("sticky", 01777);
