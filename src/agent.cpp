@@ -11,6 +11,7 @@
 #include "audit/denials_page.h"
 #include "collectors/collector_table.h"
 #include "collectors/self_collector.h"
+#include "http/http_server.h"
 #include "log/logging.h"
 #include "reload_plan.h"
 #include "util/privileges.h"
@@ -24,6 +25,7 @@ sigset_t agentSignals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGCHLD);  // the web process has exited
   return set;
 }
 
@@ -40,6 +42,9 @@ std::uint32_t counterMapEntries(std::uint32_t label_cap) {
 // give up. What is left of the second a stop may take goes to detaching the probes (~0.6 s).
 constexpr std::chrono::milliseconds kScrapeStopGrace{100};
 
+// For the web process to bind and load its TLS context.
+constexpr std::chrono::milliseconds kWebStartDeadline{30000};
+
 }  // namespace
 
 void blockAgentSignals() {
@@ -51,6 +56,21 @@ Agent::Agent(const Config& config, ConfigLoader loader)
     : loader_(std::move(loader)),
       config_(std::make_shared<const Config>(config)),
       caps_(config.labels.comm, config.labels.path, config.labels.folded_values_remembered) {
+  // First, while the agent is one thread holding every privilege: the web process forks from
+  // it, binds the port and loads the TLS context, then drops to nothing before it serves.
+  const auto address = parseListenAddress(config_->web.listen_address);
+  if (!address) {
+    throw std::runtime_error("invalid listen address '" + config_->web.listen_address + "'");
+  }
+  WebProcessOptions web;
+  web.address = *address;
+  web.address_text = config_->web.listen_address;
+  web.web_config_file = config_->web.config_file;
+  web.limits.connection.max_connections = config_->web.max_connections;
+  web.denials_page = collectorEnabled(*config_, "selinux");
+  web.user = config_->web.user;
+  web_ = WebProcess::start(web, kWebStartDeadline);
+
   startProbes();
   startAuditSources();
   snapshots_ = openHostSnapshots(config_->paths.procfs);
@@ -61,34 +81,27 @@ Agent::Agent(const Config& config, ConfigLoader loader)
   registry_.setScrapeScope([snapshots = snapshots_.get()] { return snapshots->beginScrape(); });
   registry_.replace(buildCollectors(*config_), config_);
 
-  const auto address = parseListenAddress(config_->web.listen_address);
-  if (!address) {
-    throw std::runtime_error("invalid listen address '" + config_->web.listen_address + "'");
-  }
-  std::vector<TextPage> pages;
-  if (selinux_store_) {
-    pages.push_back(
-        {"/denials", "recent SELinux denials and the rules that would allow them",
-         [store = selinux_store_.get()] { return renderDenialsPage(store->recent()); }});
-  }
   // Everything else that needs more is done: programs loaded and attached, audit sockets bound.
-  // Reload never redoes these (see reloadableConfig). The HTTP server's threads are created
-  // after the drop, so they inherit the reduced set.
-  const bool privileged_port = address->port > 0 && address->port < 1024;
-  if (const std::string error = dropCapabilities(keptCapabilities(privileged_port));
-      !error.empty()) {
+  // Reload never redoes these (see reloadableConfig). The request thread is created after the
+  // drop, so it inherits the reduced set.
+  if (const std::string error = dropCapabilities(keptCapabilities()); !error.empty()) {
     throw std::runtime_error("cannot drop capabilities: " + error);
   }
   spdlog::info("capabilities reduced to {}", currentCapabilities());
-  const WebSecurityConfig security = config_->web.config_file.empty()
-                                         ? WebSecurityConfig{}
-                                         : loadWebConfigFile(config_->web.config_file);
-  HttpLimits limits;
-  limits.connection.max_connections = config_->web.max_connections;
-  http_ = std::make_unique<HttpServer>(*address, registry_, std::move(pages), security, limits);
-  spdlog::info("serving metrics on {} (port {}) over {} with {}", config_->web.listen_address,
-               http_->port(), security.tls ? "TLS" : "plain HTTP",
-               security.basic_auth_users.empty() ? "no authentication" : "basic auth");
+  WebPages pages;
+  pages.metrics = [this] {
+    std::string body = renderMetrics(registry_);
+    if (registry_.stopped()) {
+      // Possibly cut short: served as a failure, never as a whole scrape that lacks series.
+      throw std::runtime_error("the agent is stopping; the scrape was abandoned");
+    }
+    return body;
+  };
+  if (selinux_store_) {
+    pages.denials = [store = selinux_store_.get()] { return renderDenialsPage(store->recent()); };
+  }
+  web_requests_ = std::make_unique<WebRequestServer>(web_->channel(), std::move(pages));
+  web_->serve();
 }
 
 std::vector<std::unique_ptr<Collector>> Agent::buildCollectors(const Config& config) {
@@ -247,11 +260,19 @@ void Agent::startAuditSources() {
   }
 }
 
-void Agent::run() {
+int Agent::run() {
   const sigset_t set = agentSignals();
   for (;;) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) {
+      continue;
+    }
+    if (sig == SIGCHLD) {
+      if (const auto how = web_->reapIfExited()) {
+        spdlog::critical("the web process {} {}: nothing serves HTTP any more, stopping",
+                         web_->pid(), *how);
+        return 1;
+      }
       continue;
     }
     if (sig == SIGHUP) {
@@ -260,7 +281,7 @@ void Agent::run() {
       continue;
     }
     spdlog::info("received {}, shutting down", strsignal(sig));
-    return;
+    return 0;
   }
 }
 

@@ -10,11 +10,11 @@
 #include "collectors/collector_state.h"
 #include "collectors/config_reload_collector.h"
 #include "config/config.h"
-#include "http/http_server.h"
 #include "inventory/host_snapshot.h"
 #include "metrics/label_caps.h"
 #include "metrics/parse_errors.h"
 #include "metrics/scrape_registry.h"
+#include "privsep/web_process.h"
 #include "probes/broken_pipe_probe.h"
 #include "probes/fifo_open_probe.h"
 #include "probes/selinux_avc_probe.h"
@@ -26,17 +26,18 @@ namespace ipcwatch {
 using ConfigLoader = std::function<Config()>;
 
 // The running agent: probes, collectors and the HTTP endpoint built from one Config.
-// Members are declared in start-up order, so teardown stops HTTP first, then drops the
-// collectors and finally detaches the probes.
+// Members are declared in start-up order, so teardown stops answering the web process first,
+// then drops the collectors, detaches the probes and finally kills the web process.
 class Agent {
  public:
   Agent(const Config& config, ConfigLoader loader);
   ~Agent();
 
-  int port() const { return http_->port(); }
-  // Blocks until SIGTERM or SIGINT; reloads on SIGHUP. The caller must have blocked these
-  // signals in every thread.
-  void run();
+  int port() const { return web_->port(); }
+  // Blocks until SIGTERM or SIGINT (returns 0) or until the web process exits (returns 1, the
+  // agent's exit status: nothing would serve its metrics); reloads on SIGHUP. The caller must
+  // have blocked these signals (blockAgentSignals) in every thread.
+  int run();
   // Loads the configuration again and applies what can change at run time (see
   // reloadableConfig); probes whose settings did not change keep their kernel counters. An
   // invalid configuration is rejected and the running one stays. Returns whether it applied.
@@ -54,6 +55,8 @@ class Agent {
   void startAuditSources();
   std::vector<std::unique_ptr<Collector>> buildCollectors(const Config& config);
 
+  // The process that serves HTTP: started first, gone last.
+  std::unique_ptr<WebProcess> web_;
   ConfigLoader loader_;
   // The running configuration. Collectors keep references into it: the registry holds it with
   // the collectors built from it, for as long as a scrape may use them.
@@ -75,11 +78,12 @@ class Agent {
   // One snapshot of the host per scrape, gathered on first use and shared by every collector.
   std::unique_ptr<HostSnapshotSource> snapshots_;
   ScrapeRegistry registry_;
-  std::unique_ptr<HttpServer> http_;
+  // Answers the web process's requests from the registry and the denial store.
+  std::unique_ptr<WebRequestServer> web_requests_;
 };
 
-// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and every thread it creates later),
-// so that Agent::run() can take them with sigwait.
+// Blocks SIGTERM, SIGINT, SIGHUP and SIGCHLD in the calling thread (and every thread it creates
+// later), so that Agent::run() can take them with sigwait.
 void blockAgentSignals();
 
 }  // namespace ipcwatch

@@ -80,14 +80,14 @@ int runAgent(const Config& config, const Args& args) {
   blockAgentSignals();
   try {
     Agent agent(config, [&args] { return loadConfig(args); });
-    agent.run();
+    const int status = agent.run();
     agent.detachProbes();
     spdlog::info("stopped");
     // The process is going away: the kernel closes the listening socket, the audit sockets and
-    // the BPF objects (already detached) with it. An orderly teardown would add the HTTP
-    // server's stop, which waits for the connections being served, to the one second a stop
-    // may take.
-    _exit(0);
+    // the BPF objects (already detached) with it, and the web process dies with it
+    // (PR_SET_PDEATHSIG). An orderly teardown would add the wait for a page being rendered to
+    // the one second a stop may take.
+    _exit(status);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return kExitFailure;

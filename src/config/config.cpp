@@ -24,6 +24,7 @@ web:
   listen_address: ":9863"
   # config_file: /etc/ipcwatch/web-config.yml   # TLS and basic auth (docs/security.md)
   max_connections: 4096  # open at once; past it the longest-waiting is closed
+  user: nobody           # the HTTP-serving process's user (it holds no capability)
 labels:
   comm: 1000             # distinct comm values per metric before folding into "other"
   path: 1000             # distinct path values per metric before folding into "other"
@@ -549,6 +550,19 @@ void parseTop(YamlValidator& v, const YAML::Node& root, Config& config) {
               }},
              {"max_connections", [&](const YAML::Node& m, const std::string& q) {
                 v.integer(m, q, 16, 1000000, config.web.max_connections);
+              }},
+             {"user", [&](const YAML::Node& m, const std::string& q) {
+                if (!v.scalar(m, q, "a user name, UID or UID:GID")) {
+                  return;
+                }
+                if (m.Scalar().empty() || m.Scalar() == "root" || m.Scalar() == "0" ||
+                    m.Scalar().rfind("0:", 0) == 0) {
+                  v.error(m, q, "'" + m.Scalar() +
+                                    "': the web process parses requests from the network and "
+                                    "must not run as root; name an unprivileged user");
+                  return;
+                }
+                config.web.user = m.Scalar();
               }},
          });
        }},

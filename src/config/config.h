@@ -24,6 +24,9 @@ struct WebConfig {
   // Connections open at once, idle, sending a request or being served; past it the one that
   // has waited longest is closed. Each is a descriptor and a request-head buffer.
   std::uint32_t max_connections = 4096;
+  // The user the web process (which parses HTTP, with no capability) runs as: a name, UID or
+  // UID:GID, never root.
+  std::string user = "nobody";
 
   bool operator==(const WebConfig&) const = default;
 };

@@ -60,26 +60,31 @@ class ConnectionFront {
   std::unique_ptr<Impl> impl_;
 };
 
-// The listening socket's accept queue: cpp-httplib (Debian builds it as a library, so its
-// CPPHTTPLIB_LISTEN_BACKLOG cannot be changed here) listens with a backlog of 5, and a burst of
-// clients connecting at once would wait out SYN retransmits before the front could hold them.
-class ListenBacklog {
+// What HttpServer does with a GuardedServer besides cpp-httplib's own interface.
+class GuardedFront {
  public:
-  virtual ~ListenBacklog() = default;
-  // After bind: listen(2) again on the bound socket, which sets the new backlog.
+  virtual ~GuardedFront() = default;
+  // After bind: listen(2) again on the bound socket, which sets the new backlog. cpp-httplib
+  // (Debian builds it as a library, so its CPPHTTPLIB_LISTEN_BACKLOG cannot be changed here)
+  // listens with a backlog of 5, and a burst of clients connecting at once would wait out SYN
+  // retransmits before the front could hold them.
   virtual bool setListenBacklog(int backlog) = 0;
+  // Starts the ConnectionFront's threads, before the server accepts its first connection.
+  virtual void startFront() = 0;
 };
 
 // cpp-httplib's Server (Base = httplib::Server) or SSLServer (Base = httplib::SSLServer) whose
-// accepted connections go to a ConnectionFront.
+// accepted connections go to a ConnectionFront. Constructing it starts no thread.
 template <typename Base>
-class GuardedServer : public Base, public ListenBacklog {
+class GuardedServer : public Base, public GuardedFront {
  public:
   bool setListenBacklog(int backlog) override { return ::listen(this->svr_sock_, backlog) == 0; }
 
   template <typename... Args>
   explicit GuardedServer(ConnectionLimits limits, std::size_t workers, Args&&... args)
-      : Base(std::forward<Args>(args)...) {
+      : Base(std::forward<Args>(args)...), limits_(limits), workers_(workers) {}
+
+  void startFront() override {
     SSL_CTX* ctx = nullptr;
     if constexpr (std::is_base_of_v<httplib::SSLServer, Base>) {
       ctx = Base::ssl_context();
@@ -88,7 +93,7 @@ class GuardedServer : public Base, public ListenBacklog {
       }
     }
     front_ = std::make_unique<ConnectionFront>(
-        ctx, limits, workers,
+        ctx, limits_, workers_,
         [this](httplib::Stream& stream, bool close_connection, bool& connection_closed) {
           return this->process_request(stream, close_connection, connection_closed, nullptr);
         });
@@ -104,6 +109,8 @@ class GuardedServer : public Base, public ListenBacklog {
     return true;
   }
 
+  const ConnectionLimits limits_;
+  const std::size_t workers_;
   std::unique_ptr<ConnectionFront> front_;
 };
 

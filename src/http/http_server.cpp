@@ -132,7 +132,7 @@ std::string renderMetrics(const MetricSource& source) {
   return out;
 }
 
-HttpServer::HttpServer(const ListenAddress& address, const MetricSource& source,
+HttpServer::HttpServer(const ListenAddress& address, std::function<std::string()> metrics,
                        std::vector<TextPage> pages, const WebSecurityConfig& security,
                        const HttpLimits& limits)
     : metrics_flight_(std::make_unique<FreshSingleFlight<std::string>>()),
@@ -183,9 +183,10 @@ HttpServer::HttpServer(const ListenAddress& address, const MetricSource& source,
   // Concurrent scrapers (an HA Prometheus pair, a dashboard refresh) do not gather the host once
   // each: a scrape waits for the one in progress and shares the next, which starts after it
   // arrived, so nothing that happened before the request is missing from its answer.
-  servePage(server, "/metrics", kExpositionType, [&source, flight = metrics_flight_.get()] {
-    return *flight->get([&source] { return renderMetrics(source); });
-  });
+  servePage(server, "/metrics", kExpositionType,
+            [metrics = std::move(metrics), flight = metrics_flight_.get()] {
+              return *flight->get(metrics);
+            });
   for (auto& page : pages) {
     servePage(server, page.uri, kTextType, std::move(page.render));
   }
@@ -197,16 +198,21 @@ HttpServer::HttpServer(const ListenAddress& address, const MetricSource& source,
     throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(address.port) +
                              ": " + std::strerror(errno));
   }
-  if (auto* backlog = dynamic_cast<ListenBacklog*>(server_.get());
-      backlog == nullptr || !backlog->setListenBacklog(kListenBacklog)) {
+  if (!dynamic_cast<GuardedFront&>(*server_).setListenBacklog(kListenBacklog)) {
     spdlog::warn("cannot raise the listen backlog to {}: {}", kListenBacklog, std::strerror(errno));
   }
-  listener_ = std::thread([&server] { server.listen_after_bind(); });
+}
+
+void HttpServer::start() {
+  dynamic_cast<GuardedFront&>(*server_).startFront();
+  listener_ = std::thread([server = server_.get()] { server->listen_after_bind(); });
 }
 
 HttpServer::~HttpServer() {
-  server_->stop();
-  listener_.join();
+  if (listener_.joinable()) {
+    server_->stop();
+    listener_.join();
+  }
 }
 
 }  // namespace ipcwatch

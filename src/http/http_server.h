@@ -35,18 +35,22 @@ struct HttpLimits {
 
 class RequestGate;
 
-// Serves / (a landing page), /metrics (text exposition of `source`), /healthz and `pages`,
-// GET and HEAD only, over TLS and behind basic auth when `security` asks for them.
-// Throws std::runtime_error when the address cannot be bound or TLS cannot be set up.
+// Serves / (a landing page), /metrics (the body `metrics` renders), /healthz and `pages`, GET
+// and HEAD only, over TLS and behind basic auth when `security` asks for them. The constructor
+// binds the listening socket and sets TLS up, starting no thread (so that a process can give up
+// its privileges after it, single-threaded); nothing is accepted before start(). Throws
+// std::runtime_error when the address cannot be bound or TLS cannot be set up.
 class HttpServer {
  public:
-  HttpServer(const ListenAddress& address, const MetricSource& source,
+  HttpServer(const ListenAddress& address, std::function<std::string()> metrics,
              std::vector<TextPage> pages = {}, const WebSecurityConfig& security = {},
              const HttpLimits& limits = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
+  // Starts the threads that accept and serve connections; call once.
+  void start();
   // The port actually bound (the kernel's choice when the configured port is 0).
   int port() const { return port_; }
 
@@ -60,7 +64,7 @@ class HttpServer {
   int port_ = 0;
 };
 
-// The body served at /metrics for `source` (exposed for tests).
+// The text exposition of `source`: what /metrics serves.
 std::string renderMetrics(const MetricSource& source);
 
 }  // namespace ipcwatch

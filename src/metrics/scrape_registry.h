@@ -44,6 +44,9 @@ class ScrapeRegistry : public MetricSource {
   // is still inside a collector (stuck in the kernel, or slow) and may yet touch what the
   // collectors read.
   bool stop(std::chrono::milliseconds grace);
+  // Whether stop() has been called: a scrape that ended after it may have been cut short, and
+  // must not be served as if it were whole.
+  bool stopped() const { return abandon_.load(); }
 
   std::vector<MetricFamily> collect() const override;
 

@@ -24,9 +24,9 @@ std::string failure(const std::string& what) {
 
 }  // namespace
 
-std::vector<std::string> keptCapabilities(bool privileged_port) {
+std::vector<std::string> keptCapabilities() {
   // Keep in step with docs/security.md.
-  std::vector<std::string> kept = {
+  return {
       "cap_dac_read_search",  // /proc/PID/fd directories, scanned directories, pid files, mqueues
       "cap_setgid",           // the endpoint access helper takes the client's groups ...
       "cap_setuid",           // ... and user ...
@@ -34,10 +34,6 @@ std::vector<std::string> keptCapabilities(bool privileged_port) {
       "cap_sys_ptrace",       // /proc/PID/{fd,ns,root,exe} of other users' processes
       "cap_sys_admin",        // setns() into network, IPC and mount namespaces; mqueue fsmount
   };
-  if (privileged_port) {
-    kept.push_back("cap_net_bind_service");
-  }
-  return kept;
 }
 
 std::string dropCapabilities(const std::vector<std::string>& kept) {

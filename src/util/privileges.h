@@ -8,9 +8,9 @@ namespace ipcwatch {
 // The capabilities the agent keeps once its probes are attached and its audit sockets bound
 // (names as capabilities(7) spells them in lower case, e.g. "cap_sys_admin"): what scrape-time
 // collectors, the fifo_open probe's path resolution and the endpoint access helper still need.
-// docs/security.md, "Privileges", says which needs which. `privileged_port`: the HTTP server
-// still has to bind a port below 1024 (CAP_NET_BIND_SERVICE).
-std::vector<std::string> keptCapabilities(bool privileged_port = false);
+// docs/security.md, "Privileges", says which needs which. The web process, which binds the port
+// and serves HTTP, keeps none (privsep/web_process.h).
+std::vector<std::string> keptCapabilities();
 
 // Drops every capability not in `kept` from the effective, permitted, inheritable, ambient and
 // bounding sets of the calling thread; threads it creates afterwards inherit the result.

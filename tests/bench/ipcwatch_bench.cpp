@@ -54,7 +54,7 @@ using ipcwatch::testing::httpRequest;
 using ipcwatch::testing::measureScrapes;
 using ipcwatch::testing::NodeExporter;
 using ipcwatch::testing::parseExposition;
-using ipcwatch::testing::procStatusKiB;
+using ipcwatch::testing::processTreeStatusKiB;
 using ipcwatch::testing::ScrapeCost;
 using ipcwatch::testing::ScrapeOptions;
 using Clock = std::chrono::steady_clock;
@@ -345,7 +345,8 @@ void scrapeScaling() {
     }
     const Stats s = stats(latencies);
     std::printf("  %6d label sets: /metrics %7.2f ms median [%.2f-%.2f], %zu bytes, RSS %ld KiB\n",
-                k, s.median, s.min, s.max, bytes, procStatusKiB(agent.process->pid(), "VmRSS"));
+                k, s.median, s.min, s.max, bytes,
+                processTreeStatusKiB(agent.process->pid(), "VmRSS"));
   }
 }
 

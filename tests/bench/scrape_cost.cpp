@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../e2e/agent_process.h"
+#include "child_process.h"
 
 namespace ipcwatch::testing {
 namespace {
@@ -62,7 +63,9 @@ bool exited(pid_t pid) {
 
 }  // namespace
 
-CpuTimes cpuTimes(pid_t pid) {
+namespace {
+
+CpuTimes ownCpuTimes(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // The comm can hold spaces and parentheses: the fields start after the last ')'.
@@ -82,6 +85,16 @@ CpuTimes cpuTimes(pid_t pid) {
   const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
   return {(std::stod(f[11]) + std::stod(f[12])) / tick,
           (std::stod(f[13]) + std::stod(f[14])) / tick};
+}
+
+}  // namespace
+
+CpuTimes cpuTimes(pid_t pid) {
+  CpuTimes times = ownCpuTimes(pid);
+  for (const pid_t child : liveChildren(pid)) {
+    times.self += ownCpuTimes(child).self;
+  }
+  return times;
 }
 
 std::map<std::string, double> collectorDurationsMs(const std::string& body) {

@@ -9,7 +9,8 @@
 
 namespace ipcwatch::testing {
 
-// CPU time of a process, all its threads, and of the children it has reaped, in seconds.
+// CPU time of a process, all its threads and its live children (the agent's web process), and
+// of the children it has reaped, in seconds.
 struct CpuTimes {
   double self = 0;
   double children = 0;

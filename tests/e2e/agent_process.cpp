@@ -102,6 +102,17 @@ std::optional<int> AgentProcess::stop(std::chrono::milliseconds deadline) {
   return status;
 }
 
+std::optional<int> AgentProcess::waitForExit(std::chrono::milliseconds deadline) {
+  if (pid_ <= 0) {
+    return std::nullopt;
+  }
+  auto status = waitFor(pid_, deadline);
+  if (status) {
+    pid_ = -1;
+  }
+  return status;
+}
+
 std::string AgentProcess::log() const {
   std::ifstream in(log_path_);
   std::stringstream out;

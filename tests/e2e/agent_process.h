@@ -32,6 +32,8 @@ class AgentProcess {
   int waitForPort(std::chrono::milliseconds deadline);
   // Sends SIGTERM and waits; returns the wait status, or nullopt on timeout.
   std::optional<int> stop(std::chrono::milliseconds deadline);
+  // Waits for the agent to exit on its own; returns the wait status, or nullopt on timeout.
+  std::optional<int> waitForExit(std::chrono::milliseconds deadline);
   std::string log() const;
   pid_t pid() const { return pid_; }
   // The file the agent reads its configuration from (rewrite it, then SIGHUP, to reload).

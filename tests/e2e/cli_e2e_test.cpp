@@ -1,4 +1,8 @@
 // The binary's command line as a user meets it: exit codes and messages (no root needed).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -75,6 +79,29 @@ TEST(Cli, BadListenAddressFlagIsReported) {
       runCommand(std::string(IPCWATCH_BINARY) + " --web.listen-address 9863");
   EXPECT_EQ(code, 1);
   EXPECT_THAT(output, HasSubstr("--web.listen-address: '9863' is not HOST:PORT"));
+}
+
+// The web process binds the port; its failure is the agent's, with the reason, before anything
+// is served.
+TEST(Cli, APortInUseStopsTheStartWithTheReason) {
+  const int taken = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(taken, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(taken, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(listen(taken, 1), 0);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(getsockname(taken, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string port = std::to_string(ntohs(address.sin_port));
+  AgentProcess agent("web:\n  listen_address: \"127.0.0.1:" + port + "\"\n");
+  const auto status = agent.waitForExit(30s);
+  close(taken);
+  ASSERT_TRUE(status.has_value()) << agent.log();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << *status;
+  EXPECT_THAT(agent.log(), HasSubstr("cannot listen on 127.0.0.1:" + port +
+                                     ": Address already in use"));
+  EXPECT_THAT(agent.log(), ::testing::Not(HasSubstr("serving metrics")));
 }
 
 TEST(Cli, JsonLogsAreOneObjectPerLine) {

@@ -42,7 +42,7 @@ namespace {
 using ipcwatch::testing::AgentProcess;
 using ipcwatch::testing::httpRequest;
 using ipcwatch::testing::parseExposition;
-using ipcwatch::testing::procStatusKiB;
+using ipcwatch::testing::processTreeStatusKiB;
 using ipcwatch::testing::findSample;
 using ipcwatch::testing::uniqueComm;
 using Clock = std::chrono::steady_clock;
@@ -391,8 +391,9 @@ int main(int argc, char** argv) {
               percentile(scrape_stats.latencies_ms, 1.0));
   std::printf("  failed or incomplete responses %ld, counters going backwards %ld\n",
               scrape_stats.failures, scrape_stats.backwards);
-  std::printf("Agent memory: peak RSS %ld KiB, RSS now %ld KiB\n", procStatusKiB(agent.pid(), "VmHWM"),
-              procStatusKiB(agent.pid(), "VmRSS"));
+  std::printf("Agent memory (with its web process): peak RSS %ld KiB, RSS now %ld KiB\n",
+              processTreeStatusKiB(agent.pid(), "VmHWM"),
+              processTreeStatusKiB(agent.pid(), "VmRSS"));
   std::filesystem::remove_all(dir);
   // Every generated event is either counted or counted as lost: nothing silent.
   const bool ok = epipe_exact == static_cast<int>(comms.size()) &&

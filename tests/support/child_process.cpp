@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 
 namespace ipcwatch::testing {
@@ -87,6 +89,27 @@ long procStatusKiB(pid_t pid, const std::string& field) {
     }
   }
   return -1;
+}
+
+std::vector<pid_t> liveChildren(pid_t pid) {
+  std::vector<pid_t> children;
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(task.path() / "children");
+    for (pid_t child = 0; in >> child;) {
+      children.push_back(child);
+    }
+  }
+  return children;
+}
+
+long processTreeStatusKiB(pid_t pid, const std::string& field) {
+  long total = procStatusKiB(pid, field);
+  for (const pid_t child : liveChildren(pid)) {
+    total += std::max(0L, procStatusKiB(child, field));
+  }
+  return total;
 }
 
 }  // namespace ipcwatch::testing

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 // Helpers shared by the unit, end-to-end, benchmark and soak programs for producing real IPC
 // events from processes of their own.
@@ -43,5 +44,9 @@ class HeldChild {
 
 // A field of /proc/PID/status in KiB ("VmRSS", "VmHWM"), -1 when it cannot be read.
 long procStatusKiB(pid_t pid, const std::string& field);
+// The same summed over `pid` and its live children: the agent and its web process.
+long processTreeStatusKiB(pid_t pid, const std::string& field);
+// The live children of `pid` (/proc/PID/task/*/children).
+std::vector<pid_t> liveChildren(pid_t pid);
 
 }  // namespace ipcwatch::testing

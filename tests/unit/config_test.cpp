@@ -39,6 +39,7 @@ TEST_F(ConfigTest, EmbeddedDefaultEqualsStructDefaults) {
   EXPECT_EQ(parsed.log.level, defaults.log.level);
   EXPECT_EQ(parsed.log.format, defaults.log.format);
   EXPECT_EQ(parsed.web.listen_address, ":9863");
+  EXPECT_EQ(parsed.web.user, defaults.web.user);
   EXPECT_EQ(parsed.labels.comm, defaults.labels.comm);
   EXPECT_EQ(parsed.labels.path, defaults.labels.path);
   EXPECT_EQ(parsed.paths.procfs, "/proc");
@@ -107,6 +108,7 @@ TEST_F(ConfigTest, FullFixtureParsesEveryKey) {
   EXPECT_EQ(c.log.level, "debug");
   EXPECT_EQ(c.log.format, LogFormat::kJson);
   EXPECT_EQ(c.web.listen_address, "[::1]:9900");
+  EXPECT_EQ(c.web.user, "61236:61236");
   EXPECT_EQ(c.labels.comm, 250u);
   EXPECT_EQ(c.labels.folded_values_remembered, 0u);
   EXPECT_TRUE(c.probes.broken_pipe.enabled);
@@ -280,6 +282,21 @@ TEST_F(ConfigTest, WebConfigFile) {
   EXPECT_THAT(errorsOf("web:\n  config_file: web.yml\n"),
               HasSubstr("test.yaml:2:16: web.config_file: expected an absolute path, got "
                         "'web.yml'"));
+}
+
+TEST_F(ConfigTest, TheWebProcessNeverRunsAsRoot) {
+  EXPECT_EQ(parseConfig("", "x").web.user, "nobody");
+  EXPECT_EQ(parseConfig("web:\n  user: www-data\n", "x").web.user, "www-data");
+  for (const char* root : {"root", "0", "\"0:0\"", "\"0:65534\"", "\"\""}) {
+    EXPECT_THAT(errorsOf(std::string("web:\n  user: ") + root + "\n"),
+                HasSubstr("test.yaml:2:9: web.user: '"))
+        << root;
+    EXPECT_THAT(errorsOf(std::string("web:\n  user: ") + root + "\n"),
+                HasSubstr("must not run as root"))
+        << root;
+  }
+  EXPECT_THAT(errorsOf("web:\n  user: [a]\n"),
+              HasSubstr("test.yaml:2:9: web.user: expected a user name, UID or UID:GID"));
 }
 
 TEST_F(ConfigTest, SyntaxErrorsCarryTheirPosition) {

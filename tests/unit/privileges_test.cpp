@@ -36,14 +36,6 @@ TEST(Privileges, RootKeepsExactlyTheListedSet) {
                          : 2;
             }),
             0);
-  EXPECT_EQ(inChild([] {
-              if (!dropCapabilities(keptCapabilities(/*privileged_port=*/true)).empty()) {
-                return 1;
-              }
-              return currentCapabilities().find("cap_net_bind_service") != std::string::npos ? 0
-                                                                                              : 2;
-            }),
-            0);
 }
 
 TEST(Privileges, AProcessWithoutCapabilitiesIsLeftAsItIs) {
