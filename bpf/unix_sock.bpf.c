@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Failed connect() and bind() on AF_UNIX sockets, by path (or abstract name), errno and
- * network namespace, counted in per-CPU maps. Only the exits of these two syscalls are traced,
- * and only failures on AF_UNIX sockets touch a map. */
+ * network namespace, counted in per-CPU maps. Two backends, one count: fexit on the syscalls'
+ * bodies (__sys_connect, __sys_bind), which costs nothing on any other syscall, where the
+ * kernel has BPF trampolines; else the exits of the two syscall tracepoints, which put every
+ * syscall of every task on the slow path. The agent loads both and attaches one (ProgramSet).
+ * Only failures on AF_UNIX sockets touch a map. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -37,29 +40,18 @@ struct {
   __type(value, __u64);
 } map_full SEC(".maps");
 
-static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx, void *map,
-                                   __u32 full_slot)
+/* Counts one failed connect()/bind() (ret < 0) of fd with the user address uaddr. */
+static __always_inline void count_failure(struct task_struct *task, long ret, long fd,
+                                          const char *uaddr, long addrlen, void *map,
+                                          __u32 full_slot)
 {
-  long ret = ctx->ret;
-  if (ret >= 0) {
-    return 0;
-  }
-  struct task_struct *task = ipcw_current_task();
-  struct pt_regs *regs = ipcw_syscall_regs(task, ctx->id);
-  if (!regs) {
-    return 0;
-  }
-  long fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-  const char *uaddr = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
-  long addrlen = PT_REGS_PARM3_CORE_SYSCALL(regs);
-
   struct file *file = ipcw_fd_file(task, fd);
   if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK) {
-    return 0;
+    return;
   }
   struct socket *sock = BPF_CORE_READ(file, private_data);
   if (!sock || BPF_CORE_READ(sock, sk, __sk_common.skc_family) != AF_UNIX) {
-    return 0;
+    return;
   }
   struct ipcw_unix_err_key key = {};
   key.err = (__s32)-ret;
@@ -87,6 +79,47 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx, void *m
     if (full) {
       *full += 1;
     }
+  }
+}
+
+/* The arguments are read from the saved user registers, as at syscall entry. */
+static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx, void *map,
+                                   __u32 full_slot)
+{
+  long ret = ctx->ret;
+  if (ret >= 0) {
+    return 0;
+  }
+  struct task_struct *task = ipcw_current_task();
+  struct pt_regs *regs = ipcw_syscall_regs(task, ctx->id);
+  if (!regs) {
+    return 0;
+  }
+  count_failure(task, ret, PT_REGS_PARM1_CORE_SYSCALL(regs),
+                (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs),
+                map, full_slot);
+  return 0;
+}
+
+/* int __sys_connect(int fd, struct sockaddr __user *uservaddr, int addrlen): what connect(2)
+ * runs and returns, with the arguments as the caller passed them. */
+SEC("fexit/__sys_connect")
+int BPF_PROG(unix_fexit_connect, int fd, void *uservaddr, int addrlen, int ret)
+{
+  if (ret < 0) {
+    count_failure(ipcw_current_task(), ret, fd, (const char *)uservaddr, addrlen,
+                  &connect_errors, 0);
+  }
+  return 0;
+}
+
+/* int __sys_bind(int fd, struct sockaddr __user *umyaddr, int addrlen) */
+SEC("fexit/__sys_bind")
+int BPF_PROG(unix_fexit_bind, int fd, void *umyaddr, int addrlen, int ret)
+{
+  if (ret < 0) {
+    count_failure(ipcw_current_task(), ret, fd, (const char *)umyaddr, addrlen, &bind_errors,
+                  1);
   }
   return 0;
 }

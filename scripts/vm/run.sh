@@ -107,5 +107,12 @@ if [ "$name" != "$series" ] && { [ "$skipped" -ne 0 ] || [ "$passed" -eq 0 ]; };
   echo "vmtest $name: FAILED: the SELinux suite did not run ($passed passed, $skipped skipped; see $results/selinux.log)"
   exit 1
 fi
+# The second pass on the tracepoints, where the first ran programs on trampolines.
+status_file=$results/e2e-tracepoint.status
+if [ -f "$status_file" ]; then
+  again_passed=$(grep -cE '^\[       OK \] .* \([0-9]+ ms\)$' "$results/e2e-tracepoint.log" || true)
+  again_failed=$(grep -cE '^\[  FAILED  \] .* \([0-9]+ ms\)$' "$results/e2e-tracepoint.log" || true)
+  summary+="; again on tracepoints: $again_passed passed, $again_failed failed"
+fi
 echo "$summary"
-[ "$(cat "$results/e2e.status")" -eq 0 ]
+[ "$(cat "$results/e2e.status")" -eq 0 ] && { [ ! -f "$status_file" ] || [ "$(cat "$status_file")" -eq 0 ]; }

@@ -2,10 +2,17 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
 #include <thread>
 
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <linux/bpf.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "probes/tracefs.h"
 
@@ -15,9 +22,78 @@ void ProgramSet::LinkDeleter::operator()(bpf_link* link) const {
   bpf_link__destroy(link);
 }
 
-ProgramSet::ProgramSet(std::string probe, std::vector<std::string> enabled)
-    : probe_(std::move(probe)) {
+namespace {
+
+// Whether a trampoline program on `function` loads on this kernel: the function is in the
+// kernel's BTF (parsed once per process) and the kernel accepts an empty fexit program on it.
+// A kernel built without ftrace refuses it (EPERM here), and libbpf would otherwise fail the
+// whole object's load, loudly, before the fallback. The answer is kept per function.
+bool trampolineLoads(const std::string& function) {
+  static std::mutex mutex;
+  static btf* vmlinux = nullptr;
+  static bool parsed = false;
+  static std::map<std::string, bool> known;
+  const std::lock_guard lock(mutex);
+  if (const auto it = known.find(function); it != known.end()) {
+    return it->second;
+  }
+  if (!parsed) {
+    vmlinux = btf__load_vmlinux_btf();
+    parsed = true;
+  }
+  const int id =
+      vmlinux != nullptr ? btf__find_by_name_kind(vmlinux, function.c_str(), BTF_KIND_FUNC) : -1;
+  bool loads = false;
+  if (id > 0) {
+    const bpf_insn program[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},  // r0 = 0
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                   // exit
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
+                .attach_btf_id = static_cast<__u32>(id));
+    const int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, nullptr, "GPL", program, 2, &opts);
+    loads = fd >= 0;
+    if (fd >= 0) {
+      close(fd);
+    }
+  }
+  known[function] = loads;
+  return loads;
+}
+
+}  // namespace
+
+BackendPreference backendPreference() {
+  const char* value = std::getenv("IPCWATCH_PROBE_BACKEND");
+  const std::string text = value != nullptr ? value : "";
+  if (text == "tracepoint") {
+    return BackendPreference::kTracepoint;
+  }
+  if (text == "fexit") {
+    return BackendPreference::kTrampoline;
+  }
+  if (!text.empty() && text != "auto") {
+    static std::once_flag warned;
+    std::call_once(warned, [&text] {
+      spdlog::warn("IPCWATCH_PROBE_BACKEND={}: not one of auto, tracepoint, fexit; using auto",
+                   text);
+    });
+  }
+  return BackendPreference::kAuto;
+}
+
+ProgramSet::ProgramSet(std::string probe, std::vector<std::string> enabled,
+                       std::map<std::string, TrampolineVariant> trampolines)
+    : probe_(std::move(probe)), preference_(backendPreference()) {
   for (auto& name : enabled) {
+    const auto variant = trampolines.find(name);
+    if (variant != trampolines.end()) {
+      trampolines_.insert(*variant);
+      if (preference_ != BackendPreference::kTracepoint &&
+          trampolineLoads(variant->second.function)) {
+        trying_.insert(name);
+      }
+    }
     status_.push_back({std::move(name), false, "not attached", ""});
   }
 }
@@ -28,10 +104,35 @@ void ProgramSet::configureAutoload(bpf_object* obj) const {
   bpf_program* prog = nullptr;
   bpf_object__for_each_program(prog, obj) {
     const std::string name = bpf_program__name(prog);
-    const bool on = std::any_of(status_.begin(), status_.end(),
-                                [&](const ProgramStatus& s) { return s.name == name; });
+    bool on = false;
+    for (const auto& s : status_) {
+      on = on || s.name == name ||
+           (trying_.count(s.name) != 0 && trampolines_.at(s.name).program == name);
+    }
     bpf_program__set_autoload(prog, on);
   }
+}
+
+bool ProgramSet::loadedWithoutTrampolines(const std::string& error) {
+  if (trying_.empty()) {
+    return false;
+  }
+  spdlog::info(
+      "{} probe: its BPF trampoline programs do not load here ({}); loading it again "
+      "without them",
+      probe_, error);
+  trampoline_load_error_ = error;
+  trying_.clear();
+  return true;
+}
+
+std::string ProgramSet::attachProgram(bpf_program* prog) {
+  bpf_link* link = bpf_program__attach(prog);
+  if (link == nullptr) {
+    return "attach: " + libbpfErrorText(errno);
+  }
+  links_.emplace_back(link);
+  return "";
 }
 
 void ProgramSet::failAll(const std::string& what) {
@@ -42,31 +143,64 @@ void ProgramSet::failAll(const std::string& what) {
 }
 
 void ProgramSet::attach(bpf_object* obj) {
-  bool needs_tracefs = false;
-  for (const auto& s : status_) {
-    const bpf_program* prog = bpf_object__find_program_by_name(obj, s.name.c_str());
-    needs_tracefs =
-        needs_tracefs || (prog != nullptr && bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT);
-  }
-  const std::string tracefs_error = needs_tracefs ? ensureTracefsMounted() : std::string();
+  // Mounted only when a classic tracepoint is about to be attached (not for trampolines).
+  std::optional<std::string> tracefs_error;
+  int on_trampolines = 0;
   for (auto& s : status_) {
+    const auto variant = trampolines_.find(s.name);
+    if (variant != trampolines_.end()) {
+      const TrampolineVariant& v = variant->second;
+      std::string why;
+      if (trying_.count(s.name) == 0) {
+        why = preference_ == BackendPreference::kTracepoint ? "IPCWATCH_PROBE_BACKEND=tracepoint"
+              : !trampoline_load_error_.empty()
+                  ? "the trampoline programs do not load: " + trampoline_load_error_
+                  : "the kernel refuses a trampoline program on it (no ftrace, or not in its BTF)";
+      } else if (bpf_program* trampoline = bpf_object__find_program_by_name(obj, v.program.c_str());
+                 trampoline == nullptr) {
+        why = "program " + v.program + " not found in BPF object";
+      } else if (why = attachProgram(trampoline); why.empty()) {
+        s.attached = true;
+        s.error.clear();
+        s.backend = "fexit";
+        ++on_trampolines;
+        continue;
+      }
+      if (preference_ == BackendPreference::kTrampoline) {
+        s.error =
+            "no BPF trampoline on " + v.function + ": " + why + " (IPCWATCH_PROBE_BACKEND=fexit)";
+        spdlog::warn("{} probe: program {} degraded: {}", probe_, s.name, s.error);
+        continue;
+      }
+      spdlog::debug("{} probe: {} on its tracepoint, no trampoline on {}: {}", probe_, s.name,
+                    v.function, why);
+    }
     bpf_program* prog = bpf_object__find_program_by_name(obj, s.name.c_str());
     if (prog == nullptr) {
       s.error = "program not found in BPF object";
-    } else if (bpf_link* link = bpf_program__attach(prog)) {
-      links_.emplace_back(link);
-      s.attached = true;
-      s.error.clear();
-      const std::string section = bpf_program__section_name(prog);
-      s.backend = section.substr(0, section.find('/'));
+      spdlog::warn("{} probe: program {} degraded: {}", probe_, s.name, s.error);
       continue;
-    } else {
-      s.error = "attach: " + libbpfErrorText(errno);
-      if (!tracefs_error.empty() && bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT) {
-        s.error += " (" + tracefs_error + ")";
-      }
     }
-    spdlog::warn("{} probe: program {} degraded: {}", probe_, s.name, s.error);
+    const bool tracepoint = bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT;
+    if (tracepoint && !tracefs_error) {
+      tracefs_error = ensureTracefsMounted();
+    }
+    if (const std::string error = attachProgram(prog); !error.empty()) {
+      s.error = error;
+      if (tracepoint && !tracefs_error->empty()) {
+        s.error += " (" + *tracefs_error + ")";
+      }
+      spdlog::warn("{} probe: program {} degraded: {}", probe_, s.name, s.error);
+      continue;
+    }
+    s.attached = true;
+    s.error.clear();
+    const std::string section = bpf_program__section_name(prog);
+    s.backend = section.substr(0, section.find('/'));
+  }
+  if (!trampolines_.empty()) {
+    spdlog::info("{} probe: {} of {} programs on BPF trampolines (fexit), the rest on tracepoints",
+                 probe_, on_trampolines, trampolines_.size());
   }
 }
 

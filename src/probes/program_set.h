@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cerrno>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -10,14 +12,34 @@
 
 struct bpf_object;
 struct bpf_link;
+struct bpf_program;
 
 namespace ipcwatch {
 
+// A program that does an enabled program's work through a BPF trampoline (fentry/fexit on a
+// kernel function), which costs nothing on the syscalls that do not reach that function, where a
+// syscall tracepoint puts every syscall of every task on the slow path.
+struct TrampolineVariant {
+  std::string program;   // e.g. unix_fexit_connect
+  std::string function;  // the kernel function it attaches to, e.g. __sys_connect
+};
+
+// Which backend programs with a TrampolineVariant use: IPCWATCH_PROBE_BACKEND=tracepoint or
+// =fexit forces one (for tests and diagnosis; fexit then never falls back), anything else or
+// unset lets each program take the trampoline where the kernel allows it.
+enum class BackendPreference { kAuto, kTracepoint, kTrampoline };
+BackendPreference backendPreference();
+
 // The programs of one BPF object that the configuration enables, their links and status. Shared
-// by every probe: configure autoload before load, attach after, degrade per program.
+// by every probe: configure autoload before load, attach after, degrade per program. A program
+// with a trampoline variant is loaded together with it when the kernel accepts a trampoline
+// program on the variant's function; the variant is attached where the kernel can attach it, the program itself
+// otherwise. The program's name stays the name in status() (and in ipcwatch_probe_attached);
+// its backend says which one runs.
 class ProgramSet {
  public:
-  ProgramSet(std::string probe, std::vector<std::string> enabled);
+  ProgramSet(std::string probe, std::vector<std::string> enabled,
+             std::map<std::string, TrampolineVariant> trampolines = {});
   ~ProgramSet();
   ProgramSet(const ProgramSet&) = delete;
   ProgramSet& operator=(const ProgramSet&) = delete;
@@ -26,24 +48,35 @@ class ProgramSet {
   // The steps every probe shares: open the skeleton, autoload only the enabled programs, let
   // `configure` set rodata and map sizes, load. Null (every program degraded, with the reason
   // logged) when the object cannot be opened or loaded.
+  // When the object does not load with the trampoline variants, it is opened and loaded again
+  // without them.
   template <typename Skel, typename Deleter, typename Configure>
   std::unique_ptr<Skel, Deleter> openAndLoad(Skel* (*open)(), int (*load)(Skel*),
                                              Configure&& configure) {
-    std::unique_ptr<Skel, Deleter> skel(open());
-    if (!skel) {
-      failAll("open BPF object: " + libbpfErrorText(errno));
-      return nullptr;
+    for (;;) {
+      std::unique_ptr<Skel, Deleter> skel(open());
+      if (!skel) {
+        failAll("open BPF object: " + libbpfErrorText(errno));
+        return nullptr;
+      }
+      configureAutoload(skel->obj);
+      configure(*skel);
+      const int err = load(skel.get());
+      if (err == 0) {
+        return skel;
+      }
+      if (!loadedWithoutTrampolines(libbpfErrorText(-err))) {
+        failAll("load BPF object: " + libbpfErrorText(-err));
+        return nullptr;
+      }
     }
-    configureAutoload(skel->obj);
-    configure(*skel);
-    if (const int err = load(skel.get()); err != 0) {
-      failAll("load BPF object: " + libbpfErrorText(-err));
-      return nullptr;
-    }
-    return skel;
   }
-  // Turns autoload off for every program of obj that is not enabled (call before load).
+  // Turns autoload off for every program of obj that is neither enabled nor a trampoline
+  // variant to try (call before load).
   void configureAutoload(bpf_object* obj) const;
+  // After a failed load: whether to load again, without the trampoline variants (they are
+  // dropped, and the reason logged and kept for their programs' status).
+  bool loadedWithoutTrampolines(const std::string& error);
   // Records that the object could not be opened or loaded: every program is degraded.
   void failAll(const std::string& what);
   // Attaches every enabled program, mounting tracefs first when a classic tracepoint needs it.
@@ -58,8 +91,16 @@ class ProgramSet {
     void operator()(bpf_link* link) const;
   };
 
+  // Attaches one program; "" or why it could not be attached.
+  std::string attachProgram(bpf_program* prog);
+
   std::string probe_;
   std::vector<ProgramStatus> status_;
+  std::map<std::string, TrampolineVariant> trampolines_;
+  BackendPreference preference_;
+  // The variants loaded with the object (the kernel accepts a trampoline on their function).
+  std::set<std::string> trying_;
+  std::string trampoline_load_error_;  // why the object did not load with them, if it did not
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
 };
 

@@ -24,6 +24,12 @@ std::vector<std::string> programNames(const std::vector<std::string>& syscalls) 
   return names;
 }
 
+// fexit on the syscalls' bodies: the same arguments and return value as the tracepoints see.
+std::map<std::string, TrampolineVariant> trampolineVariants() {
+  return {{"unix_exit_connect", {"unix_fexit_connect", "__sys_connect"}},
+          {"unix_exit_bind", {"unix_fexit_bind", "__sys_bind"}}};
+}
+
 }  // namespace
 
 void UnixSockProbe::SkeletonDeleter::operator()(unix_sock_bpf* skel) const {
@@ -31,7 +37,8 @@ void UnixSockProbe::SkeletonDeleter::operator()(unix_sock_bpf* skel) const {
 }
 
 UnixSockProbe::UnixSockProbe(UnixSockProbeOptions options)
-    : options_(std::move(options)), programs_("unix_sock", programNames(options_.syscalls)) {
+    : options_(std::move(options)),
+      programs_("unix_sock", programNames(options_.syscalls), trampolineVariants()) {
   if (programs_.empty()) {
     return;
   }
