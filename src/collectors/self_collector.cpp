@@ -61,9 +61,10 @@ void SelfCollector::collect(std::vector<MetricFamily>& out) {
     out.push_back(attached.build());
   }
   FamilyBuilder backends("ipcwatch_probe_backend",
-                         "How each attached BPF program is attached: tracepoint (a syscall "
-                         "tracepoint) or tp_btf (a BTF-typed raw tracepoint); always 1, absent "
-                         "while the program is degraded.",
+                         "How each attached BPF program is attached: fexit (a BPF trampoline "
+                         "on the kernel function), tracepoint (a syscall tracepoint) or tp_btf "
+                         "(a BTF-typed raw tracepoint); always 1, absent while the program is "
+                         "degraded.",
                          MetricType::Gauge);
   for (const Probe* probe : probes_) {
     for (const auto& program : probe->programs()) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -25,40 +26,27 @@ void ProgramSet::LinkDeleter::operator()(bpf_link* link) const {
 namespace {
 
 // Whether a trampoline program on `function` loads on this kernel: the function is in the
-// kernel's BTF (parsed once per process) and the kernel accepts an empty fexit program on it.
-// A kernel built without ftrace refuses it (EPERM here), and libbpf would otherwise fail the
-// whole object's load, loudly, before the fallback. The answer is kept per function.
-bool trampolineLoads(const std::string& function) {
-  static std::mutex mutex;
-  static btf* vmlinux = nullptr;
-  static bool parsed = false;
-  static std::map<std::string, bool> known;
-  const std::lock_guard lock(mutex);
-  if (const auto it = known.find(function); it != known.end()) {
-    return it->second;
-  }
-  if (!parsed) {
-    vmlinux = btf__load_vmlinux_btf();
-    parsed = true;
-  }
+// kernel's BTF (`vmlinux`) and the kernel accepts an empty fexit program on it. A kernel built
+// without ftrace refuses it (EPERM here), and libbpf would otherwise fail the whole object's
+// load, loudly, before the fallback.
+bool trampolineLoads(const btf* vmlinux, const std::string& function) {
   const int id =
       vmlinux != nullptr ? btf__find_by_name_kind(vmlinux, function.c_str(), BTF_KIND_FUNC) : -1;
-  bool loads = false;
-  if (id > 0) {
-    const bpf_insn program[] = {
-        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},  // r0 = 0
-        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                   // exit
-    };
-    LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
-                .attach_btf_id = static_cast<__u32>(id));
-    const int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, nullptr, "GPL", program, 2, &opts);
-    loads = fd >= 0;
-    if (fd >= 0) {
-      close(fd);
-    }
+  if (id <= 0) {
+    return false;
   }
-  known[function] = loads;
-  return loads;
+  const bpf_insn program[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},  // r0 = 0
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                   // exit
+  };
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
+              .attach_btf_id = static_cast<__u32>(id));
+  const int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, nullptr, "GPL", program, 2, &opts);
+  if (fd < 0) {
+    return false;
+  }
+  close(fd);
+  return true;
 }
 
 }  // namespace
@@ -85,13 +73,19 @@ BackendPreference backendPreference() {
 ProgramSet::ProgramSet(std::string probe, std::vector<std::string> enabled,
                        std::map<std::string, TrampolineVariant> trampolines)
     : probe_(std::move(probe)), preference_(backendPreference()) {
+  // The kernel's BTF (megabytes parsed) only while the variants are checked, never kept.
+  std::unique_ptr<btf, void (*)(btf*)> vmlinux(nullptr, btf__free);
   for (auto& name : enabled) {
     const auto variant = trampolines.find(name);
     if (variant != trampolines.end()) {
       trampolines_.insert(*variant);
-      if (preference_ != BackendPreference::kTracepoint &&
-          trampolineLoads(variant->second.function)) {
-        trying_.insert(name);
+      if (preference_ != BackendPreference::kTracepoint) {
+        if (!vmlinux) {
+          vmlinux.reset(btf__load_vmlinux_btf());
+        }
+        if (trampolineLoads(vmlinux.get(), variant->second.function)) {
+          trying_.insert(name);
+        }
       }
     }
     status_.push_back({std::move(name), false, "not attached", ""});

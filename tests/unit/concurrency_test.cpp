@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 
 #include "audit/denial_store.h"
 #include "metrics/label_cap.h"
@@ -17,6 +18,17 @@
 
 namespace ipcwatch {
 namespace {
+
+// spdlog's registry is created on first use, inside libspdlog, which is not built with
+// ThreadSanitizer: when the first use is two of a test's threads logging at once, TSan cannot
+// see the function-static guard that orders them and reports a race. The agent creates it in
+// main() (setupLogging) before any thread; so do these tests, on the main thread.
+const auto* const kLoggingReady = ::testing::AddGlobalTestEnvironment([] {
+  struct LoggingFirst : ::testing::Environment {
+    void SetUp() override { spdlog::default_logger(); }
+  };
+  return new LoggingFirst;
+}());
 
 constexpr int kEvents = 400;
 

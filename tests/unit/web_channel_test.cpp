@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <iterator>
 #include <string>
 #include <thread>
 
@@ -84,10 +86,16 @@ TEST(WebChannel, ForgedDatagramsAreRefused) {
   std::memcpy(larger.data(), &valid, sizeof valid);
   EXPECT_THAT(forged(larger.data(), larger.size()), HasSubstr("larger than the protocol allows"));
   // A descriptor may only come with a body; one sent with a request is closed, not kept.
+  const auto open_descriptors = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                         std::filesystem::directory_iterator());
+  };
+  const auto before = open_descriptors();
   ASSERT_TRUE(a.send(WebMessage::kGetMetrics, 2, 0, {}, STDIN_FILENO));
   const auto with_fd = b.receive(5s);
   EXPECT_FALSE(with_fd.message);
   EXPECT_THAT(with_fd.error, HasSubstr("1 descriptors attached"));
+  EXPECT_EQ(open_descriptors(), before);
   // After all of that, a valid message still gets through.
   ASSERT_TRUE(a.send(WebMessage::kGetDenials, 3, 0));
   const auto next = b.receive(5s);
@@ -146,10 +154,15 @@ TEST(WebRequestServer, AnswersTheRequestsItServesAndRefusesTheRest) {
   } catch (const std::runtime_error& e) {
     EXPECT_THAT(e.what(), HasSubstr("not a request this agent answers"));
   }
-  // A forged datagram gets no answer, and the server goes on answering.
+  // A forged datagram gets no answer: the first message back is the answer to the request
+  // sent after it. And the server goes on answering.
   const char junk[24] = {};
   ASSERT_EQ(send(web.fd(), junk, sizeof junk, 0), 24);
-  EXPECT_EQ(client.fetch(WebMessage::kGetMetrics), "ipcwatch_build_info 1\n");
+  ASSERT_TRUE(web.send(WebMessage::kGetMetrics, 99, 0));
+  const auto answer = web.receive(10s);
+  ASSERT_TRUE(answer.message) << answer.error;
+  EXPECT_EQ(answer.message->id, 99u);
+  EXPECT_EQ(WebChannel::readBody(*answer.message), "ipcwatch_build_info 1\n");
   EXPECT_EQ(metrics_calls, 3);
 }
 
