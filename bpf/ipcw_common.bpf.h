@@ -57,13 +57,11 @@ static __always_inline struct task_struct *ipcw_current_task(void)
 /* THREAD_SIZE on x86-64 (PAGE_SIZE << 2) without KASAN, as every Debian amd64 kernel has it. */
 #define IPCW_X86_64_THREAD_SIZE 16384
 
-/* The user registers saved when the current syscall (number syscall_nr, the tracepoint's id)
- * entered the kernel, or NULL. bpf_task_pt_regs() (5.15+) where the kernel has it; before,
- * where task_pt_regs() puts them on x86-64 (the top of the task's kernel stack), checked
- * against the syscall number they record, so a kernel built otherwise reads nothing rather
- * than the wrong arguments. */
-static __always_inline struct pt_regs *ipcw_syscall_regs(struct task_struct *task,
-                                                         long syscall_nr)
+/* The user registers saved when the current task entered the kernel, or NULL: bpf_task_pt_regs()
+ * (5.15+) where the kernel has it; before, where task_pt_regs() puts them on x86-64 (the top of
+ * the task's kernel stack). orig_ax in them is the syscall that entered: check it before reading
+ * any argument. */
+static __always_inline struct pt_regs *ipcw_user_regs(struct task_struct *task)
 {
   if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
     return (struct pt_regs *)bpf_task_pt_regs(task);
@@ -72,7 +70,19 @@ static __always_inline struct pt_regs *ipcw_syscall_regs(struct task_struct *tas
   if (!stack) {
     return NULL;
   }
-  struct pt_regs *regs = (struct pt_regs *)(stack + IPCW_X86_64_THREAD_SIZE) - 1;
+  return (struct pt_regs *)(stack + IPCW_X86_64_THREAD_SIZE) - 1;
+}
+
+/* The user registers of the current syscall (number syscall_nr, the tracepoint's id), or NULL.
+ * Where they are found by their place on the stack, they are checked against the syscall number
+ * they record, so a kernel built otherwise reads nothing rather than the wrong arguments. */
+static __always_inline struct pt_regs *ipcw_syscall_regs(struct task_struct *task,
+                                                         long syscall_nr)
+{
+  struct pt_regs *regs = ipcw_user_regs(task);
+  if (!regs || bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
+    return regs;
+  }
   if ((long)BPF_CORE_READ(regs, orig_ax) != syscall_nr) {
     return NULL;
   }

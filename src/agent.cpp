@@ -216,6 +216,7 @@ void Agent::startProbes() {
         static_cast<std::uint64_t>(probes.fifo_open.blocked_threshold_seconds * 1e9);
     options.watch_paths = config_->watch_paths;
     options.procfs = config_->paths.procfs;
+    options.count_entries = counterMapEntries(config_->labels.path);
     fifo_open_ = std::make_unique<FifoOpenProbe>(std::move(options), caps_);
   }
   if (probes.unix_sock.enabled) {

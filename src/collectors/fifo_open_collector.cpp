@@ -101,7 +101,7 @@ void FifoOpenCollector::collect(std::vector<MetricFamily>& out) {
   }
   out.push_back(waitHistogram());
 
-  const FifoEventCounts counts = probe_.eventCounts();
+  const FifoOpenCounts counts = probe_.counts();
   FamilyBuilder blocked("ipc_fifo_open_blocked_total",
                         "Opens of a FIFO that waited at least the configured threshold for a "
                         "peer, by path and mode (read or write).",

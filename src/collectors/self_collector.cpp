@@ -61,8 +61,9 @@ void SelfCollector::collect(std::vector<MetricFamily>& out) {
     out.push_back(attached.build());
   }
   FamilyBuilder backends("ipcwatch_probe_backend",
-                         "How each attached BPF program is attached: fexit (a BPF trampoline "
-                         "on the kernel function), tracepoint (a syscall tracepoint) or tp_btf "
+                         "How each attached BPF program is attached: fentry or fexit (a BPF "
+                         "trampoline on the kernel function), tracepoint (a syscall tracepoint) "
+                         "or tp_btf "
                          "(a BTF-typed raw tracepoint); always 1, absent while the program is "
                          "degraded.",
                          MetricType::Gauge);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ipcwatch {
@@ -79,6 +80,31 @@ void forEachPerCpuCounter(int map_fd, Fn&& fn) {
     in_token = out_token;
     first = false;
   }
+}
+
+// Every (key, value) of a plain BPF_MAP_TYPE_HASH, read key by key (two syscalls per entry) into
+// a list, so that the caller may delete entries afterwards without upsetting the walk. An entry
+// added during the walk may be missed; it is met by the next one.
+template <typename Key, typename Value>
+std::vector<std::pair<Key, Value>> readHashEntries(int map_fd) {
+  std::vector<std::pair<Key, Value>> entries;
+  Key key{};
+  Key next{};
+  const Key* prev = nullptr;
+  while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
+    Value value{};
+    if (bpf_map_lookup_elem(map_fd, &next, &value) == 0) {
+      entries.emplace_back(next, value);
+    } else if (errno != ENOENT) {  // ENOENT: deleted meanwhile
+      throw std::runtime_error(std::string("bpf map lookup: ") + std::strerror(errno));
+    }
+    key = next;
+    prev = &key;
+  }
+  if (errno != ENOENT) {
+    throw std::runtime_error(std::string("bpf map iteration: ") + std::strerror(errno));
+  }
+  return entries;
 }
 
 // Sum over CPUs of slot `index` of a BPF_MAP_TYPE_PERCPU_ARRAY with __u64 values.

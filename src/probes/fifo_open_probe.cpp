@@ -7,6 +7,7 @@
 #include <cstring>
 #include <system_error>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
 
@@ -20,18 +21,41 @@
 
 namespace ipcwatch {
 
-static_assert(sizeof(ipcw_fifo_event) == 304, "ABI of struct ipcw_fifo_event changed");
+static_assert(sizeof(ipcw_fifo_key) == 288, "ABI of struct ipcw_fifo_key changed");
+static_assert(sizeof(ipcw_fifo_count) == 16, "ABI of struct ipcw_fifo_count changed");
+static_assert(sizeof(ipcw_fifo_event) == 296, "ABI of struct ipcw_fifo_event changed");
 static_assert(sizeof(ipcw_inflight_open) == 32, "ABI of struct ipcw_inflight_open changed");
 static_assert(sizeof(ipcw_wait_hist) == 8 * (IPCW_WAIT_BUCKETS + 1), "ABI of ipcw_wait_hist");
 static_assert(sizeof(ipcw_watch_path) == 136, "ABI of struct ipcw_watch_path changed");
 
 namespace {
 
-constexpr std::uint32_t kDropRingBuffer = 0;
+constexpr std::uint32_t kDropCountsFull = 0;
 constexpr std::uint32_t kDropInflightFull = 1;
 
 std::string modeName(std::uint32_t mode) {
   return mode == IPCW_FIFO_READ ? "read" : "write";
+}
+
+std::string keyBytes(const ipcw_fifo_key& key) {
+  return {reinterpret_cast<const char*>(&key), sizeof(key)};
+}
+
+// Removes key's entry from the counts map and gives its last value: in one step where the
+// kernel can (5.14+), else read then deleted (a count landing between the two is lost).
+bool takeEntry(int fd, const ipcw_fifo_key& key, ipcw_fifo_count& last) {
+  if (bpf_map_lookup_and_delete_elem(fd, &key, &last) == 0) {
+    return true;
+  }
+  constexpr int kKernelEnotsupp = 524;  // ENOTSUPP: what 5.10 answers for a hash map
+  if (errno != EINVAL && errno != kKernelEnotsupp && errno != EOPNOTSUPP) {
+    return false;  // ENOENT: gone already
+  }
+  if (bpf_map_lookup_elem(fd, &key, &last) != 0) {
+    return false;
+  }
+  bpf_map_delete_elem(fd, &key);
+  return true;
 }
 
 }  // namespace
@@ -45,6 +69,16 @@ std::vector<std::string> fifoOpenPrograms(const std::vector<std::string>& syscal
   return names;
 }
 
+std::map<std::string, TrampolineVariant> fifoOpenTrampolines(
+    const std::vector<std::string>& syscalls) {
+  std::map<std::string, TrampolineVariant> variants;
+  for (const auto& syscall : syscalls) {
+    variants["fifo_enter_" + syscall] = {"fifo_fentry_fifo_open", "fifo_open"};
+    variants["fifo_exit_" + syscall] = {"fifo_fexit_do_filp_open", "do_filp_open"};
+  }
+  return variants;
+}
+
 void FifoOpenProbe::SkeletonDeleter::operator()(fifo_open_bpf* skel) const {
   fifo_open_bpf__destroy(skel);
 }
@@ -53,7 +87,8 @@ FifoOpenProbe::FifoOpenProbe(FifoOpenProbeOptions options, LabelCaps& caps)
     : options_(std::move(options)),
       blocked_path_cap_(caps.path("ipc_fifo_open_blocked_total")),
       error_path_cap_(caps.path("ipc_fifo_open_errors_total")),
-      programs_("fifo_open", fifoOpenPrograms(options_.syscalls)) {
+      programs_("fifo_open", fifoOpenPrograms(options_.syscalls),
+                fifoOpenTrampolines(options_.syscalls)) {
   if (programs_.empty()) {
     return;
   }
@@ -86,6 +121,7 @@ FifoOpenProbe::~FifoOpenProbe() {
 }
 
 void FifoOpenProbe::configure(fifo_open_bpf* skel) const {
+  bpf_map__set_max_entries(skel->maps.counts, options_.count_entries);
   skel->rodata->blocked_threshold_ns = options_.blocked_threshold_ns;
   const std::size_t count =
       std::min<std::size_t>(options_.watch_paths.size(), IPCW_MAX_WATCH_PATHS);
@@ -119,32 +155,89 @@ bool FifoOpenProbe::isFifoFor(std::uint32_t tgid, int dfd, const std::string& pa
          S_ISFIFO(st.st_mode);
 }
 
-void FifoOpenProbe::handleEvent(const ipcw_fifo_event& event) {
-  const std::string raw(fromKernelString(event.path, sizeof(event.path)));
-  const ProcessView view(options_.procfs, event.tgid);
-  if (event.type == IPCW_EV_FIFO_BLOCKED) {
-    const std::string path =
-        blocked_path_cap_.admit(sanitizeLabelValue(view.displayPath(event.dfd, raw)));
-    std::lock_guard lock(mutex_);
-    ++counts_.blocked[{path, modeName(event.mode)}];
-    return;
-  }
-  if (event.type != IPCW_EV_FIFO_OPEN_ERROR) {
-    return;
+std::optional<FifoOpenProbe::Resolved> FifoOpenProbe::resolve(const ipcw_fifo_key& key,
+                                                               std::uint32_t tgid,
+                                                               int dfd) const {
+  const std::string raw(fromKernelString(key.path, sizeof(key.path)));
+  const ProcessView view(options_.procfs, tgid);
+  Resolved resolved;
+  if (key.kind == IPCW_FIFO_COUNT_BLOCKED) {
+    resolved.blocked = true;
+    resolved.path = blocked_path_cap_.admit(sanitizeLabelValue(view.displayPath(dfd, raw)));
+    resolved.detail = modeName(key.mode);
+    return resolved;
   }
   // ENXIO, EACCES and EPERM come from opens of anything: only FIFOs count here. Errors on
   // watched paths count whatever the target is (often it does not exist at all).
-  if (!isWatched(raw) && !isFifoFor(event.tgid, event.dfd, raw)) {
-    return;
+  if (key.kind != IPCW_FIFO_COUNT_ERROR || (!isWatched(raw) && !isFifoFor(tgid, dfd, raw))) {
+    return std::nullopt;
   }
-  const std::string path =
-      error_path_cap_.admit(sanitizeLabelValue(view.displayPath(event.dfd, raw)));
-  std::lock_guard lock(mutex_);
-  ++counts_.errors[{path, errnoName(event.err)}];
+  resolved.path = error_path_cap_.admit(sanitizeLabelValue(view.displayPath(dfd, raw)));
+  resolved.detail = errnoName(key.err);
+  return resolved;
 }
 
-FifoEventCounts FifoOpenProbe::eventCounts() const {
-  std::lock_guard lock(mutex_);
+std::map<std::string, FifoOpenProbe::Resolved>::iterator FifoOpenProbe::adopt(
+    std::unique_lock<std::mutex>& lock, const ipcw_fifo_key& key, std::uint32_t tgid,
+    int dfd) const {
+  std::string bytes = keyBytes(key);
+  if (const auto it = resolved_.find(bytes); it != resolved_.end()) {
+    return it;
+  }
+  // Resolving reads the opener's view through procfs: never with the lock held, which a scrape
+  // and the ring-buffer thread share.
+  lock.unlock();
+  std::optional<Resolved> resolved = resolve(key, tgid, dfd);
+  if (!resolved) {
+    // Not ours: its entry makes room for names that are (a later count creates it again, and
+    // the name is judged again then).
+    bpf_map_delete_elem(bpf_map__fd(skel_->maps.counts), &key);
+  }
+  lock.lock();
+  if (!resolved) {
+    return resolved_.end();
+  }
+  // Resolved by the other thread meanwhile: its entry, with what it has added, stays.
+  return resolved_.try_emplace(std::move(bytes), std::move(*resolved)).first;
+}
+
+void FifoOpenProbe::handleEvent(const ipcw_fifo_event& event) const {
+  std::unique_lock lock(mutex_);
+  adopt(lock, event.key, event.tgid, event.dfd);
+}
+
+FifoOpenCounts FifoOpenProbe::counts() const {
+  const int fd = bpf_map__fd(skel_->maps.counts);
+  const auto entries = readHashEntries<ipcw_fifo_key, ipcw_fifo_count>(fd);
+  std::unique_lock lock(mutex_);
+  for (const auto& [key, value] : entries) {
+    const auto it = adopt(lock, key, value.tgid, value.dfd);
+    if (it == resolved_.end()) {
+      continue;
+    }
+    Resolved& resolved = it->second;
+    std::uint64_t count = value.count;
+    const bool folded = resolved.path == LabelCap::kOther;
+    if (folded) {
+      // Past the path cap: the name's count is added to "other" and its entry leaves the map
+      // (with its last count), so that names past the cap never fill it. A later count creates
+      // the entry again.
+      ipcw_fifo_count last{};
+      if (takeEntry(fd, key, last)) {
+        count = last.count;
+      }
+    }
+    // A concurrent scrape may have read a newer count and added it already.
+    if (count > resolved.seen) {
+      auto& total = resolved.blocked ? counts_.blocked[{resolved.path, resolved.detail}]
+                                     : counts_.errors[{resolved.path, resolved.detail}];
+      total += count - resolved.seen;
+      resolved.seen = count;
+    }
+    if (folded) {
+      resolved_.erase(it);
+    }
+  }
   return counts_;
 }
 
@@ -153,7 +246,7 @@ std::vector<LostEvents> FifoOpenProbe::lostEvents() const {
     return {};
   }
   const int fd = bpf_map__fd(skel_->maps.drops);
-  return {{"fifo_open", readPerCpuArraySlot(fd, kDropRingBuffer)},
+  return {{"fifo_open", readPerCpuArraySlot(fd, kDropCountsFull)},
           {"fifo_open_inflight", readPerCpuArraySlot(fd, kDropInflightFull)}};
 }
 

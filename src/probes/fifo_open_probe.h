@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 
 struct fifo_open_bpf;
 struct ipcw_fifo_event;
+struct ipcw_fifo_key;
 
 namespace ipcwatch {
 
@@ -21,11 +23,16 @@ struct FifoOpenProbeOptions {
   std::vector<std::string> syscalls = {"openat", "open"};
   std::uint64_t blocked_threshold_ns = 1'000'000'000;
   std::vector<std::string> watch_paths;  // absolute paths or prefixes, at most 16
+  // Names the kernel's counts map holds at once; a count that finds it full is lost (and counted
+  // as lost). Names past the path cap leave it at every scrape.
+  std::uint32_t count_entries = 4096;
   std::string procfs = "/proc";
 };
 
-// Counts kept in user space from ring-buffer events, keyed by already-capped label values.
-struct FifoEventCounts {
+// The kernel's counts by label: several kernel names can share a label (one FIFO reached from
+// two directories, names past the path cap), so they are added up here, keyed by already-capped
+// label values.
+struct FifoOpenCounts {
   std::map<std::pair<std::string, std::string>, std::uint64_t> blocked;  // (path, mode)
   std::map<std::pair<std::string, std::string>, std::uint64_t> errors;   // (path, errno name)
 };
@@ -41,27 +48,46 @@ class FifoOpenProbe : public Probe {
 
   std::vector<ProgramStatus> programs() const override { return programs_.status(); }
   void detach() override { programs_.detach(); }
-  // "fifo_open": ring-buffer records dropped; "fifo_open_inflight": opens not tracked because
-  // the in-flight map was full.
+  // "fifo_open": blocked or failed opens not counted because the kernel's counts map was full;
+  // "fifo_open_inflight": opens not tracked because the in-flight map was full.
   std::vector<LostEvents> lostEvents() const override;
   bool loaded() const { return skel_ != nullptr; }
   const FifoOpenProbeOptions& options() const { return options_; }
 
-  FifoEventCounts eventCounts() const;
+  // Reads the kernel's counts and adds what they gained since the last read to the counts by
+  // label; names not resolved yet (their ring-buffer hint was dropped) are resolved first.
+  FifoOpenCounts counts() const;
 
   // Map fds; only valid when loaded().
   int waitHistFd() const;
   int inflightFd() const;
 
-  // Handles one ring-buffer record (exposed for tests).
-  void handleEvent(const ipcw_fifo_event& event);
+  // Handles one ring-buffer record: resolves the new name while its opener runs (exposed for
+  // tests).
+  void handleEvent(const ipcw_fifo_event& event) const;
 
  private:
   struct SkeletonDeleter {
     void operator()(fifo_open_bpf* skel) const;
   };
 
+  // A kernel name as labels, and how much of its kernel count is already in counts_.
+  struct Resolved {
+    bool blocked = false;
+    std::string path;    // capped
+    std::string detail;  // mode for a blocked open, errno name for an error
+    std::uint64_t seen = 0;
+  };
+
   void configure(fifo_open_bpf* skel) const;
+  // The labels of a kernel name, judged in the view of its opener (tgid, dfd); none when the name
+  // is not counted here (an EACCES on a regular file...).
+  std::optional<Resolved> resolve(const ipcw_fifo_key& key, std::uint32_t tgid, int dfd) const;
+  // Resolves key unless it already is; a name not counted here leaves the kernel's map. Returns
+  // its entry in resolved_, or end(). Called with the lock held; it is released while resolving.
+  std::map<std::string, Resolved>::iterator adopt(std::unique_lock<std::mutex>& lock,
+                                                   const ipcw_fifo_key& key, std::uint32_t tgid,
+                                                   int dfd) const;
   bool isWatched(const std::string& path) const;
   // Whether path (as the process with tgid saw it) is a FIFO, judged in its mount namespace.
   bool isFifoFor(std::uint32_t tgid, int dfd, const std::string& path) const;
@@ -71,7 +97,8 @@ class FifoOpenProbe : public Probe {
   LabelCap& blocked_path_cap_;
   LabelCap& error_path_cap_;
   mutable std::mutex mutex_;
-  FifoEventCounts counts_;
+  mutable FifoOpenCounts counts_;
+  mutable std::map<std::string, Resolved> resolved_;  // by the kernel key's bytes
   // Destroyed in reverse order: the polling thread stops, then the ring buffer goes, then the
   // links, then the skeleton.
   std::unique_ptr<fifo_open_bpf, SkeletonDeleter> skel_;
@@ -80,5 +107,10 @@ class FifoOpenProbe : public Probe {
 };
 
 std::vector<std::string> fifoOpenPrograms(const std::vector<std::string>& syscalls);
+// Where the kernel has BPF trampolines, every program of the family runs as two: fentry on
+// fifo_open() (which only FIFO opens reach) and fexit on do_filp_open() (every path open: open,
+// openat, openat2 and io_uring's openat), whichever syscalls the configuration names.
+std::map<std::string, TrampolineVariant> fifoOpenTrampolines(
+    const std::vector<std::string>& syscalls);
 
 }  // namespace ipcwatch

@@ -136,38 +136,60 @@ void ProgramSet::failAll(const std::string& what) {
   }
 }
 
+std::string ProgramSet::attachTrampolines(bpf_object* obj) {
+  if (preference_ == BackendPreference::kTracepoint) {
+    return "IPCWATCH_PROBE_BACKEND=tracepoint";
+  }
+  if (!trampoline_load_error_.empty()) {
+    return "the trampoline programs do not load: " + trampoline_load_error_;
+  }
+  for (const auto& [name, variant] : trampolines_) {
+    if (trying_.count(name) == 0) {
+      return "the kernel refuses a trampoline program on " + variant.function +
+             " (no ftrace, or not in its BTF)";
+    }
+  }
+  const std::size_t first_link = links_.size();
+  std::map<std::string, std::string> attached;  // variant program -> its section's kind
+  for (const auto& [name, variant] : trampolines_) {
+    if (attached.count(variant.program) != 0) {
+      continue;
+    }
+    bpf_program* prog = bpf_object__find_program_by_name(obj, variant.program.c_str());
+    const std::string why = prog == nullptr ? "program not found in BPF object" : attachProgram(prog);
+    if (!why.empty()) {
+      links_.resize(first_link);  // none, rather than some
+      return variant.program + " on " + variant.function + ": " + why;
+    }
+    const std::string section = bpf_program__section_name(prog);
+    attached.emplace(variant.program, section.substr(0, section.find('/')));
+  }
+  for (auto& s : status_) {
+    if (const auto variant = trampolines_.find(s.name); variant != trampolines_.end()) {
+      s.attached = true;
+      s.error.clear();
+      s.backend = attached.at(variant->second.program);
+    }
+  }
+  return "";
+}
+
 void ProgramSet::attach(bpf_object* obj) {
+  const std::string no_trampolines = trampolines_.empty() ? "" : attachTrampolines(obj);
   // Mounted only when a classic tracepoint is about to be attached (not for trampolines).
   std::optional<std::string> tracefs_error;
-  int on_trampolines = 0;
   for (auto& s : status_) {
-    const auto variant = trampolines_.find(s.name);
-    if (variant != trampolines_.end()) {
-      const TrampolineVariant& v = variant->second;
-      std::string why;
-      if (trying_.count(s.name) == 0) {
-        why = preference_ == BackendPreference::kTracepoint ? "IPCWATCH_PROBE_BACKEND=tracepoint"
-              : !trampoline_load_error_.empty()
-                  ? "the trampoline programs do not load: " + trampoline_load_error_
-                  : "the kernel refuses a trampoline program on it (no ftrace, or not in its BTF)";
-      } else if (bpf_program* trampoline = bpf_object__find_program_by_name(obj, v.program.c_str());
-                 trampoline == nullptr) {
-        why = "program " + v.program + " not found in BPF object";
-      } else if (why = attachProgram(trampoline); why.empty()) {
-        s.attached = true;
-        s.error.clear();
-        s.backend = "fexit";
-        ++on_trampolines;
-        continue;
-      }
+    if (s.attached) {
+      continue;  // on its trampoline variant
+    }
+    if (const auto variant = trampolines_.find(s.name); variant != trampolines_.end()) {
       if (preference_ == BackendPreference::kTrampoline) {
-        s.error =
-            "no BPF trampoline on " + v.function + ": " + why + " (IPCWATCH_PROBE_BACKEND=fexit)";
+        s.error = "no BPF trampoline: " + no_trampolines + " (IPCWATCH_PROBE_BACKEND=fexit)";
         spdlog::warn("{} probe: program {} degraded: {}", probe_, s.name, s.error);
         continue;
       }
-      spdlog::debug("{} probe: {} on its tracepoint, no trampoline on {}: {}", probe_, s.name,
-                    v.function, why);
+      spdlog::debug("{} probe: {} on its tracepoint, not on {}: {}", probe_, s.name,
+                    variant->second.function, no_trampolines);
     }
     bpf_program* prog = bpf_object__find_program_by_name(obj, s.name.c_str());
     if (prog == nullptr) {
@@ -193,8 +215,12 @@ void ProgramSet::attach(bpf_object* obj) {
     s.backend = section.substr(0, section.find('/'));
   }
   if (!trampolines_.empty()) {
-    spdlog::info("{} probe: {} of {} programs on BPF trampolines (fexit), the rest on tracepoints",
-                 probe_, on_trampolines, trampolines_.size());
+    if (no_trampolines.empty()) {
+      spdlog::info("{} probe: on BPF trampolines (fentry/fexit)", probe_);
+    } else {
+      spdlog::info("{} probe: on tracepoints, not on BPF trampolines: {}", probe_,
+                   no_trampolines);
+    }
   }
 }
 

@@ -18,7 +18,8 @@ namespace ipcwatch {
 
 // A program that does an enabled program's work through a BPF trampoline (fentry/fexit on a
 // kernel function), which costs nothing on the syscalls that do not reach that function, where a
-// syscall tracepoint puts every syscall of every task on the slow path.
+// syscall tracepoint puts every syscall of every task on the slow path. Several programs may
+// share one variant (fifo_open's fexit on do_filp_open serves the exits of open and openat).
 struct TrampolineVariant {
   std::string program;   // e.g. unix_fexit_connect
   std::string function;  // the kernel function it attaches to, e.g. __sys_connect
@@ -33,9 +34,9 @@ BackendPreference backendPreference();
 // The programs of one BPF object that the configuration enables, their links and status. Shared
 // by every probe: configure autoload before load, attach after, degrade per program. A program
 // with a trampoline variant is loaded together with it when the kernel accepts a trampoline
-// program on the variant's function; the variant is attached where the kernel can attach it, the program itself
-// otherwise. The program's name stays the name in status() (and in ipcwatch_probe_attached);
-// its backend says which one runs.
+// program on the variant's function. Either every variant of the set is attached, or every program
+// that has one takes its tracepoint. The program's name stays the name in status() (and in
+// ipcwatch_probe_attached); its backend says which one runs (fentry, fexit or tracepoint).
 class ProgramSet {
  public:
   ProgramSet(std::string probe, std::vector<std::string> enabled,
@@ -93,6 +94,11 @@ class ProgramSet {
 
   // Attaches one program; "" or why it could not be attached.
   std::string attachProgram(bpf_program* prog);
+  // Attaches every trampoline variant, all or none: variants may share a program and split a
+  // tracepoint's work differently (fifo_open's fentry starts what its fexit ends), so a mix of
+  // the two backends in one probe would count twice or not at all. "" when they run, else why
+  // they do not (their programs then take their tracepoints).
+  std::string attachTrampolines(bpf_object* obj);
 
   std::string probe_;
   std::vector<ProgramStatus> status_;

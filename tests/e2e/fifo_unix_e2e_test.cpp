@@ -591,6 +591,46 @@ TEST_F(FifoUnixE2E, DistinctPathsPastTheCapFoldIntoOther) {
   EXPECT_EQ(sampleValue(s, "ipcwatch_label_overflow_total", {{"metric", metric}}), kPaths - 50);
 }
 
+// The kernel keeps a count per name (1 024 names here, the least it is sized for): names folded
+// into "other" leave it at each scrape, so more distinct names than it holds are all counted,
+// exactly, none lost, and a folded name that fails again counts again.
+TEST_F(FifoUnixE2E, NamesPastTheCapNeverFillTheKernelsCountsMap) {
+  startAgent("labels:\n  path: 2\n");
+  const std::string metric = "ipc_fifo_open_errors_total";
+  const auto total = [&](const Samples& s) {
+    double sum = 0;
+    for (const auto& [key, v] : s) {
+      sum += key.rfind(metric + "{", 0) == 0 ? v : 0;
+    }
+    return sum;
+  };
+  constexpr int kRounds = 5;
+  constexpr int kPerRound = 300;  // 1 500 names in all
+  for (int round = 0; round < kRounds; ++round) {
+    for (int i = 0; i < kPerRound; ++i) {
+      const std::string fifo = dir_ + "/r" + std::to_string(round) + "-" + std::to_string(i);
+      ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+      ASSERT_EQ(open(fifo.c_str(), O_WRONLY | O_NONBLOCK), -1);
+    }
+    const double expected = (round + 1) * kPerRound;
+    ASSERT_TRUE(waitFor([&](const Samples& s) { return total(s) == expected; }))
+        << "round " << round << ": " << total(scrape()) << " of " << expected << "\n"
+        << agent_->log();
+  }
+  const std::string folded = dir_ + "/r4-7";
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(open(folded.c_str(), O_WRONLY | O_NONBLOCK), -1);
+    ASSERT_EQ(errno, ENXIO);
+  }
+  constexpr double kOther = kRounds * kPerRound - 2 + 3;
+  ASSERT_TRUE(waitFor([&](const Samples& s) {
+    return sampleValue(s, metric, {{"errno", "ENXIO"}, {"path", "other"}}) == kOther;
+  })) << agent_->log();
+  const auto s = scrape();
+  EXPECT_EQ(total(s), kRounds * kPerRound + 3);
+  EXPECT_EQ(findSample(s, "ipcwatch_events_lost_total", {{"probe", "fifo_open"}}), 0);
+}
+
 TEST_F(FifoUnixE2E, DisabledFamiliesAttachNothing) {
   agent_ = std::make_unique<AgentProcess>(
       "web:\n  listen_address: \"127.0.0.1:0\"\nprobes:\n  fifo_open:\n    enabled: false\n"

@@ -2,9 +2,18 @@
 // take it where the kernel can attach one (ftrace can hook the function), else their syscall
 // tracepoint; IPCWATCH_PROBE_BACKEND=tracepoint forces the tracepoints. The counts are the same
 // on both: the guest suite runs the probe suites once per backend (scripts/vm/guest.sh).
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <memory>
+#include <thread>
 
 #include <cstdlib>
 #include <cstring>
@@ -47,12 +56,13 @@ std::string ownNetns() {
   return open == std::string::npos ? "" : text.substr(open + 1, text.size() - open - 2);
 }
 
-std::string expectedBackend(const std::string& function) {
+bool tracepointsForced() {
   const char* forced = std::getenv("IPCWATCH_PROBE_BACKEND");
-  if (forced != nullptr && std::string(forced) == "tracepoint") {
-    return "tracepoint";
-  }
-  return ftraceCanHook(function) ? "fexit" : "tracepoint";
+  return forced != nullptr && std::string(forced) == "tracepoint";
+}
+
+std::string expectedBackend(const std::string& function) {
+  return !tracepointsForced() && ftraceCanHook(function) ? "fexit" : "tracepoint";
 }
 
 TEST(ProbeBackendE2E, UnixSockTakesTrampolinesWhereTheKernelHasThem) {
@@ -90,6 +100,70 @@ TEST(ProbeBackendE2E, UnixSockTakesTrampolinesWhereTheKernelHasThem) {
                   {{"errno", "ENOENT"}, {"netns", ownNetns()}, {"netns_name", ""}, {"path", path}}),
       1)
       << response->body;
+}
+
+// fifo_open runs on two trampolines or on its four tracepoints, never on a mix. On the trampolines
+// it sees what the tracepoints of open and openat cannot: an openat2(2).
+TEST(ProbeBackendE2E, FifoOpenTakesTrampolinesAndThenSeesOpenat2) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root to load BPF programs; CI runs this as root";
+  }
+  const bool trampolines =
+      !tracepointsForced() && ftraceCanHook("fifo_open") && ftraceCanHook("do_filp_open");
+  char tmpl[] = "/tmp/ipcwatch-backend-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::unique_ptr<const std::string, void (*)(const std::string*)> cleanup(
+      &dir, [](const std::string* path) { std::filesystem::remove_all(*path); });
+  AgentProcess agent("web:\n  listen_address: \"127.0.0.1:0\"\n");
+  const int port = agent.waitForPort(30s);
+  ASSERT_GT(port, 0) << agent.log();
+
+  const std::string by_openat2 = dir + "/openat2";
+  const std::string by_openat = dir + "/openat";
+  ASSERT_EQ(mkfifo(by_openat2.c_str(), 0600), 0);
+  ASSERT_EQ(mkfifo(by_openat.c_str(), 0600), 0);
+  open_how how{};
+  how.flags = O_WRONLY | O_NONBLOCK;
+  ASSERT_EQ(syscall(SYS_openat2, AT_FDCWD, by_openat2.c_str(), &how, sizeof how), -1);
+  ASSERT_EQ(errno, ENXIO);
+  ASSERT_EQ(openat(AT_FDCWD, by_openat.c_str(), O_WRONLY | O_NONBLOCK), -1);
+  ASSERT_EQ(errno, ENXIO);
+
+  // The openat is counted on both backends; once it shows, a scrape that starts afterwards sees
+  // every count made before it.
+  const auto scrape = [&] {
+    const auto response = httpRequest(port, "GET", "/metrics");
+    return response && response->status == 200 ? parseExposition(response->body)
+                                                : std::map<std::string, double>{};
+  };
+  const std::string metric = "ipc_fifo_open_errors_total";
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (findSample(scrape(), metric, {{"errno", "ENXIO"}, {"path", by_openat}}) != 1 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);  // polling interval
+  }
+  const auto samples = scrape();
+  EXPECT_EQ(findSample(samples, metric, {{"errno", "ENXIO"}, {"path", by_openat}}), 1)
+      << agent.log();
+  const auto openat2 = findSample(samples, metric, {{"errno", "ENXIO"}, {"path", by_openat2}});
+  if (trampolines) {
+    EXPECT_EQ(openat2, 1);
+  } else {
+    EXPECT_FALSE(openat2) << "the tracepoints of open and openat cannot see an openat2";
+  }
+  for (const char* syscall : {"openat", "open"}) {
+    const std::string enter = std::string("fifo_enter_") + syscall;
+    const std::string exit = std::string("fifo_exit_") + syscall;
+    EXPECT_EQ(findSample(samples, "ipcwatch_probe_backend",
+                         {{"probe", enter}, {"backend", trampolines ? "fentry" : "tracepoint"}}),
+              1)
+        << enter;
+    EXPECT_EQ(findSample(samples, "ipcwatch_probe_backend",
+                         {{"probe", exit}, {"backend", trampolines ? "fexit" : "tracepoint"}}),
+              1)
+        << exit;
+  }
 }
 
 }  // namespace

@@ -35,21 +35,42 @@ struct ipcw_inflight_open {
   __u32 pad;
 };
 
-enum ipcw_fifo_event_type {
-  IPCW_EV_FIFO_BLOCKED = 1,    /* a FIFO open that waited at least the threshold */
-  IPCW_EV_FIFO_OPEN_ERROR = 2, /* a failed open: ENXIO/EACCES/EPERM anywhere, any on watched */
+/* What a FIFO count counts. */
+enum ipcw_fifo_count_kind {
+  IPCW_FIFO_COUNT_BLOCKED = 1, /* a FIFO open that waited at least the threshold */
+  IPCW_FIFO_COUNT_ERROR = 2,   /* a failed open: ENXIO/EACCES/EPERM anywhere, any on watched */
 };
 
+/* The key of a count in the kernel's counts map: the name as the opener gave it, with what
+ * that name is relative to (its mount namespace, and for a relative name the directory), so two
+ * FIFOs that share a name in two containers, or two directories, keep two counts. A failed open
+ * has no inode to go by; the name is what both kinds have and what the labels show. Every byte
+ * past the name's NUL is zero: the key is hashed as a whole. */
+struct ipcw_fifo_key {
+  __u32 kind;    /* enum ipcw_fifo_count_kind */
+  __u32 mode;    /* blocked: enum ipcw_fifo_mode; error: the open's O_ACCMODE bits */
+  __s32 err;     /* error: positive errno; blocked: 0 */
+  __u32 dir_dev; /* relative name: the kernel dev_t of the directory it starts from, else 0 */
+  __u64 dir_ino; /* relative name: that directory's inode number, else 0 */
+  __u64 mntns;   /* the opener's mount namespace (its inode number) */
+  char path[IPCW_FIFO_PATH_LEN];
+};
+
+/* The value: the count, and the opener that created the entry, for the agent to resolve the
+ * name in that process's view while it lives. */
+struct ipcw_fifo_count {
+  __u64 count;
+  __u32 tgid;
+  __s32 dfd; /* the directory descriptor of a relative name (AT_FDCWD: the cwd) */
+};
+
+/* Sent through the ring buffer when a key is first counted, so that the agent resolves its name
+ * while the opener still runs. Only a hint: a dropped one loses no count (the agent then
+ * resolves the key at the next scrape, from the entry's opener). */
 struct ipcw_fifo_event {
-  __u32 type;
-  __u32 mode;  /* enum ipcw_fifo_mode, or the O_ACCMODE bits for errors */
-  __s32 err;   /* positive errno for IPCW_EV_FIFO_OPEN_ERROR */
+  struct ipcw_fifo_key key;
   __u32 tgid;
   __s32 dfd;
-  __u32 pad;
-  __u64 wait_ns;
-  char comm[IPCW_FIFO_COMM_LEN];
-  char path[IPCW_FIFO_PATH_LEN];
 };
 
 /* A watched path or prefix (config watch_paths): failed opens below it are reported. */
