@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Broken pipes, counted in the kernel.
  *
- * - EPIPE: syscall-exit tracepoints of the write/send family. The failing fd is taken from the
- *   task's saved user registers (no sys_enter program, no per-call map traffic) and classified
- *   from its inode and socket.
+ * - EPIPE: on the exits of the write/send family. Two backends, one count: fexit on the
+ *   syscalls' x86-64 entry points (__x64_sys_write, ...), which costs only when those syscalls
+ *   run, where the kernel has BPF trampolines; else their syscall-exit tracepoints. Both take
+ *   the failing fd from the user registers the syscall entered with (no entry program, no
+ *   per-call map traffic) and classify it from its inode and socket: the same code.
+ * - EPIPE of io_uring requests: tp_btf/io_uring_complete, which sees every completion, wherever
+ *   the request ran; no syscall sees these.
  * - SIGPIPE: tp_btf/signal_generate, which fires only when a signal is generated and hands us
  *   the target task, so its disposition and mask tell what becomes of the signal.
  * - Deaths: tp_btf/sched_process_exit, the group leader's exit code.
@@ -95,9 +99,8 @@ static __always_inline __u32 classify_socket(struct file *file)
   return IPCW_KIND_OTHER;
 }
 
-static __always_inline __u32 classify_fd(struct task_struct *task, long fd)
+static __always_inline __u32 classify_file(struct file *file)
 {
-  struct file *file = ipcw_fd_file(task, fd);
   if (!file) {
     return IPCW_KIND_OTHER;
   }
@@ -112,24 +115,60 @@ static __always_inline __u32 classify_fd(struct task_struct *task, long fd)
   return IPCW_KIND_OTHER;
 }
 
-/* fd_arg is the 1-based position of the file descriptor among the syscall's arguments. */
-static __always_inline int on_write_exit(struct trace_event_raw_sys_exit *ctx, int fd_arg)
+/* Counts one EPIPE of the current task, on what `file` is. */
+static __always_inline void count_epipe(struct file *file)
 {
-  if (ctx->ret != -EPIPE) {
+  struct ipcw_comm_key key = {};
+  key.code = classify_file(file);
+  bpf_get_current_comm(key.comm, sizeof(key.comm));
+  count(&epipe_counts, &key, IPCW_FALLBACK_EPIPE_BASE + key.code);
+}
+
+/* The fd among a syscall's user registers; fd_arg is its 1-based position among the syscall's
+ * arguments. */
+static __always_inline long syscall_fd(struct pt_regs *regs, int fd_arg)
+{
+  return fd_arg == 3 ? PT_REGS_PARM3_CORE_SYSCALL(regs) : PT_REGS_PARM1_CORE_SYSCALL(regs);
+}
+
+/* Counts the EPIPE of the current syscall (number syscall_nr, fd at fd_arg): both backends. */
+static __always_inline int on_syscall_exit(long ret, long syscall_nr, int fd_arg)
+{
+  if (ret != -EPIPE) {
     return 0;
   }
   struct task_struct *task = ipcw_current_task();
-  struct pt_regs *regs = ipcw_syscall_regs(task, ctx->id);
+  struct pt_regs *regs = ipcw_syscall_regs(task, syscall_nr);
   if (!regs) {
     return 0;
   }
-  long fd = fd_arg == 3 ? PT_REGS_PARM3_CORE_SYSCALL(regs) : PT_REGS_PARM1_CORE_SYSCALL(regs);
-  struct ipcw_comm_key key = {};
-  key.code = classify_fd(task, fd);
-  bpf_get_current_comm(key.comm, sizeof(key.comm));
-  count(&epipe_counts, &key, IPCW_FALLBACK_EPIPE_BASE + key.code);
+  count_epipe(ipcw_fd_file(task, syscall_fd(regs, fd_arg)));
   return 0;
 }
+
+static __always_inline int on_write_exit(struct trace_event_raw_sys_exit *ctx, int fd_arg)
+{
+  return on_syscall_exit(ctx->ret, ctx->id, fd_arg);
+}
+
+/* The entry points take the user registers as their one argument, but before 6.x their BTF
+ * types it as a pointer to an undefined struct, which the verifier will not let a program
+ * read (5.10: "arg0 type FWD is not a struct"): the programs read only the return value and
+ * find the registers as the tracepoints do, under the syscall's x86-64 number. */
+#define NR_write 1
+#define NR_writev 20
+#define NR_sendfile64 40
+#define NR_sendto 44
+#define NR_sendmsg 46
+#define NR_splice 275
+#define NR_sendmmsg 307
+
+#define EPIPE_FEXIT(syscall, name, fd_arg)                              \
+  SEC("fexit/__x64_sys_" #syscall)                                      \
+  int name(unsigned long long *ctx)                                     \
+  {                                                                     \
+    return on_syscall_exit((long)ctx[1], NR_##syscall, fd_arg);         \
+  }
 
 SEC("tracepoint/syscalls/sys_exit_write")
 int epipe_write(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx, 1); }
@@ -149,6 +188,52 @@ int epipe_sendmmsg(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(
 /* splice(fd_in, off_in, fd_out, ...): EPIPE comes from the output side. */
 SEC("tracepoint/syscalls/sys_exit_splice")
 int epipe_splice(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx, 3); }
+
+/* sendfile(out_fd, in_fd, ...) */
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int epipe_sendfile(struct trace_event_raw_sys_exit *ctx) { return on_write_exit(ctx, 1); }
+
+EPIPE_FEXIT(write, epipe_fexit_write, 1)
+EPIPE_FEXIT(writev, epipe_fexit_writev, 1)
+EPIPE_FEXIT(sendto, epipe_fexit_sendto, 1)
+EPIPE_FEXIT(sendmsg, epipe_fexit_sendmsg, 1)
+EPIPE_FEXIT(sendmmsg, epipe_fexit_sendmmsg, 1)
+EPIPE_FEXIT(splice, epipe_fexit_splice, 3)
+EPIPE_FEXIT(sendfile64, epipe_fexit_sendfile, 1)
+
+/* Before 6.13 a request named its task directly; since, through its io_uring_task. */
+struct io_kiocb___task {
+  struct task_struct *task;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct task_struct *io_uring_request_task(struct io_kiocb *req)
+{
+  if (bpf_core_field_exists(((struct io_kiocb___task *)0)->task)) {
+    return BPF_CORE_READ((struct io_kiocb___task *)req, task);
+  }
+  return BPF_CORE_READ(req, tctx, task);
+}
+
+/* Every io_uring completion, inline or from an io-wq worker: an EPIPE one is counted on the
+ * request's file (the output of a splice) and for the task that submitted it. The tracepoint
+ * hands over the request since 5.19; the agent attaches this only where its prototype says so. */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(epipe_io_uring, void *ring, struct io_kiocb *req)
+{
+  if (!req || BPF_CORE_READ(req, cqe.res) != -EPIPE) {
+    return 0;
+  }
+  struct ipcw_comm_key key = {};
+  key.code = classify_file(BPF_CORE_READ(req, file));
+  struct task_struct *task = io_uring_request_task(req);
+  if (task) {
+    bpf_probe_read_kernel_str(key.comm, sizeof(key.comm), task->comm);
+  } else {
+    bpf_get_current_comm(key.comm, sizeof(key.comm));
+  }
+  count(&epipe_counts, &key, IPCW_FALLBACK_EPIPE_BASE + key.code);
+  return 0;
+}
 
 static __always_inline __u32 sigpipe_action(struct task_struct *task, int result)
 {

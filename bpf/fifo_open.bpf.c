@@ -274,17 +274,26 @@ static __always_inline void on_error(long err, long dfd, const void *name, bool 
   count_open(key, dfd);
 }
 
+/* Moves the current thread's open tracked at fifo_open() (if any) into *open: false when there
+ * is none. */
+static __always_inline bool take_inflight(struct ipcw_inflight_open *open)
+{
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  struct ipcw_inflight_open *tracked = bpf_map_lookup_elem(&inflight, &tid);
+  if (!tracked) {
+    return false;
+  }
+  *open = *tracked;
+  bpf_map_delete_elem(&inflight, &tid);
+  return true;
+}
+
 /* The arguments are read from the saved user registers, as at syscall entry. */
 static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx, bool is_openat)
 {
   long ret = ctx->ret;
-  __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  struct ipcw_inflight_open *tracked = bpf_map_lookup_elem(&inflight, &tid);
   struct ipcw_inflight_open open = {};
-  if (tracked) {
-    open = *tracked;
-    bpf_map_delete_elem(&inflight, &tid);
-  }
+  bool tracked = take_inflight(&open);
   if (ret >= 0) {
     struct file *file = tracked ? ipcw_fd_file(ipcw_current_task(), ret) : NULL;
     if (file) {
@@ -373,13 +382,8 @@ int BPF_PROG(fifo_fexit_do_filp_open, int dfd, struct filename *pathname,
   if (!failed && (BPF_CORE_READ(ret, f_inode, i_mode) & S_IFMT) != S_IFIFO) {
     return 0;
   }
-  __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  struct ipcw_inflight_open *tracked = bpf_map_lookup_elem(&inflight, &tid);
   struct ipcw_inflight_open open = {};
-  if (tracked) {
-    open = *tracked;
-    bpf_map_delete_elem(&inflight, &tid);
-  }
+  bool tracked = take_inflight(&open);
   const char *name = BPF_CORE_READ(pathname, name);
   if (!failed) {
     if (tracked) {

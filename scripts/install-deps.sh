@@ -8,7 +8,7 @@ PACKAGES=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libcpp-httplib-dev libssl-dev libcrypt-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libcap-dev
-  libgtest-dev libgmock-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev nlohmann-json3-dev liburing-dev
   curl prometheus prometheus-alertmanager prometheus-node-exporter iproute2 bpftrace acl ccache
   qemu-system-x86 busybox-static kmod cpio xz-utils zstd mmdebstrap
 )

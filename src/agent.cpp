@@ -205,6 +205,7 @@ void Agent::startProbes() {
     BrokenPipeProbeOptions options;
     options.epipe = probes.broken_pipe.enabled;
     options.syscalls = probes.broken_pipe.syscalls;
+    options.syscall_tracepoints = probes.syscall_tracepoints;
     options.sigpipe = probes.sigpipe.enabled;
     options.map_entries = counterMapEntries(config_->labels.comm);
     broken_pipe_ = std::make_unique<BrokenPipeProbe>(std::move(options));
@@ -212,6 +213,7 @@ void Agent::startProbes() {
   if (probes.fifo_open.enabled) {
     FifoOpenProbeOptions options;
     options.syscalls = probes.fifo_open.syscalls;
+    options.syscall_tracepoints = probes.syscall_tracepoints;
     options.blocked_threshold_ns =
         static_cast<std::uint64_t>(probes.fifo_open.blocked_threshold_seconds * 1e9);
     options.watch_paths = config_->watch_paths;
@@ -222,6 +224,7 @@ void Agent::startProbes() {
   if (probes.unix_sock.enabled) {
     UnixSockProbeOptions options;
     options.syscalls = probes.unix_sock.syscalls;
+    options.syscall_tracepoints = probes.syscall_tracepoints;
     options.map_entries = counterMapEntries(config_->labels.path);
     unix_sock_ = std::make_unique<UnixSockProbe>(std::move(options));
   }

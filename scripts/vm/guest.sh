@@ -51,11 +51,11 @@ wait "$agent"
 ./tests/ipcwatch_e2e_tests --gtest_filter="$filter" --gtest_output="xml:$out/e2e.xml" \
   > "$out/e2e.log" 2>&1
 echo $? > "$out/e2e.status"
-# Where programs took BPF trampolines, the FIFO and unix suites run again on the tracepoints
+# Where programs took BPF trampolines, the EPIPE, FIFO and unix suites run again on the tracepoints
 # those programs fall back to elsewhere: both backends are held to the same exact counts.
 if grep -q '^ipcwatch_probe_backend{backend="fexit"' "$out/metrics.txt"; then
   IPCWATCH_PROBE_BACKEND=tracepoint ./tests/ipcwatch_e2e_tests \
-    --gtest_filter='FifoUnixE2E.*:ProbeBackendE2E.*' \
+    --gtest_filter='BrokenPipeE2E.*:FifoUnixE2E.*:ProbeBackendE2E.*' \
     --gtest_output="xml:$out/e2e-tracepoint.xml" > "$out/e2e-tracepoint.log" 2>&1
   echo $? > "$out/e2e-tracepoint.status"
 fi

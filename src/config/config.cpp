@@ -33,9 +33,10 @@ paths:
   procfs: /proc
   sysfs: /sys
 probes:
-  broken_pipe:           # EPIPE from syscall-exit tracepoints
+  syscall_tracepoints: true  # false: fentry/fexit and BTF tracepoints only, never the syscall path
+  broken_pipe:           # EPIPE: fexit on the syscalls, else their exit tracepoints
     enabled: true
-    syscalls: [write, writev, sendto, sendmsg, sendmmsg, splice]
+    syscalls: [write, writev, sendto, sendmsg, sendmmsg, splice, sendfile, io_uring]
   sigpipe:               # signal_generate + sched_process_exit (BTF tracepoints)
     enabled: true
   fifo_open:             # FIFO opens: waits, blocked opens, errors (open/openat tracepoints)
@@ -115,6 +116,9 @@ void parseSyscalls(YamlValidator& v, const YAML::Node& node, const std::string& 
 void parseProbes(YamlValidator& v, const YAML::Node& node, const std::string& path, Config& config) {
   auto& bp = config.probes.broken_pipe;
   v.mapping(node, path, {
+      {"syscall_tracepoints", [&](const YAML::Node& n, const std::string& p) {
+         v.boolean(n, p, config.probes.syscall_tracepoints);
+       }},
       {"broken_pipe", [&](const YAML::Node& n, const std::string& p) {
          v.mapping(n, p, {
              {"enabled", [&](const YAML::Node& m, const std::string& q) {
@@ -606,8 +610,9 @@ void parseTop(YamlValidator& v, const YAML::Node& root, Config& config) {
 }  // namespace
 
 const std::vector<std::string>& knownBrokenPipeSyscalls() {
-  static const std::vector<std::string> names = {"write",   "writev",   "sendto",
-                                                 "sendmsg", "sendmmsg", "splice"};
+  // io_uring: the requests' completions (a BTF tracepoint), which no syscall of the list sees.
+  static const std::vector<std::string> names = {"write",    "writev", "sendto",   "sendmsg",
+                                                 "sendmmsg", "splice", "sendfile", "io_uring"};
   return names;
 }
 

@@ -50,8 +50,8 @@ struct PathsConfig {
 
 struct BrokenPipeProbeConfig {
   bool enabled = true;
-  std::vector<std::string> syscalls = {"write", "writev", "sendto", "sendmsg", "sendmmsg",
-                                       "splice"};
+  std::vector<std::string> syscalls = {"write",    "writev", "sendto",   "sendmsg",
+                                       "sendmmsg", "splice", "sendfile", "io_uring"};
 
   bool operator==(const BrokenPipeProbeConfig&) const = default;
 };
@@ -78,6 +78,9 @@ struct UnixSockProbeConfig {
 };
 
 struct ProbesConfig {
+  // False: no program goes on a syscall tracepoint, which moves every syscall of every task onto
+  // the kernel's slow path; a program without a BPF trampoline on this kernel is then degraded.
+  bool syscall_tracepoints = true;
   BrokenPipeProbeConfig broken_pipe;
   SigpipeProbeConfig sigpipe;
   FifoOpenProbeConfig fifo_open;
@@ -92,8 +95,8 @@ constexpr std::size_t kMaxWatchPathLength = 127;
 // endpoints).
 struct ScanConfig {
   std::vector<std::string> directories = {"/run", "/var/run", "/tmp", "/var/tmp", "/dev/shm"};
-  std::uint32_t max_depth = 4;        // levels below each directory (0: its own entries only)
-  double time_budget_seconds = 2.0;   // per scrape; past it the collector reports failure
+  std::uint32_t max_depth = 4;       // levels below each directory (0: its own entries only)
+  double time_budget_seconds = 2.0;  // per scrape; past it the collector reports failure
 };
 
 // Settings of the IPC object inventory collectors (sysv_ipc, posix_ipc).

@@ -14,7 +14,8 @@ namespace ipcwatch {
 
 struct BrokenPipeProbeOptions {
   bool epipe = true;
-  std::vector<std::string> syscalls;  // syscall-exit tracepoints to attach for EPIPE
+  std::vector<std::string> syscalls;  // the syscalls (and io_uring) whose EPIPE is counted
+  bool syscall_tracepoints = true;    // false: on BPF trampolines or not at all (ProgramSet)
   bool sigpipe = true;                // signal_generate + sched_process_exit
   std::uint32_t map_entries = 4096;   // per counter map; a full map counts into "other"
 };

@@ -88,7 +88,7 @@ FifoOpenProbe::FifoOpenProbe(FifoOpenProbeOptions options, LabelCaps& caps)
       blocked_path_cap_(caps.path("ipc_fifo_open_blocked_total")),
       error_path_cap_(caps.path("ipc_fifo_open_errors_total")),
       programs_("fifo_open", fifoOpenPrograms(options_.syscalls),
-                fifoOpenTrampolines(options_.syscalls)) {
+                fifoOpenTrampolines(options_.syscalls), options_.syscall_tracepoints) {
   if (programs_.empty()) {
     return;
   }
@@ -156,8 +156,7 @@ bool FifoOpenProbe::isFifoFor(std::uint32_t tgid, int dfd, const std::string& pa
 }
 
 std::optional<FifoOpenProbe::Resolved> FifoOpenProbe::resolve(const ipcw_fifo_key& key,
-                                                               std::uint32_t tgid,
-                                                               int dfd) const {
+                                                              std::uint32_t tgid, int dfd) const {
   const std::string raw(fromKernelString(key.path, sizeof(key.path)));
   const ProcessView view(options_.procfs, tgid);
   Resolved resolved;

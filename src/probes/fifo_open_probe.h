@@ -21,6 +21,7 @@ namespace ipcwatch {
 
 struct FifoOpenProbeOptions {
   std::vector<std::string> syscalls = {"openat", "open"};
+  bool syscall_tracepoints = true;  // false: on BPF trampolines or not at all (ProgramSet)
   std::uint64_t blocked_threshold_ns = 1'000'000'000;
   std::vector<std::string> watch_paths;  // absolute paths or prefixes, at most 16
   // Names the kernel's counts map holds at once; a count that finds it full is lost (and counted
@@ -86,8 +87,8 @@ class FifoOpenProbe : public Probe {
   // Resolves key unless it already is; a name not counted here leaves the kernel's map. Returns
   // its entry in resolved_, or end(). Called with the lock held; it is released while resolving.
   std::map<std::string, Resolved>::iterator adopt(std::unique_lock<std::mutex>& lock,
-                                                   const ipcw_fifo_key& key, std::uint32_t tgid,
-                                                   int dfd) const;
+                                                  const ipcw_fifo_key& key, std::uint32_t tgid,
+                                                  int dfd) const;
   bool isWatched(const std::string& path) const;
   // Whether path (as the process with tgid saw it) is a FIFO, judged in its mount namespace.
   bool isFifoFor(std::uint32_t tgid, int dfd, const std::string& path) const;

@@ -71,8 +71,11 @@ BackendPreference backendPreference() {
 }
 
 ProgramSet::ProgramSet(std::string probe, std::vector<std::string> enabled,
-                       std::map<std::string, TrampolineVariant> trampolines)
-    : probe_(std::move(probe)), preference_(backendPreference()) {
+                       std::map<std::string, TrampolineVariant> trampolines,
+                       bool syscall_tracepoints)
+    : probe_(std::move(probe)),
+      preference_(backendPreference()),
+      syscall_tracepoints_(syscall_tracepoints) {
   // The kernel's BTF (megabytes parsed) only while the variants are checked, never kept.
   std::unique_ptr<btf, void (*)(btf*)> vmlinux(nullptr, btf__free);
   for (auto& name : enabled) {
@@ -100,8 +103,11 @@ void ProgramSet::configureAutoload(bpf_object* obj) const {
     const std::string name = bpf_program__name(prog);
     bool on = false;
     for (const auto& s : status_) {
-      on = on || s.name == name ||
+      on = on || (s.name == name && unavailable_.count(name) == 0) ||
            (trying_.count(s.name) != 0 && trampolines_.at(s.name).program == name);
+    }
+    if (!syscall_tracepoints_ && bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT) {
+      on = false;
     }
     bpf_program__set_autoload(prog, on);
   }
@@ -127,6 +133,16 @@ std::string ProgramSet::attachProgram(bpf_program* prog) {
   }
   links_.emplace_back(link);
   return "";
+}
+
+void ProgramSet::markUnavailable(const std::string& name, const std::string& why) {
+  for (auto& s : status_) {
+    if (s.name == name) {
+      s.error = why;
+      unavailable_.insert(name);
+      spdlog::warn("{} probe: program {} degraded: {}", probe_, name, why);
+    }
+  }
 }
 
 void ProgramSet::failAll(const std::string& what) {
@@ -156,7 +172,8 @@ std::string ProgramSet::attachTrampolines(bpf_object* obj) {
       continue;
     }
     bpf_program* prog = bpf_object__find_program_by_name(obj, variant.program.c_str());
-    const std::string why = prog == nullptr ? "program not found in BPF object" : attachProgram(prog);
+    const std::string why =
+        prog == nullptr ? "program not found in BPF object" : attachProgram(prog);
     if (!why.empty()) {
       links_.resize(first_link);  // none, rather than some
       return variant.program + " on " + variant.function + ": " + why;
@@ -179,8 +196,8 @@ void ProgramSet::attach(bpf_object* obj) {
   // Mounted only when a classic tracepoint is about to be attached (not for trampolines).
   std::optional<std::string> tracefs_error;
   for (auto& s : status_) {
-    if (s.attached) {
-      continue;  // on its trampoline variant
+    if (s.attached || unavailable_.count(s.name) != 0) {
+      continue;  // on its trampoline variant, or not for this kernel
     }
     if (const auto variant = trampolines_.find(s.name); variant != trampolines_.end()) {
       if (preference_ == BackendPreference::kTrampoline) {
@@ -198,6 +215,14 @@ void ProgramSet::attach(bpf_object* obj) {
       continue;
     }
     const bool tracepoint = bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT;
+    if (tracepoint && !syscall_tracepoints_) {
+      s.error = "on a syscall tracepoint, which probes.syscall_tracepoints: false rules out";
+      if (trampolines_.count(s.name) != 0) {
+        s.error += "; no BPF trampoline instead: " + no_trampolines;
+      }
+      spdlog::warn("{} probe: program {} degraded: {}", probe_, s.name, s.error);
+      continue;
+    }
     if (tracepoint && !tracefs_error) {
       tracefs_error = ensureTracefsMounted();
     }
@@ -217,9 +242,13 @@ void ProgramSet::attach(bpf_object* obj) {
   if (!trampolines_.empty()) {
     if (no_trampolines.empty()) {
       spdlog::info("{} probe: on BPF trampolines (fentry/fexit)", probe_);
+    } else if (!syscall_tracepoints_) {
+      spdlog::warn(
+          "{} probe: not on BPF trampolines ({}), and not on syscall tracepoints "
+          "(probes.syscall_tracepoints: false): its syscall programs are degraded",
+          probe_, no_trampolines);
     } else {
-      spdlog::info("{} probe: on tracepoints, not on BPF trampolines: {}", probe_,
-                   no_trampolines);
+      spdlog::info("{} probe: on tracepoints, not on BPF trampolines: {}", probe_, no_trampolines);
     }
   }
 }

@@ -39,8 +39,11 @@ BackendPreference backendPreference();
 // ipcwatch_probe_attached); its backend says which one runs (fentry, fexit or tracepoint).
 class ProgramSet {
  public:
+  // syscall_tracepoints false (probes.syscall_tracepoints): a program on a syscall tracepoint is
+  // neither loaded nor attached, and degraded; programs with a trampoline variant run only on it.
   ProgramSet(std::string probe, std::vector<std::string> enabled,
-             std::map<std::string, TrampolineVariant> trampolines = {});
+             std::map<std::string, TrampolineVariant> trampolines = {},
+             bool syscall_tracepoints = true);
   ~ProgramSet();
   ProgramSet(const ProgramSet&) = delete;
   ProgramSet& operator=(const ProgramSet&) = delete;
@@ -80,6 +83,9 @@ class ProgramSet {
   bool loadedWithoutTrampolines(const std::string& error);
   // Records that the object could not be opened or loaded: every program is degraded.
   void failAll(const std::string& what);
+  // Before load: an enabled program that this kernel cannot run correctly (checked by the probe)
+  // is neither loaded nor attached, and stays degraded with `why`.
+  void markUnavailable(const std::string& name, const std::string& why);
   // Attaches every enabled program, mounting tracefs first when a classic tracepoint needs it.
   void attach(bpf_object* obj);
   // Destroys the links (detaches); the object itself is owned by the probe.
@@ -104,9 +110,11 @@ class ProgramSet {
   std::vector<ProgramStatus> status_;
   std::map<std::string, TrampolineVariant> trampolines_;
   BackendPreference preference_;
+  bool syscall_tracepoints_;
   // The variants loaded with the object (the kernel accepts a trampoline on their function).
   std::set<std::string> trying_;
   std::string trampoline_load_error_;  // why the object did not load with them, if it did not
+  std::set<std::string> unavailable_;  // enabled programs markUnavailable() ruled out
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
 };
 

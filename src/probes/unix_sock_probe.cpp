@@ -38,7 +38,8 @@ void UnixSockProbe::SkeletonDeleter::operator()(unix_sock_bpf* skel) const {
 
 UnixSockProbe::UnixSockProbe(UnixSockProbeOptions options)
     : options_(std::move(options)),
-      programs_("unix_sock", programNames(options_.syscalls), trampolineVariants()) {
+      programs_("unix_sock", programNames(options_.syscalls), trampolineVariants(),
+                options_.syscall_tracepoints) {
   if (programs_.empty()) {
     return;
   }

@@ -13,6 +13,7 @@ namespace ipcwatch {
 
 struct UnixSockProbeOptions {
   std::vector<std::string> syscalls = {"connect", "bind"};
+  bool syscall_tracepoints = true;  // false: on BPF trampolines or not at all (ProgramSet)
   std::uint32_t map_entries = 4096;
 };
 

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -293,6 +294,41 @@ std::pair<int, std::string> runCommand(const std::string& command) {
   }
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+bool ftraceCanHook(const std::string& function) {
+  for (const char* dir : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
+    std::ifstream in(std::string(dir) + "/available_filter_functions");
+    if (!in) {
+      continue;
+    }
+    for (std::string line; std::getline(in, line);) {
+      if (line == function || line.rfind(function + " ", 0) == 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+  return false;
+}
+
+bool tracepointsForced() {
+  const char* forced = std::getenv("IPCWATCH_PROBE_BACKEND");
+  return forced != nullptr && std::string(forced) == "tracepoint";
+}
+
+std::string expectedBackend(const std::string& function) {
+  return !tracepointsForced() && ftraceCanHook(function) ? "fexit" : "tracepoint";
+}
+
+bool kernelAtLeast(int major, int minor) {
+  utsname name{};
+  int got_major = 0;
+  int got_minor = 0;
+  if (uname(&name) != 0 || std::sscanf(name.release, "%d.%d", &got_major, &got_minor) != 2) {
+    return false;
+  }
+  return got_major > major || (got_major == major && got_minor >= minor);
 }
 
 }  // namespace ipcwatch::testing

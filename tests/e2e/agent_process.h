@@ -94,4 +94,19 @@ std::string uniqueComm(const std::string& prefix);
 // Runs a command line through /bin/sh, returns its exit status and output (stdout+stderr).
 std::pair<int, std::string> runCommand(const std::string& command);
 
+// Whether ftrace can hook the kernel function, read from tracefs independently of the agent:
+// what a BPF trampoline on it needs. False on a kernel built without ftrace.
+bool ftraceCanHook(const std::string& function);
+
+// Whether this test process runs with IPCWATCH_PROBE_BACKEND=tracepoint (inherited by the
+// agents it starts).
+bool tracepointsForced();
+
+// The backend a program with an fexit variant on `function` must report: "fexit" where the
+// kernel can hook the function and tracepoints are not forced, else "tracepoint".
+std::string expectedBackend(const std::string& function);
+
+// Whether the running kernel's release is at least major.minor (uname).
+bool kernelAtLeast(int major, int minor);
+
 }  // namespace ipcwatch::testing

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <liburing.h>
 
 #include "agent_process.h"
 #include "child_process.h"
@@ -33,13 +35,38 @@ labels:
   comm: 100000
 )";
 
-const char* const kPrograms[] = {"epipe_write",   "epipe_writev",     "epipe_sendto",
-                                 "epipe_sendmsg", "epipe_sendmmsg",   "epipe_splice",
-                                 "sigpipe_generate", "sigpipe_exit"};
+// The EPIPE programs of the syscalls and the x86-64 entry points their fexit variants hook.
+const std::pair<const char*, const char*> kSyscallPrograms[] = {
+    {"epipe_write", "__x64_sys_write"},        {"epipe_writev", "__x64_sys_writev"},
+    {"epipe_sendto", "__x64_sys_sendto"},      {"epipe_sendmsg", "__x64_sys_sendmsg"},
+    {"epipe_sendmmsg", "__x64_sys_sendmmsg"},  {"epipe_splice", "__x64_sys_splice"},
+    {"epipe_sendfile", "__x64_sys_sendfile64"}};
+
+// io_uring_complete hands its programs the request since 5.19; before, epipe_io_uring is
+// degraded (the agent says why).
+bool ioUringProgramRuns() {
+  return kernelAtLeast(5, 19);
+}
+
+// Every program of the family that attaches on this kernel.
+std::vector<std::string> attachedPrograms() {
+  std::vector<std::string> names;
+  for (const auto& [program, function] : kSyscallPrograms) {
+    names.emplace_back(program);
+  }
+  if (ioUringProgramRuns()) {
+    names.emplace_back("epipe_io_uring");
+  }
+  names.emplace_back("sigpipe_generate");
+  names.emplace_back("sigpipe_exit");
+  return names;
+}
 
 // Child-side helpers: return false (and the child exits non-zero) when the kernel did not
 // answer as the test expects, so a wrong setup cannot pass as "no events".
-bool expectEpipe(ssize_t ret) { return ret == -1 && errno == EPIPE; }
+bool expectEpipe(ssize_t ret) {
+  return ret == -1 && errno == EPIPE;
+}
 
 bool writesToBrokenPipe(int writes, int writevs, int splices) {
   int fds[2];
@@ -49,20 +76,25 @@ bool writesToBrokenPipe(int writes, int writevs, int splices) {
   close(fds[0]);
   char byte = 'x';
   for (int i = 0; i < writes; ++i) {
-    if (!expectEpipe(write(fds[1], &byte, 1))) return false;
+    if (!expectEpipe(write(fds[1], &byte, 1)))
+      return false;
   }
   iovec iov{&byte, 1};
   for (int i = 0; i < writevs; ++i) {
-    if (!expectEpipe(writev(fds[1], &iov, 1))) return false;
+    if (!expectEpipe(writev(fds[1], &iov, 1)))
+      return false;
   }
   int src[2];
   if (pipe(src) != 0) {
     return false;
   }
   for (int i = 0; i < splices; ++i) {
-    if (write(src[1], &byte, 1) != 1) return false;
-    if (!expectEpipe(splice(src[0], nullptr, fds[1], nullptr, 1, 0))) return false;
-    if (read(src[0], &byte, 1) != 1) return false;  // drain what splice left behind
+    if (write(src[1], &byte, 1) != 1)
+      return false;
+    if (!expectEpipe(splice(src[0], nullptr, fds[1], nullptr, 1, 0)))
+      return false;
+    if (read(src[0], &byte, 1) != 1)
+      return false;  // drain what splice left behind
   }
   close(src[0]);
   close(src[1]);
@@ -84,7 +116,8 @@ bool writesToBrokenFifo(const std::string& path, int writes) {
   close(reader);
   char byte = 'x';
   for (int i = 0; i < writes; ++i) {
-    if (!expectEpipe(write(writer, &byte, 1))) return false;
+    if (!expectEpipe(write(writer, &byte, 1)))
+      return false;
   }
   close(writer);
   return true;
@@ -98,22 +131,88 @@ bool sendsOnUnixSocket(int type, int sends, int sendmsgs, int sendmmsgs) {
   close(sv[1]);
   char byte = 'x';
   for (int i = 0; i < sends; ++i) {
-    if (!expectEpipe(send(sv[0], &byte, 1, MSG_NOSIGNAL))) return false;
+    if (!expectEpipe(send(sv[0], &byte, 1, MSG_NOSIGNAL)))
+      return false;
   }
   iovec iov{&byte, 1};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   for (int i = 0; i < sendmsgs; ++i) {
-    if (!expectEpipe(sendmsg(sv[0], &msg, MSG_NOSIGNAL))) return false;
+    if (!expectEpipe(sendmsg(sv[0], &msg, MSG_NOSIGNAL)))
+      return false;
   }
   mmsghdr mmsg{};
   mmsg.msg_hdr = msg;
   for (int i = 0; i < sendmmsgs; ++i) {
-    if (!expectEpipe(sendmmsg(sv[0], &mmsg, 1, MSG_NOSIGNAL))) return false;
+    if (!expectEpipe(sendmmsg(sv[0], &mmsg, 1, MSG_NOSIGNAL)))
+      return false;
   }
   close(sv[0]);
   return true;
+}
+
+// sendfile() of a regular file's bytes into a pipe whose reader is gone.
+bool sendfilesToBrokenPipe(int sendfiles) {
+  char path[] = "/tmp/ipcwatch-sendfile-XXXXXX";
+  const int in = mkstemp(path);
+  if (in < 0) {
+    return false;
+  }
+  unlink(path);
+  int fds[2];
+  if (write(in, "x", 1) != 1 || pipe(fds) != 0) {
+    return false;
+  }
+  close(fds[0]);
+  for (int i = 0; i < sendfiles; ++i) {
+    off_t offset = 0;
+    if (!expectEpipe(sendfile(fds[1], in, &offset, 1)))
+      return false;
+  }
+  close(fds[1]);
+  close(in);
+  return true;
+}
+
+// io_uring writes to a pipe and sends on a unix stream socket whose peers are gone: no write or
+// send syscall is made, each request completes with -EPIPE.
+bool ioUringWritesToBrokenPeers(int writes, int sends) {
+  io_uring ring{};
+  if (io_uring_queue_init(8, &ring, 0) != 0) {
+    return false;
+  }
+  int fds[2];
+  int sv[2];
+  if (pipe(fds) != 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+    return false;
+  }
+  close(fds[0]);
+  close(sv[1]);
+  char byte = 'x';
+  bool ok = true;
+  for (int i = 0; ok && i < writes + sends; ++i) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    if (sqe == nullptr) {
+      ok = false;
+      break;
+    }
+    if (i < writes) {
+      io_uring_prep_write(sqe, fds[1], &byte, 1, 0);
+    } else {
+      io_uring_prep_send(sqe, sv[0], &byte, 1, MSG_NOSIGNAL);
+    }
+    io_uring_cqe* cqe = nullptr;
+    ok = io_uring_submit_and_wait(&ring, 1) == 1 && io_uring_wait_cqe(&ring, &cqe) == 0 &&
+         cqe->res == -EPIPE;
+    if (cqe != nullptr) {
+      io_uring_cqe_seen(&ring, cqe);
+    }
+  }
+  io_uring_queue_exit(&ring);
+  close(fds[1]);
+  close(sv[0]);
+  return ok;
 }
 
 // send() after shutdown(SHUT_WR) fails with EPIPE at once, with no timing involved.
@@ -135,13 +234,13 @@ bool sendsOnShutdownTcp(int sendtos) {
   }
   char byte = 'x';
   for (int i = 0; i < sendtos; ++i) {
-    if (!expectEpipe(sendto(client, &byte, 1, MSG_NOSIGNAL, nullptr, 0))) return false;
+    if (!expectEpipe(sendto(client, &byte, 1, MSG_NOSIGNAL, nullptr, 0)))
+      return false;
   }
   close(client);
   close(listener);
   return true;
 }
-
 
 class BrokenPipeE2E : public ::testing::Test {
  protected:
@@ -174,7 +273,7 @@ class BrokenPipeE2E : public ::testing::Test {
     while (std::chrono::steady_clock::now() < end) {
       const auto samples = scrape();
       bool all = true;
-      for (const char* program : kPrograms) {
+      for (const auto& program : attachedPrograms()) {
         all = all && findSample(samples, "ipcwatch_probe_attached", {{"probe", program}}) == 1;
       }
       if (all) {
@@ -192,18 +291,61 @@ class BrokenPipeE2E : public ::testing::Test {
 std::unique_ptr<AgentProcess> BrokenPipeE2E::agent_;
 int BrokenPipeE2E::port_ = 0;
 
-// Each program says how it is attached: the EPIPE programs on the syscall exit tracepoints,
-// the SIGPIPE ones on BTF-typed raw tracepoints (signal_generate, sched_process_exit).
+// Each program says how it is attached: the EPIPE programs of the syscalls all on fexit where
+// the kernel can hook every entry point they need (else all on the syscall exit tracepoints), the
+// io_uring and SIGPIPE ones on BTF-typed raw tracepoints (io_uring_complete, signal_generate,
+// sched_process_exit).
 TEST_F(BrokenPipeE2E, EachProgramReportsItsBackend) {
   const auto samples = scrape();
-  for (const char* program : kPrograms) {
-    const std::string backend =
-        std::string(program).starts_with("epipe_") ? "tracepoint" : "tp_btf";
-    const std::string key =
-        sampleKey("ipcwatch_probe_backend", {{"probe", program}, {"backend", backend}});
-    ASSERT_EQ(samples.count(key), 1u) << program << " on " << backend;
-    EXPECT_EQ(samples.at(key), 1);
+  bool trampolines = !tracepointsForced();
+  for (const auto& [program, function] : kSyscallPrograms) {
+    trampolines = trampolines && ftraceCanHook(function);
   }
+  for (const auto& program : attachedPrograms()) {
+    const bool syscall = program != "epipe_io_uring" && program.starts_with("epipe_");
+    const std::string backend = !syscall ? "tp_btf" : trampolines ? "fexit" : "tracepoint";
+    EXPECT_EQ(
+        findSample(samples, "ipcwatch_probe_backend", {{"probe", program}, {"backend", backend}}),
+        1)
+        << program << " on " << backend;
+  }
+  if (!ioUringProgramRuns()) {
+    EXPECT_EQ(findSample(samples, "ipcwatch_probe_attached", {{"probe", "epipe_io_uring"}}), 0);
+    EXPECT_NE(agent_->log().find("does not pass the request"), std::string::npos) << agent_->log();
+  }
+}
+
+// sendfile(2) is a syscall of its own, on either backend.
+TEST_F(BrokenPipeE2E, CountsSendfileEpipe) {
+  const std::string comm = uniqueComm("iw-sendfile-");
+  const int status = runAs(comm, [&] {
+    signal(SIGPIPE, SIG_IGN);
+    return sendfilesToBrokenPipe(3) ? 0 : 10;
+  });
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+
+  const auto samples = scrape();
+  EXPECT_EQ(sampleValue(samples, "ipc_epipe_total", {{"comm", comm}, {"kind", "pipe"}}), 3);
+  EXPECT_EQ(sampleValue(samples, "ipc_epipe_total", {{"comm", comm}, {"kind", "other"}}), 0);
+}
+
+// io_uring requests make no write or send syscall: what no syscall probe sees, counted on the
+// request's completion, for the task that submitted it.
+TEST_F(BrokenPipeE2E, CountsIoUringEpipe) {
+  if (!ioUringProgramRuns()) {
+    GTEST_SKIP() << "io_uring_complete passes the request since 5.19; this kernel is older";
+  }
+  const std::string comm = uniqueComm("iw-uring-");
+  const int status = runAs(comm, [&] {
+    signal(SIGPIPE, SIG_IGN);
+    return ioUringWritesToBrokenPeers(4, 5) ? 0 : 10;
+  });
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+
+  const auto samples = scrape();
+  EXPECT_EQ(sampleValue(samples, "ipc_epipe_total", {{"comm", comm}, {"kind", "pipe"}}), 4);
+  EXPECT_EQ(sampleValue(samples, "ipc_epipe_total", {{"comm", comm}, {"kind", "unix_stream"}}), 5);
+  EXPECT_EQ(sampleValue(samples, "ipc_epipe_total", {{"comm", comm}, {"kind", "other"}}), 0);
 }
 
 TEST_F(BrokenPipeE2E, CountsEpipeByKindForOwnComm) {
@@ -214,11 +356,16 @@ TEST_F(BrokenPipeE2E, CountsEpipeByKindForOwnComm) {
 
   const int status = runAs(comm, [&] {
     signal(SIGPIPE, SIG_IGN);
-    if (!writesToBrokenPipe(3, 4, 5)) return 10;
-    if (!writesToBrokenFifo(fifo, 6)) return 11;
-    if (!sendsOnUnixSocket(SOCK_STREAM, 7, 8, 0)) return 12;
-    if (!sendsOnUnixSocket(SOCK_SEQPACKET, 0, 0, 9)) return 13;
-    if (!sendsOnShutdownTcp(10)) return 14;
+    if (!writesToBrokenPipe(3, 4, 5))
+      return 10;
+    if (!writesToBrokenFifo(fifo, 6))
+      return 11;
+    if (!sendsOnUnixSocket(SOCK_STREAM, 7, 8, 0))
+      return 12;
+    if (!sendsOnUnixSocket(SOCK_SEQPACKET, 0, 0, 9))
+      return 13;
+    if (!sendsOnShutdownTcp(10))
+      return 14;
     return 0;
   });
   rmdir(dir);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,29 +24,12 @@
 #include <gtest/gtest.h>
 
 #include "agent_process.h"
+#include "child_process.h"
 
 namespace ipcwatch::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Whether ftrace can hook `function`, read from tracefs independently of the agent: what a BPF
-// trampoline needs. False on a kernel built without ftrace.
-bool ftraceCanHook(const std::string& function) {
-  for (const char* dir : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
-    std::ifstream in(std::string(dir) + "/available_filter_functions");
-    if (!in) {
-      continue;
-    }
-    for (std::string line; std::getline(in, line);) {
-      if (line == function || line.rfind(function + " ", 0) == 0) {
-        return true;
-      }
-    }
-    return false;
-  }
-  return false;
-}
 
 // The inode number of this process's network namespace, as the netns label shows it.
 std::string ownNetns() {
@@ -54,15 +38,6 @@ std::string ownNetns() {
   const std::string text(buf, n > 0 ? static_cast<std::size_t>(n) : 0);  // "net:[4026531840]"
   const auto open = text.find('[');
   return open == std::string::npos ? "" : text.substr(open + 1, text.size() - open - 2);
-}
-
-bool tracepointsForced() {
-  const char* forced = std::getenv("IPCWATCH_PROBE_BACKEND");
-  return forced != nullptr && std::string(forced) == "tracepoint";
-}
-
-std::string expectedBackend(const std::string& function) {
-  return !tracepointsForced() && ftraceCanHook(function) ? "fexit" : "tracepoint";
 }
 
 TEST(ProbeBackendE2E, UnixSockTakesTrampolinesWhereTheKernelHasThem) {
@@ -135,7 +110,7 @@ TEST(ProbeBackendE2E, FifoOpenTakesTrampolinesAndThenSeesOpenat2) {
   const auto scrape = [&] {
     const auto response = httpRequest(port, "GET", "/metrics");
     return response && response->status == 200 ? parseExposition(response->body)
-                                                : std::map<std::string, double>{};
+                                               : std::map<std::string, double>{};
   };
   const std::string metric = "ipc_fifo_open_errors_total";
   const auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -163,6 +138,74 @@ TEST(ProbeBackendE2E, FifoOpenTakesTrampolinesAndThenSeesOpenat2) {
                          {{"probe", exit}, {"backend", trampolines ? "fexit" : "tracepoint"}}),
               1)
         << exit;
+  }
+}
+
+// probes.syscall_tracepoints: false keeps every program off the syscall path: the syscall
+// families run on their trampolines where the kernel has them, and are degraded (said in the log)
+// where it has not; the BTF tracepoints (SIGPIPE, process exit, io_uring) run either way. No
+// count is lost of what still runs: a process's EPIPE writes are exact on the trampolines and its
+// SIGPIPEs exact everywhere.
+TEST(ProbeBackendE2E, SyscallTracepointsOffKeepsOnlyProgramsOffTheSyscallPath) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root to load BPF programs; CI runs this as root";
+  }
+  AgentProcess agent(
+      "web:\n  listen_address: \"127.0.0.1:0\"\nlabels:\n  comm: 100000\n"
+      "probes:\n  syscall_tracepoints: false\n");
+  const int port = agent.waitForPort(30s);
+  ASSERT_GT(port, 0) << agent.log();
+  const std::string comm = uniqueComm("iw-nosyscall-");
+  ASSERT_EQ(runAs(comm, [] { return writeToBrokenPipe(3); }), 0);
+
+  const auto response = httpRequest(port, "GET", "/metrics");
+  ASSERT_TRUE(response && response->status == 200);
+  const auto samples = parseExposition(response->body);
+  const bool epipe_trampolines = !tracepointsForced() && ftraceCanHook("__x64_sys_write") &&
+                                 ftraceCanHook("__x64_sys_splice") &&
+                                 ftraceCanHook("__x64_sys_sendfile64");
+  const bool unix_trampolines =
+      expectedBackend("__sys_connect") == "fexit" && expectedBackend("__sys_bind") == "fexit";
+  const bool fifo_trampolines =
+      !tracepointsForced() && ftraceCanHook("fifo_open") && ftraceCanHook("do_filp_open");
+  const auto expect = [&](const std::string& program, bool runs, const std::string& backend) {
+    EXPECT_EQ(findSample(samples, "ipcwatch_probe_attached", {{"probe", program}}), runs ? 1 : 0)
+        << program;
+    if (runs) {
+      EXPECT_EQ(
+          findSample(samples, "ipcwatch_probe_backend", {{"probe", program}, {"backend", backend}}),
+          1)
+          << program << " on " << backend;
+    } else {
+      EXPECT_NE(agent.log().find("program " + program +
+                                 " degraded: on a syscall tracepoint, "
+                                 "which probes.syscall_tracepoints: false rules out"),
+                std::string::npos)
+          << agent.log();
+    }
+  };
+  for (const char* syscall :
+       {"write", "writev", "sendto", "sendmsg", "sendmmsg", "splice", "sendfile"}) {
+    expect(std::string("epipe_") + syscall, epipe_trampolines, "fexit");
+  }
+  expect("unix_exit_connect", unix_trampolines, "fexit");
+  expect("unix_exit_bind", unix_trampolines, "fexit");
+  for (const char* syscall : {"openat", "open"}) {
+    expect(std::string("fifo_enter_") + syscall, fifo_trampolines, "fentry");
+    expect(std::string("fifo_exit_") + syscall, fifo_trampolines, "fexit");
+  }
+  expect("sigpipe_generate", true, "tp_btf");
+  expect("sigpipe_exit", true, "tp_btf");
+  if (kernelAtLeast(5, 19)) {
+    expect("epipe_io_uring", true, "tp_btf");
+  }
+
+  EXPECT_EQ(sampleValue(samples, "ipc_sigpipe_total", {{"comm", comm}, {"action", "ignored"}}), 3);
+  if (epipe_trampolines) {
+    EXPECT_EQ(sampleValue(samples, "ipc_epipe_total", {{"comm", comm}, {"kind", "pipe"}}), 3);
+  } else {
+    EXPECT_EQ(findSample(samples, "ipc_epipe_total", {{"comm", comm}, {"kind", "pipe"}}),
+              std::nullopt);
   }
 }
 

@@ -45,6 +45,7 @@ TEST_F(ConfigTest, EmbeddedDefaultEqualsStructDefaults) {
   EXPECT_EQ(parsed.paths.procfs, "/proc");
   EXPECT_EQ(parsed.paths.sysfs, "/sys");
   EXPECT_EQ(parsed.labels.folded_values_remembered, defaults.labels.folded_values_remembered);
+  EXPECT_EQ(parsed.probes.syscall_tracepoints, true);
   EXPECT_EQ(parsed.probes.broken_pipe.enabled, true);
   EXPECT_EQ(parsed.probes.broken_pipe.syscalls, defaults.probes.broken_pipe.syscalls);
   EXPECT_EQ(parsed.probes.sigpipe.enabled, true);
@@ -71,8 +72,10 @@ TEST_F(ConfigTest, EmbeddedDefaultEqualsStructDefaults) {
 }
 
 TEST_F(ConfigTest, SelinuxSection) {
-  const Config c = parseConfig("selinux:\n  sources: [audit_log]\n  audit_log: /srv/audit.log\n"
-                               "  recent_denials: 0\n", "x");
+  const Config c = parseConfig(
+      "selinux:\n  sources: [audit_log]\n  audit_log: /srv/audit.log\n"
+      "  recent_denials: 0\n",
+      "x");
   EXPECT_EQ(c.selinux.sources, std::vector<std::string>{"audit_log"});
   EXPECT_EQ(c.selinux.audit_log, "/srv/audit.log");
   EXPECT_EQ(c.selinux.recent_denials, 0u);
@@ -111,6 +114,7 @@ TEST_F(ConfigTest, FullFixtureParsesEveryKey) {
   EXPECT_EQ(c.web.user, "61236:61236");
   EXPECT_EQ(c.labels.comm, 250u);
   EXPECT_EQ(c.labels.folded_values_remembered, 0u);
+  EXPECT_FALSE(c.probes.syscall_tracepoints);
   EXPECT_TRUE(c.probes.broken_pipe.enabled);
   EXPECT_EQ(c.probes.broken_pipe.syscalls, (std::vector<std::string>{"write", "sendmsg"}));
   EXPECT_FALSE(c.probes.sigpipe.enabled);
@@ -118,18 +122,20 @@ TEST_F(ConfigTest, FullFixtureParsesEveryKey) {
   EXPECT_EQ(c.inventory.posix_mqueue_top_n, 1000u);
   EXPECT_EQ(c.inventory.posix_shm_top_n, 3u);
   EXPECT_EQ(c.inventory.posix_shm_dir, "/host/dev/shm");
-  EXPECT_EQ(c.collectors, (std::map<std::string, bool>{{"broken_pipe", true},
-                                                       {"sigpipe", false},
-                                                       {"sysv_ipc", false},
-                                                       {"posix_ipc", true}}));
+  EXPECT_EQ(
+      c.collectors,
+      (std::map<std::string, bool>{
+          {"broken_pipe", true}, {"sigpipe", false}, {"sysv_ipc", false}, {"posix_ipc", true}}));
   EXPECT_EQ(c.scan.directories, (std::vector<std::string>{"/run", "/srv/sockets"}));
   EXPECT_EQ(c.scan.max_depth, 2u);
   EXPECT_EQ(c.scan.time_budget_seconds, 0.5);
 }
 
 TEST_F(ConfigTest, ScanSection) {
-  const Config c = parseConfig("scan:\n  directories: [/a]\n  max_depth: 0\n"
-                               "  time_budget_seconds: 60\n", "x");
+  const Config c = parseConfig(
+      "scan:\n  directories: [/a]\n  max_depth: 0\n"
+      "  time_budget_seconds: 60\n",
+      "x");
   EXPECT_EQ(c.scan.directories, std::vector<std::string>{"/a"});
   EXPECT_EQ(c.scan.max_depth, 0u);
   EXPECT_EQ(c.scan.time_budget_seconds, 60.0);
@@ -168,18 +174,22 @@ TEST_F(ConfigTest, ReportsEveryErrorWithFileLineColumnAndKey) {
     text = e.what();
   }
   const std::vector<std::string> expected = {
-      path + ":2:10: log.level: 'loud' is not one of trace, debug, info, warn, error, critical, off",
+      path +
+          ":2:10: log.level: 'loud' is not one of trace, debug, info, warn, error, critical, off",
       path + ":3:3: log.fromat: unknown key (known: format, level); did you mean 'format'?",
       path + ":5:19: web.listen_address: '9863' is not HOST:PORT, :PORT or [IPv6]:PORT",
       path + ":7:9: labels.comm: out of range: 0 (expected an integer from 1 to 100000)",
-      path + ":8:29: labels.folded_values_remembered: expected an integer from 0 to 10000000, "
-             "got '-5'",
-      path + ":10:3: probes.brokenpipe: unknown key (known: broken_pipe, fifo_open, sigpipe, "
-             "unix_sock); did you mean 'broken_pipe'?",
+      path +
+          ":8:29: labels.folded_values_remembered: expected an integer from 0 to 10000000, "
+          "got '-5'",
+      path +
+          ":10:3: probes.brokenpipe: unknown key (known: broken_pipe, fifo_open, sigpipe, "
+          "syscall_tracepoints, unix_sock); did you mean 'broken_pipe'?",
       path + ":13:14: probes.sigpipe.enabled: expected true or false, got 'maybe'",
-      path + ":15:3: collectors.sigpip: unknown collector (known: broken_pipe, sigpipe, fifo_open, "
-             "unix_sock, unix_sockets, ipc_files, sysv_ipc, posix_ipc, endpoints, "
-             "selinux); did you mean 'sigpipe'?",
+      path +
+          ":15:3: collectors.sigpip: unknown collector (known: broken_pipe, sigpipe, fifo_open, "
+          "unix_sock, unix_sockets, ipc_files, sysv_ipc, posix_ipc, endpoints, "
+          "selinux); did you mean 'sigpipe'?",
   };
   for (const auto& line : expected) {
     EXPECT_THAT(text, HasSubstr(line));
@@ -197,6 +207,9 @@ TEST_F(ConfigTest, WrongTypes) {
               HasSubstr("test.yaml:2:9: labels.comm: expected an integer from 1 to 100000"));
   EXPECT_THAT(errorsOf("web:\n  listen_address: [1]\n"),
               HasSubstr("test.yaml:2:19: web.listen_address: expected HOST:PORT"));
+  EXPECT_THAT(errorsOf("probes:\n  syscall_tracepoints: 0\n"),
+              HasSubstr("test.yaml:2:24: probes.syscall_tracepoints: expected true or false, got "
+                        "'0'"));
   EXPECT_THAT(errorsOf("probes:\n  sigpipe:\n    enabled: yes\n"),
               HasSubstr("test.yaml:3:14: probes.sigpipe.enabled: expected true or false, got "
                         "'yes'"));
@@ -259,8 +272,8 @@ TEST_F(ConfigTest, OutOfRangeIntegers) {
 TEST_F(ConfigTest, SyscallListProblems) {
   EXPECT_THAT(errorsOf("probes:\n  broken_pipe:\n    syscalls: [write, wirte]\n"),
               HasSubstr("test.yaml:3:23: probes.broken_pipe.syscalls: unknown syscall 'wirte' "
-                        "(known: write, writev, sendto, sendmsg, sendmmsg, splice); did you mean "
-                        "'write'?"));
+                        "(known: write, writev, sendto, sendmsg, sendmmsg, splice, sendfile, "
+                        "io_uring); did you mean 'write'?"));
   EXPECT_THAT(errorsOf("probes:\n  broken_pipe:\n    syscalls: [write, write]\n"),
               HasSubstr("test.yaml:3:23: probes.broken_pipe.syscalls: duplicate syscall 'write'"));
   EXPECT_THAT(errorsOf("probes:\n  broken_pipe:\n    syscalls: []\n"),
@@ -328,7 +341,8 @@ TEST_F(ConfigTest, InventoryProblems) {
               HasSubstr("test.yaml:2:3: inventory.msg_queue_topn: unknown key (known: "
                         "msg_queue_top_n, posix_mqueue_top_n, posix_shm_dir, posix_shm_top_n); did "
                         "you mean 'msg_queue_top_n'?"));
-  EXPECT_THAT(errorsOf("inventory: 5\n"), HasSubstr("test.yaml:1:12: inventory: expected a mapping"));
+  EXPECT_THAT(errorsOf("inventory: 5\n"),
+              HasSubstr("test.yaml:1:12: inventory: expected a mapping"));
   EXPECT_EQ(parseConfig("inventory:\n  msg_queue_top_n: 0\n", "x").inventory.msg_queue_top_n, 0u);
   EXPECT_EQ(errorsOf("inventory:\n"), "");
   EXPECT_EQ(errorsOf("collectors:\n  sysv_ipc: false\n  posix_ipc: false\n"), "");
