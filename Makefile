@@ -66,8 +66,15 @@ clean:
 # What the probes cost other processes, how /metrics scales and what a scrape costs next to
 # node_exporter on a generated big host, measured in one run (as root); results and options
 # (e.g. ARGS="--only bighost") are in docs/benchmarks.md.
+# Then the probe backends side by side in a guest on each kernel of VMBENCH (TCG: fewer
+# iterations); `make bench VMBENCH=` leaves the guest out.
+VMBENCH ?= 6.1
 bench: build
 	./$(BUILD_DIR)/tests/ipcwatch_bench $(ARGS)
+	for series in $(VMBENCH); do \
+	  IPCWATCH_VM_BENCH=--only,backends,--reps,9,--iterations,20000 \
+	    ./scripts/vm/run.sh $$series $(BUILD_DIR) - $(BUILD_DIR)/vmbench/$$series || exit 1; \
+	done
 
 # An event storm (EPIPE writers, blocked FIFO opens) and concurrent scrapes for a minute, as
 # root: generated versus counted events, lost events, scrape latency and peak RSS (results in

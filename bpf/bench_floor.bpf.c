@@ -17,6 +17,7 @@ EMPTY("tracepoint/syscalls/sys_exit_sendto", floor_exit_sendto)
 EMPTY("tracepoint/syscalls/sys_exit_sendmsg", floor_exit_sendmsg)
 EMPTY("tracepoint/syscalls/sys_exit_sendmmsg", floor_exit_sendmmsg)
 EMPTY("tracepoint/syscalls/sys_exit_splice", floor_exit_splice)
+EMPTY("tracepoint/syscalls/sys_exit_sendfile64", floor_exit_sendfile)
 EMPTY("tracepoint/syscalls/sys_enter_openat", floor_enter_openat)
 EMPTY("tracepoint/syscalls/sys_exit_openat", floor_exit_openat)
 EMPTY("tracepoint/syscalls/sys_enter_open", floor_enter_open)
@@ -26,6 +27,9 @@ EMPTY("tracepoint/syscalls/sys_exit_bind", floor_exit_bind)
 
 SEC("tp_btf/signal_generate")
 int BPF_PROG(floor_signal_generate) { return 0; }
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(floor_io_uring_complete) { return 0; }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(floor_process_exit) { return 0; }

@@ -34,7 +34,18 @@ uname -r > "$out/release"
 params=$(cat /proc/cmdline)
 build=$(sed -n 's/.*ipcwatch.build=\([^ ]*\).*/\1/p' <<<"$params")
 filter=$(sed -n 's/.*ipcwatch.filter=\([^ ]*\).*/\1/p' <<<"$params")
+bench=$(sed -n 's/.*ipcwatch.bench=\([^ ]*\).*/\1/p' <<<"$params")
 cd "$build" || { echo "no build directory $build" > "$out/error"; echo o > /proc/sysrq-trigger; }
+# The benchmark instead of the suite (run.sh with IPCWATCH_VM_BENCH): its arguments come
+# comma-separated, as a kernel parameter holds no spaces.
+if [ -n "$bench" ]; then
+  # shellcheck disable=SC2046  # word splitting of the arguments is the point
+  ./tests/ipcwatch_bench $(tr , ' ' <<<"$bench") > "$out/bench.txt" 2>&1
+  echo $? > "$out/bench.status"
+  sync
+  echo o > /proc/sysrq-trigger
+  sleep 60
+fi
 # The agent alone with its embedded default first: which probes attach on this kernel, and
 # which host inventory backend it chose (the harness's summary line reads both).
 ./ipcwatch --web.listen-address 127.0.0.1:19863 > "$out/agent.log" 2>&1 &

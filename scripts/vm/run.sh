@@ -7,6 +7,8 @@
 # SERIES-selinux (6.1-selinux) boots that kernel with SELinux as its major LSM and lays a Debian
 # 12 root with the reference policy and auditd (selinux-root.sh) under this machine's root; the
 # guest loads the policy, permissive, before the suite starts.
+# With IPCWATCH_VM_BENCH set (the benchmark's arguments, comma-separated: `--only,backends`), the
+# guest runs ipcwatch_bench with them instead of the suite, and this prints its output.
 #
 #   scripts/vm/run.sh SERIES[-selinux] BUILD_DIR FILTER [RESULTS_DIR]
 set -euo pipefail
@@ -60,6 +62,8 @@ if [ -w /dev/kvm ] && timeout 30 qemu-system-x86_64 -accel kvm -cpu max -m 256M 
 fi
 cmdline="console=ttyS0 panic=-1 ipcwatch.kernel_dir=$kernel_dir ipcwatch.build=$build"
 cmdline+=" ipcwatch.filter=$filter ipcwatch.guest=$here/guest.sh"
+bench=${IPCWATCH_VM_BENCH:-}
+[ -z "$bench" ] || cmdline+=" ipcwatch.bench=$bench"
 shares=()
 if [ "$name" != "$series" ]; then
   selinux_root=$("$here/selinux-root.sh")
@@ -79,6 +83,16 @@ if [ "$status" -eq 137 ]; then
   echo "vmtest $name: FAILED: the guest did not finish in ${deadline}s (console: $results/console.log)"
   tail -n 20 "$results/console.log" >&2
   exit 1
+fi
+if [ -n "$bench" ]; then
+  if [ ! -f "$results/bench.status" ]; then
+    echo "vmbench $name: FAILED: the guest ended without results (console: $results/console.log)"
+    tail -n 40 "$results/console.log" >&2
+    exit 1
+  fi
+  echo "vmbench $name: kernel $(cat "$results/release") (${accel[1]}), ${elapsed}s:"
+  cat "$results/bench.txt"
+  exit "$(cat "$results/bench.status")"
 fi
 if [ ! -f "$results/e2e.status" ]; then
   why="the guest ended without results"

@@ -7,7 +7,11 @@
 //  3. agent start-up time until every probe is attached;
 //  4. scrape latency and CPU per scrape of ipcwatch and of node_exporter, on the machine as it
 //     is and on a generated big host (BigHost: 1 000 processes x 100 descriptors, 100 network
-//     and IPC namespaces) with 10 FIFO endpoints x 2 clients configured.
+//     and IPC namespaces) with 10 FIFO endpoints x 2 clients configured;
+//  5. the probe backends side by side (`--only backends`, also run in a guest on Debian's 6.1
+//     kernel by scripts/vm/bench.sh): no agent, the tracepoint floor, the agent on its syscall
+//     tracepoints and on its BPF trampolines, on the pipe and unix loops, a loop of a syscall no
+//     probe looks at (getpid) and a loop of broken-pipe writes (the counted event).
 // Run as root: `make bench` (or build/tests/ipcwatch_bench [--only SECTIONS] [options], see
 // usage() and docs/benchmarks.md).
 #include <arpa/inet.h>
@@ -18,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,6 +55,8 @@ namespace {
 
 using ipcwatch::testing::AgentProcess;
 using ipcwatch::testing::BigHost;
+using ipcwatch::testing::cpuTimes;
+using ipcwatch::testing::ftraceCanHook;
 using ipcwatch::testing::httpRequest;
 using ipcwatch::testing::measureScrapes;
 using ipcwatch::testing::NodeExporter;
@@ -300,6 +307,164 @@ void hotLoops(int reps, long iterations) {
   const Stats s = stats(startups);
   std::printf("\nagent start-up to all probes attached: median %.3f s [%.3f-%.3f]\n", s.median,
               s.min, s.max);
+}
+
+double getpidLoopNs(long iterations) {
+  const auto start = Clock::now();
+  for (long i = 0; i < iterations; ++i) {
+    if (syscall(SYS_getpid) <= 0) {
+      return -1;
+    }
+  }
+  const std::chrono::duration<double, std::nano> took = Clock::now() - start;
+  return took.count() / static_cast<double>(iterations);
+}
+
+// 1-byte writes to a pipe whose reader is closed, SIGPIPE ignored: each is one EPIPE and one
+// SIGPIPE, what the agent counts.
+double epipeLoopNs(long iterations) {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    return -1;
+  }
+  close(fds[0]);
+  const auto old = signal(SIGPIPE, SIG_IGN);
+  char byte = 'x';
+  const auto start = Clock::now();
+  for (long i = 0; i < iterations; ++i) {
+    if (write(fds[1], &byte, 1) != -1 || errno != EPIPE) {
+      return -1;
+    }
+  }
+  const std::chrono::duration<double, std::nano> took = Clock::now() - start;
+  signal(SIGPIPE, old);
+  close(fds[1]);
+  return took.count() / static_cast<double>(iterations);
+}
+
+// How many attached programs the agent reports on `backend`.
+int programsOn(int port, const std::string& backend) {
+  const auto response = httpRequest(port, "GET", "/metrics");
+  int n = 0;
+  if (response) {
+    for (const auto& [key, value] : parseExposition(response->body)) {
+      n += key.rfind("ipcwatch_probe_backend{", 0) == 0 &&
+                   key.find("backend=\"" + backend + "\"") != std::string::npos && value == 1
+               ? 1
+               : 0;
+    }
+  }
+  return n;
+}
+
+// The agent with IPCWATCH_PROBE_BACKEND=backend in its environment; exits the benchmark when it
+// does not come up with every probe attached on it.
+AgentRun startAgentOn(const std::string& backend) {
+  setenv("IPCWATCH_PROBE_BACKEND", backend.c_str(), 1);
+  AgentRun agent = startAgent();
+  unsetenv("IPCWATCH_PROBE_BACKEND");
+  if (agent.port == 0 || !allProbesAttached(agent.port) || programsOn(agent.port, backend) == 0) {
+    std::fprintf(stderr, "bench: agent not attached on %s:\n%s\n", backend.c_str(),
+                 agent.process ? agent.process->log().c_str() : "");
+    std::exit(1);
+  }
+  // The loops measure the agent at rest, not the end of its start-up: in a guest under
+  // single-threaded TCG every vCPU shares one host thread, so the agent's own CPU would be
+  // charged to the loop. At rest = no CPU time (of the agent and its web process) for 0.5 s.
+  const auto deadline = Clock::now() + 60s;
+  double before = cpuTimes(agent.process->pid()).self;
+  while (Clock::now() < deadline) {
+    std::this_thread::sleep_for(500ms);  // the quiet interval itself, not a synchronisation
+    const double now = cpuTimes(agent.process->pid()).self;
+    if (now == before) {
+      break;
+    }
+    before = now;
+  }
+  return agent;
+}
+
+// The backends side by side in one run, modes interleaved as in hotLoops. The fexit mode runs
+// where the kernel has BPF trampolines (ftrace can hook the syscalls' entry points).
+void backendLoops(int reps, long iterations) {
+  std::vector<std::string> modes = {"no agent", "floor (empty programs)", "ipcwatch, tracepoint"};
+  const bool trampolines = ftraceCanHook("__x64_sys_write") && ftraceCanHook("fifo_open");
+  if (trampolines) {
+    modes.emplace_back("ipcwatch, fexit");
+  }
+  const std::vector<std::pair<std::string, double (*)(long)>> loops = {
+      {"pipe write+read", pipeLoopNs},
+      {"unix send+recv", unixLoopNs},
+      {"getpid (no probe)", getpidLoopNs},
+      {"EPIPE write (counted)", epipeLoopNs}};
+  std::map<std::string, std::map<std::string, std::vector<double>>> ns;  // loop -> mode -> runs
+  std::map<std::string, std::vector<double>> agent_cpu_ms;  // mode -> the agent's, per round
+  for (int rep = 0; rep < reps; ++rep) {
+    for (std::size_t m = 0; m < modes.size(); ++m) {
+      const std::string& mode = modes[(m + static_cast<std::size_t>(rep)) % modes.size()];
+      std::unique_ptr<Floor> floor;
+      AgentRun agent;
+      if (mode.rfind("floor", 0) == 0) {
+        floor = std::make_unique<Floor>();
+        if (!floor->ok()) {
+          std::fprintf(stderr, "bench: floor programs did not load\n");
+          std::exit(1);
+        }
+      } else if (mode == "ipcwatch, tracepoint") {
+        agent = startAgentOn("tracepoint");
+      } else if (mode == "ipcwatch, fexit") {
+        agent = startAgentOn("fexit");
+      }
+      const double agent_cpu_before = agent.process ? cpuTimes(agent.process->pid()).self : 0;
+      for (const auto& [loop, run] : loops) {
+        ns[loop][mode].push_back(run(iterations));
+      }
+      if (agent.process) {
+        agent_cpu_ms[mode].push_back((cpuTimes(agent.process->pid()).self - agent_cpu_before) *
+                                     1000);
+      }
+    }
+  }
+  std::printf("\nprobe backends, ns per iteration (median [min-max] of %d runs x %ld)%s\n", reps,
+              iterations, trampolines ? "" : "; no BPF trampolines on this kernel: no fexit mode");
+  std::printf("\n| loop |");
+  for (const auto& mode : modes) {
+    std::printf(" %s |", mode.c_str());
+  }
+  std::printf("\n|---|");
+  for (std::size_t i = 0; i < modes.size(); ++i) {
+    std::printf("---|");
+  }
+  std::printf("\n");
+  for (const auto& [loop, run] : loops) {
+    std::printf("| %s |", loop.c_str());
+    for (const auto& mode : modes) {
+      const Stats s = stats(ns[loop][mode]);
+      std::printf(" %.0f [%.0f-%.0f] |", s.median, s.min, s.max);
+    }
+    std::printf("\n");
+  }
+  std::printf(
+      "\n| loop | agent mode | agent / no agent | agent / floor | agent - no agent, ns |\n"
+      "|---|---|---|---|---|\n");
+  for (const auto& [loop, run] : loops) {
+    const double none = stats(ns[loop]["no agent"]).median;
+    const double floor = stats(ns[loop]["floor (empty programs)"]).median;
+    for (const auto& mode : modes) {
+      if (mode.rfind("ipcwatch", 0) != 0) {
+        continue;
+      }
+      const double agent = stats(ns[loop][mode]).median;
+      std::printf("| %s | %s | %.3f | %.3f | %.0f |\n", loop.c_str(), mode.c_str() + 10,
+                  agent / none, agent / floor, agent - none);
+    }
+  }
+  for (const auto& [mode, runs] : agent_cpu_ms) {
+    const Stats s = stats(runs);
+    std::printf("\n%s: the agent's own CPU during a round of the loops: median %.0f ms [%.0f-%.0f]",
+                mode.c_str(), s.median, s.min, s.max);
+  }
+  std::printf("\n");
 }
 
 // K distinct comm label sets: one process renames itself before each broken-pipe write.
@@ -668,7 +833,8 @@ bool slowClientsSection(int clients) {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: ipcwatch_bench [--only probes,scaling,bighost,slowclients] [--reps N] "
+               "usage: ipcwatch_bench [--only probes,scaling,bighost,slowclients,backends] "
+               "[--reps N] "
                "[--iterations N]\n"
                "                      [--scrapes N] [--scrape-gap-ms N] [--processes N] "
                "[--fds-per-process N]\n");
@@ -679,7 +845,7 @@ void usage() {
 int main(int argc, char** argv) {
   int reps = 5;
   long iterations = 200000;
-  std::set<std::string> sections = {"probes", "scaling", "bighost", "slowclients"};
+  std::set<std::string> sections = {"probes", "backends", "scaling", "bighost", "slowclients"};
   BigHost::Options host_options;
   ScrapeOptions scrape_options;
   for (int i = 1; i < argc; i += 2) {
@@ -698,7 +864,7 @@ int main(int argc, char** argv) {
       std::istringstream list(value);
       for (std::string section; std::getline(list, section, ',');) {
         if (section != "probes" && section != "scaling" && section != "bighost" &&
-            section != "slowclients") {
+            section != "slowclients" && section != "backends") {
           std::fprintf(stderr, "bench: unknown section '%s'\n", section.c_str());
           usage();
           return 2;
@@ -729,6 +895,9 @@ int main(int argc, char** argv) {
               iterations, std::thread::hardware_concurrency());
   if (sections.count("probes") != 0) {
     hotLoops(reps, iterations);
+  }
+  if (sections.count("backends") != 0) {
+    backendLoops(reps, iterations);
   }
   if (sections.count("scaling") != 0) {
     scrapeScaling();
