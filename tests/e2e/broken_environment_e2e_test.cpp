@@ -86,9 +86,13 @@ TEST_F(BrokenEnvironmentE2eTest, MissingKernelBtfDegradesEveryProbe) {
 
 // Without tracefs (nothing at /sys/kernel/tracing or /sys/kernel/debug/tracing, and nowhere to
 // mount it: /sys/kernel is an empty read-only tmpfs apart from the BTF) the classic syscall
-// tracepoints cannot attach; the BTF tracepoints need no tracefs and still do.
+// tracepoints cannot attach; the BTF tracepoints need no tracefs and still do. The agent is held
+// to the tracepoint backend: where the kernel has BPF trampolines, fexit needs no tracefs either.
 TEST_F(BrokenEnvironmentE2eTest, NoTracefsDegradesOnlyClassicTracepoints) {
   AgentProcess agent(kConfig, {}, [] {
+    if (setenv("IPCWATCH_PROBE_BACKEND", "tracepoint", 1) != 0) {
+      return 93;
+    }
     if (const int code = privateMounts(); code != 0) {
       return code;
     }

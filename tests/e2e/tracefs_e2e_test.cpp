@@ -1,6 +1,7 @@
 // A fresh host has no tracefs mounted: the agent must mount it to attach classic tracepoints.
 // The test recreates that host in a private mount namespace, so the real host is untouched.
 #include <sched.h>
+#include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,8 +17,12 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-// Runs in the agent's child before exec: a private mount namespace without tracefs or debugfs.
+// Runs in the agent's child before exec: a private mount namespace without tracefs or debugfs,
+// and the tracepoint backend (where the kernel has BPF trampolines, fexit needs no tracefs).
 int enterNamespaceWithoutTracefs() {
+  if (setenv("IPCWATCH_PROBE_BACKEND", "tracepoint", 1) != 0) {
+    return 89;
+  }
   if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr)) {
     return 90;
   }
