@@ -4,12 +4,13 @@ ASAN_BUILD_DIR ?= build-asan
 TSAN_BUILD_DIR ?= build-tsan
 JOBS           ?= $(shell nproc)
 ARGS           ?=
+PREFIX         ?= /usr/local
 # The stock Debian kernels `make vmtest` boots, and those `make test` runs it on (README,
 # "Kernel matrix").
 KERNELS        ?= 5.10 6.1 6.12 6.1-selinux
 TEST_KERNELS   ?= $(KERNELS)
 
-.PHONY: all deps build build-asan build-tsan run test test-unit test-asan vmtest bench soak format clean
+.PHONY: all deps build build-asan build-tsan run install test test-unit test-asan vmtest bench soak format clean
 
 all: build
 
@@ -37,6 +38,11 @@ build-tsan: deps $(TSAN_BUILD_DIR)/Makefile
 # Starts the agent with its embedded default configuration (root needed for the BPF probes).
 run: build
 	./$(BUILD_DIR)/ipcwatch $(ARGS)
+
+# Installs the agent, its configuration (only when there is none), the systemd unit, the docs and
+# the examples (README, "Install on a host"); DESTDIR=DIR stages the tree under DIR.
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 # Every test: unit and end-to-end tests (e2e needs root and skips without it), then the unit
 # tests again under AddressSanitizer + UndefinedBehaviorSanitizer, and the tests of state shared

@@ -16,64 +16,11 @@
 namespace ipcwatch {
 namespace {
 
-constexpr std::string_view kDefaultConfig = R"(# ipcwatch embedded default configuration
-log:
-  level: info            # trace|debug|info|warn|error|critical|off
-  format: text           # text|json
-web:
-  listen_address: ":9863"
-  # config_file: /etc/ipcwatch/web-config.yml   # TLS and basic auth (docs/security.md)
-  max_connections: 4096  # open at once; past it the longest-waiting is closed
-  user: nobody           # the HTTP-serving process's user (it holds no capability)
-labels:
-  comm: 1000             # distinct comm values per metric before folding into "other"
-  path: 1000             # distinct path values per metric before folding into "other"
-  folded_values_remembered: 65536
-paths:
-  procfs: /proc
-  sysfs: /sys
-probes:
-  syscall_tracepoints: true  # false: fentry/fexit and BTF tracepoints only, never the syscall path
-  broken_pipe:           # EPIPE: fexit on the syscalls, else their exit tracepoints
-    enabled: true
-    syscalls: [write, writev, sendto, sendmsg, sendmmsg, splice, sendfile, io_uring]
-  sigpipe:               # signal_generate + sched_process_exit (BTF tracepoints)
-    enabled: true
-  fifo_open:             # FIFO opens: waits, blocked opens, errors (open/openat tracepoints)
-    enabled: true
-    blocked_threshold_seconds: 1
-    syscalls: [openat, open]
-  unix_sock:             # failed connect()/bind() on AF_UNIX sockets (syscall-exit tracepoints)
-    enabled: true
-    syscalls: [connect, bind]
-watch_paths: []          # paths/prefixes whose failed opens count for every errno, e.g. [/run/]
-scan:                    # the ipc_files collector's walk for FIFOs and socket files
-  directories: [/run, /var/run, /tmp, /var/tmp, /dev/shm]
-  max_depth: 4
-  time_budget_seconds: 2
-inventory:
-  msg_queue_top_n: 10      # per-queue series for the largest SysV message queues
-  posix_mqueue_top_n: 10   # per-queue series for the fullest POSIX message queues
-  posix_shm_top_n: 10      # per-object series for the largest /dev/shm objects
-  posix_shm_dir: /dev/shm
-endpoints: []            # FIFOs/unix sockets clients must reach, checked from each client's view
-# endpoints:
-#   - name: opensips_mi
-#     path: /tmp/opensips_fifo
-#     type: fifo           # fifo | unix_stream | unix_dgram | unix_seqpacket (path or @abstract)
-#     server: { process: opensips }   # process (comm), exe, pid_file or systemd_unit
-#     clients:
-#       - name: opensips-cp
-#         process: httpd   # the client as it runs now...
-#         user: apache     # ...or, when no such process runs, the identity to check as
-#         access: write    # read | write | read_write (FIFOs) | connect (sockets)
-selinux:                 # the selinux collector's audit sources
-  sources: [netlink, audit_log, tracepoint]   # audit multicast, file tail, BPF avc tracepoint
-  audit_log: /var/log/audit/audit.log
-  recent_denials: 50     # last denials shown on /denials (0-10000)
-# collectors:            # every collector is on unless switched off here, e.g.
-#   unix_sock: false
-)";
+// deploy/ipcwatch.yml, the file installed as /etc/ipcwatch/ipcwatch.yml, as a raw string literal
+// (CMake writes it into the build tree).
+constexpr std::string_view kDefaultConfig =
+#include "default_config.inc"
+    ;
 
 std::vector<std::string>& knownCollectors() {
   static std::vector<std::string> names;

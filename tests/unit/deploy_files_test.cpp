@@ -235,6 +235,26 @@ TEST(DeployFiles, KubernetesManifestsAreConsistentWithTheAgent) {
   EXPECT_EQ(by_kind["ServiceMonitor"]["spec"]["endpoints"][0]["port"].as<std::string>(), "metrics");
 }
 
+// The README's Configuration section shows the default configuration as it is: the built-in
+// default is deploy/ipcwatch.yml, the file installed as /etc/ipcwatch/ipcwatch.yml, and the
+// README quotes it without its header comment.
+TEST(DeployFiles, ReadmeShowsTheDefaultConfigurationAsInstalled) {
+  const std::string installed = readFile(kSource + "/deploy/ipcwatch.yml");
+  EXPECT_EQ(std::string(embeddedDefaultConfig()), installed);
+  std::string body = installed;
+  while (body.rfind("#", 0) == 0) {
+    body.erase(0, body.find('\n') + 1);
+  }
+  const std::string readme = readFile(kSource + "/README.md");
+  const auto section = readme.find("\n## Configuration\n");
+  ASSERT_NE(section, std::string::npos);
+  const auto start = readme.find("```yaml\n", section);
+  ASSERT_NE(start, std::string::npos);
+  const auto end = readme.find("```\n", start + 8);
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_EQ(readme.substr(start + 8, end - start - 8), body);
+}
+
 TEST(DeployFiles, MetricSelectorsAreFoundInExpressions) {
   const auto selectors = metricSelectors(
       R"(sum by (job, comm) (increase(ipc_epipe_total{job=~"ipcwatch"}[5m])) > 100 or up == 0 )"
