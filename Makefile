@@ -5,7 +5,7 @@ TSAN_BUILD_DIR ?= build-tsan
 JOBS           ?= $(shell nproc)
 ARGS           ?=
 PREFIX         ?= /usr/local
-# The stock Debian kernels `make vmtest` boots, and those `make test` runs it on (README,
+# The stock Debian kernels `make vmtest` boots, and those `make test` runs it on (docs/testing.md,
 # "Kernel matrix").
 KERNELS        ?= 5.10 6.1 6.12 6.1-selinux
 TEST_KERNELS   ?= $(KERNELS)

@@ -59,10 +59,10 @@ done
 echo
 printf '%s\n' "${summary[@]}"
 
-# The README's kernel table must say what this run saw, kernel by kernel: the probes attached
+# The kernel table of docs/testing.md must say what this run saw, kernel by kernel: the probes attached
 # with their backends, and the host inventory's backend and walk (test counts and exact
 # releases change too often to be kept there by hand). The SELinux guest's row says "SELinux".
-readme=$here/../../README.md
+readme=$here/../../docs/testing.md
 for line in "${summary[@]}"; do
   [[ $line =~ ^vmtest\ ([0-9.]+)(-selinux)?:\ kernel.*probes\ attached\ ([0-9]+/[0-9]+( \([^\)]*\))?)\;\ inventory\ ([a-z_]+)(\ \(([a-z_]+)\))? ]] ||
     continue
@@ -79,7 +79,7 @@ for line in "${summary[@]}"; do
   fi
   series+=$selinux
   if [ -z "$row" ]; then
-    echo "vmtest: README.md's kernel table has no row for $series" >&2
+    echo "vmtest: docs/testing.md's kernel table has no row for $series" >&2
     failed=1
     continue
   fi
@@ -87,7 +87,7 @@ for line in "${summary[@]}"; do
   row_probes=$(sed 's/^ *//; s/ *$//' <<<"$row_probes")
   row_inventory=$(sed 's/^ *//; s/ *$//' <<<"$row_inventory")
   if [ "$row_probes" != "$probes" ] || [ "$row_inventory" != "$inventory" ]; then
-    echo "vmtest: README.md's kernel table says '$row_probes' and '$row_inventory' for $series;" \
+    echo "vmtest: docs/testing.md's kernel table says '$row_probes' and '$row_inventory' for $series;" \
       "this run saw '$probes' and '$inventory': update the table" >&2
     failed=1
   fi

@@ -620,18 +620,31 @@ EndpointVerdicts endpointVerdicts(const std::string& body) {
   return verdicts;
 }
 
+// The samples of an exposition: its lines other than comments and blank ones.
+std::size_t sampleCount(const std::string& body) {
+  std::size_t samples = 0;
+  std::size_t at = 0;
+  while (at < body.size()) {
+    const std::size_t end = std::min(body.find('\n', at), body.size());
+    samples += end > at && body[at] != '#' ? 1 : 0;
+    at = end + 1;
+  }
+  return samples;
+}
+
 void printScrapeTable(const std::vector<ScrapeRow>& rows) {
   std::printf(
       "\n| host | exporter | /metrics median | p90 | CPU per scrape | helper processes' "
-      "CPU per scrape | body | host after the batch |\n|---|---|---|---|---|---|---|---|\n");
+      "CPU per scrape | body | series | host after the batch |\n"
+      "|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& row : rows) {
     const ScrapeCost& c = row.cost;
     std::printf(
-        "| %s | %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %zu KB | %d processes, %ld "
+        "| %s | %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %zu KB | %zu | %d processes, %ld "
         "descriptors |\n",
         row.host.c_str(), row.exporter.c_str(), c.median_ms, c.p90_ms, c.cpu_ms_per_scrape,
-        c.helper_cpu_ms_per_scrape, (c.body_bytes + 512) / 1024, row.after.processes,
-        row.after.descriptors);
+        c.helper_cpu_ms_per_scrape, (c.body_bytes + 512) / 1024, sampleCount(c.body),
+        row.after.processes, row.after.descriptors);
   }
   std::printf(
       "\n| host | latency ipcwatch / node_exporter (median) | p90 | CPU ipcwatch / "

@@ -33,7 +33,7 @@ constexpr int kFifos = 100000;
 constexpr int kComms = 5000;
 constexpr int kCap = 1000;  // the default labels.path and labels.comm: exceeded 100- and 5-fold
 // The agent's resident memory after the flood, all probes attached: measured at ~62 MiB. The
-// bound is the one README.md documents.
+// bound is the one docs/configuration.md documents ("Memory under a flood of names").
 constexpr long kRssBoundKiB = 256 * 1024;
 
 // Runs fn as uid/gid 65534 in a child; returns whether it exited 0.

@@ -1,9 +1,9 @@
 // End to end against the real thing: Debian's prometheus scrapes the real agent every second and
-// evaluates the project's alerts.yml; the test produces the IPC events the dashboard shows and
-// breaks a configured endpoint, then asserts through Prometheus's HTTP API what an on-call
-// engineer would see: the target up, every dashboard and alert expression accepted, every
-// dashboard query returning data, and the endpoint alert firing with its failing check, then
-// resolving.
+// evaluates the project's alerts.yml and recording.yml; the test produces the IPC events the
+// dashboard shows and breaks a configured endpoint, then asserts through Prometheus's HTTP API
+// what an on-call engineer would see: the target up, every dashboard and rule expression
+// accepted, every dashboard query returning data (the Fleet row's from the recorded series),
+// and the endpoint alert firing with its failing check, then resolving.
 //
 // The rules' `for:` durations (minutes, as in production) are rewritten to a few seconds in the
 // test's copy of alerts.yml; the expressions are the file's own, unchanged.
@@ -233,11 +233,15 @@ std::vector<std::pair<std::string, std::string>> dashboardExpressions() {
   return out;
 }
 
-std::vector<std::pair<std::string, std::string>> alertExpressions(const std::string& file) {
+// The expressions of a rule file, keyed by "alert NAME" or "record NAME".
+std::vector<std::pair<std::string, std::string>> ruleExpressions(const std::string& file) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& group : YAML::LoadFile(file)["groups"]) {
     for (const auto& rule : group["rules"]) {
-      out.emplace_back("alert " + rule["alert"].as<std::string>(), rule["expr"].as<std::string>());
+      const bool alert = static_cast<bool>(rule["alert"]);
+      out.emplace_back(
+          (alert ? "alert " : "record ") + rule[alert ? "alert" : "record"].as<std::string>(),
+          rule["expr"].as<std::string>());
     }
   }
   return out;
@@ -316,9 +320,11 @@ class PrometheusE2eTest : public ::testing::Test {
         std::regex_replace(readFile(IPCWATCH_SOURCE_DIR "/deploy/prometheus/alerts.yml"),
                            std::regex(R"((\n +for: )\d+[smh])"), "$012s");
     std::ofstream(dir_ + "/alerts.yml") << rules;
+    std::ofstream(dir_ + "/recording.yml")
+        << readFile(IPCWATCH_SOURCE_DIR "/deploy/prometheus/recording.yml");
     std::ofstream(dir_ + "/prometheus.yml")
         << "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
-        << "rule_files: [" << dir_ << "/alerts.yml]\n"
+        << "rule_files: [" << dir_ << "/alerts.yml, " << dir_ << "/recording.yml]\n"
         << "scrape_configs:\n  - job_name: ipcwatch\n    static_configs:\n"
         << "      - targets: ['127.0.0.1:" << agent_port << "']\n";
   }
@@ -471,10 +477,13 @@ TEST_F(PrometheusE2eTest, DashboardAndAlertsAgainstRealPrometheus) {
       runCommand("promtool check metrics < '" + dir_ + "/metrics.prom'");
   EXPECT_EQ(lint_status, 0) << lint_output;
 
-  // Prometheus accepts every expression of the dashboard and of the rules.
+  // Prometheus accepts every expression of the dashboard and of the alert and recording rules.
   auto expressions = dashboardExpressions();
-  for (auto& alert : alertExpressions(IPCWATCH_SOURCE_DIR "/deploy/prometheus/alerts.yml")) {
-    expressions.push_back(std::move(alert));
+  for (const char* file : {IPCWATCH_SOURCE_DIR "/deploy/prometheus/alerts.yml",
+                           IPCWATCH_SOURCE_DIR "/deploy/prometheus/recording.yml"}) {
+    for (auto& rule : ruleExpressions(file)) {
+      expressions.push_back(std::move(rule));
+    }
   }
   ASSERT_GT(expressions.size(), 30u);
   for (const auto& [where, expr] : expressions) {

@@ -251,7 +251,7 @@ std::map<std::string, double> counterSamples(const std::string& body) {
 
 // What the collectors keep from scrape to scrape lives outside them: a reload rebuilds every
 // collector, and neither a counter nor ipc_endpoint_last_ok_timestamp_seconds may start again
-// ("since the agent started", the README says). The endpoint was reachable, then its reader
+// ("since the agent started", docs/metrics.md says). The endpoint was reachable, then its reader
 // went away; after the reload its last-ok time is the one from before, not 0.
 TEST_F(ReloadE2E, NoCounterGoesBackwardsAndLastOkSurvives) {
   const std::string config = baseConfig() + "endpoints:\n  - name: kept\n    path: " + fifo_ +

@@ -53,15 +53,15 @@ diff <(grep -v '^ExecStart=\|^Documentation=' "$unit") \
   <(grep -v '^ExecStart=\|^Documentation=' "$source/deploy/systemd/ipcwatch.service") > /dev/null ||
   fail "the installed unit differs from deploy/systemd/ipcwatch.service beyond its paths"
 doc=$root/usr/local/share/doc/ipcwatch
-for file in README.md runbook.md security.md benchmarks.md examples/ipcwatch.yml \
-  examples/web-config.yml examples/scrape.yml examples/alerts.yml examples/alertmanager.yml \
-  examples/ipcwatch.json; do
+for file in README.md docs/runbook.md docs/security.md docs/configuration.md docs/metrics.md \
+  examples/ipcwatch.yml examples/web-config.yml examples/scrape.yml examples/alerts.yml \
+  examples/recording.yml examples/alertmanager.yml examples/ipcwatch.json; do
   expect_mode "$doc/$file" 644
 done
 cmp -s "$doc/README.md" "$source/README.md" || fail "the installed README differs"
-# The README's links into docs/ are the docs installed beside it.
-for page in $(grep -o '(docs/[a-z]*\.md' "$source/README.md" | sort -u | cut -c7-); do
-  [ -e "$doc/$page" ] || fail "the README links docs/$page, which is not installed"
+# The README's links into docs/ resolve in the installed tree as in the source tree.
+for page in $(grep -o '(docs/[a-z]*\.md' "$source/README.md" | sort -u | cut -c2-); do
+  cmp -s "$doc/$page" "$source/$page" || fail "the README links $page, which is not installed as is"
 done
 
 # The installed binary runs from there, and accepts the installed configuration.

@@ -1,10 +1,12 @@
 // The conventions of the deployment files that promtool cannot check: the dashboard's identity
 // and variables, the rules' mixin style (names, severities, summaries, runbook links that
-// resolve), one job selector everywhere, metric names that exist in the README's table, and a
+// resolve), one job selector everywhere, metric names that exist in the
+// metric table of docs/metrics.md, links between the docs that resolve, and a
 // firing and a silent unit test for every alert. The expressions themselves are run against a
 // real Prometheus by tests/e2e/prometheus_e2e_test.cpp.
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -18,7 +20,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config/config.h"
-#include "readme_metrics.h"
+#include "documented_metrics.h"
 
 #ifndef IPCWATCH_SOURCE_DIR
 #error "IPCWATCH_SOURCE_DIR must name the source tree"
@@ -31,7 +33,8 @@ using nlohmann::json;
 
 const std::string kSource = IPCWATCH_SOURCE_DIR;
 // Metrics the rules may use that are not the agent's own: Prometheus's.
-const std::set<std::string> kExternalMetrics = {"up", "scrape_duration_seconds"};
+const std::set<std::string> kExternalMetrics = {"up", "scrape_duration_seconds",
+                                                "scrape_samples_scraped"};
 
 std::string readFile(const std::string& path) {
   std::ifstream in(path);
@@ -40,9 +43,9 @@ std::string readFile(const std::string& path) {
   return text.str();
 }
 
-std::set<std::string> readmeMetrics() {
+std::set<std::string> documentedMetrics() {
   std::set<std::string> names;
-  for (const auto& [name, type] : ipcwatch::testing::readmeMetricTypes(kSource)) {
+  for (const auto& [name, type] : ipcwatch::testing::documentedMetricTypes(kSource)) {
     names.insert(name);
   }
   return names;
@@ -71,6 +74,17 @@ std::vector<std::pair<std::string, std::string>> metricSelectors(const std::stri
   return out;
 }
 
+// The series recording.yml records, in file order.
+std::vector<std::string> recordedMetrics() {
+  std::vector<std::string> names;
+  for (const auto& group : YAML::LoadFile(kSource + "/deploy/prometheus/recording.yml")["groups"]) {
+    for (const auto& rule : group["rules"]) {
+      names.push_back(rule["record"].as<std::string>());
+    }
+  }
+  return names;
+}
+
 std::string baseName(const std::string& metric) {
   static const std::regex suffix("_(bucket|sum|count)$");
   return std::regex_replace(metric, suffix, "");
@@ -96,9 +110,12 @@ TEST(DeployFiles, DashboardHasStableIdentityAndVariables) {
 
 TEST(DeployFiles, EveryDashboardQueryUsesTheVariablesAndKnownMetrics) {
   const json dashboard = json::parse(readFile(kSource + "/dashboards/ipcwatch.json"));
-  const auto documented = readmeMetrics();
+  const auto documented = documentedMetrics();
   ASSERT_GT(documented.size(), 10u);
+  const auto recorded_list = recordedMetrics();
+  const std::set<std::string> recorded(recorded_list.begin(), recorded_list.end());
   std::set<int> ids;
+  int fleet_queries = 0;
   int queries = 0;
   for (const auto& panel : dashboard["panels"]) {
     const std::string title = panel["title"];
@@ -114,20 +131,82 @@ TEST(DeployFiles, EveryDashboardQueryUsesTheVariablesAndKnownMetrics) {
       const std::string expr = target["expr"];
       EXPECT_EQ(target["datasource"]["uid"], "${datasource}") << title;
       for (const auto& [metric, matchers] : metricSelectors(expr)) {
-        EXPECT_TRUE(documented.count(baseName(metric)) != 0 || kExternalMetrics.count(metric) != 0)
+        EXPECT_TRUE(documented.count(baseName(metric)) != 0 ||
+                    kExternalMetrics.count(metric) != 0 || recorded.count(metric) != 0)
             << title << ": unknown metric " << metric;
-        EXPECT_NE(matchers.find("job=~\"$job\", instance=~\"$instance\""), std::string::npos)
-            << title << ": " << metric << " without the $job/$instance selector in " << expr;
+        if (metric.rfind("job:", 0) == 0) {
+          // A fleet-wide series has no instance: the job selector alone.
+          ++fleet_queries;
+          EXPECT_EQ(matchers, "{job=~\"$job\"}") << title << ": " << metric << " in " << expr;
+        } else {
+          EXPECT_NE(matchers.find("job=~\"$job\", instance=~\"$instance\""), std::string::npos)
+              << title << ": " << metric << " without the $job/$instance selector in " << expr;
+        }
       }
     }
   }
   EXPECT_GT(queries, 20);
+  EXPECT_GE(fleet_queries, 8) << "the Fleet row reads the recording rules";
+}
+
+// recording.yml follows the Prometheus naming practice `level:metric:operations`: a per-host
+// series keeps exactly job and instance (and the labels it names after them), a fleet-wide one
+// job without instance; the agent's metrics are selected by the job selector first, and a rule
+// reads only documented metrics, Prometheus's own, or series recorded before it in the file.
+TEST(DeployFiles, RecordingRulesFollowTheNamingConventions) {
+  const YAML::Node rules = YAML::LoadFile(kSource + "/deploy/prometheus/recording.yml");
+  const auto documented = documentedMetrics();
+  static const std::regex name_form(R"(^(instance|job):[a-z_]+:[a-z0-9_]+$)");
+  static const std::regex by_clause(R"(\bby \(([a-z_, ]*)\))");
+  std::set<std::string> recorded;
+  for (const auto& group : rules["groups"]) {
+    for (const auto& rule : group["rules"]) {
+      ASSERT_TRUE(rule["record"]) << "recording.yml holds recording rules only";
+      const std::string name = rule["record"].as<std::string>();
+      const std::string expr = rule["expr"].as<std::string>();
+      std::smatch form;
+      ASSERT_TRUE(std::regex_match(name, form, name_form)) << name;
+      std::smatch by;
+      ASSERT_TRUE(std::regex_search(expr, by, by_clause)) << name << ": no `by` in " << expr;
+      const std::string kept = by[1];
+      if (form[1] == "instance") {
+        EXPECT_EQ(kept.rfind("job, instance", 0), 0u) << name << " keeps " << kept;
+      } else {
+        EXPECT_EQ(kept.rfind("job", 0), 0u) << name << " keeps " << kept;
+        EXPECT_EQ(kept.find("instance"), std::string::npos) << name << " keeps " << kept;
+      }
+      for (const auto& [metric, matchers] : metricSelectors(expr)) {
+        if (recorded.count(metric) != 0) {
+          continue;
+        }
+        EXPECT_TRUE(documented.count(baseName(metric)) != 0 || kExternalMetrics.count(metric) != 0)
+            << name << ": unknown metric " << metric;
+        EXPECT_EQ(matchers, "{job=~\"ipcwatch\"}") << name << ": " << metric << " in " << expr;
+      }
+      EXPECT_TRUE(recorded.insert(name).second) << "duplicate record " << name;
+    }
+  }
+  EXPECT_GE(recorded.size(), 15u);
+}
+
+TEST(DeployFiles, EveryRecordingRuleHasAUnitTest) {
+  const YAML::Node tests = YAML::LoadFile(kSource + "/deploy/prometheus/recording_test.yml");
+  std::set<std::string> tested;
+  for (const auto& test : tests["tests"]) {
+    for (const auto& check : test["promql_expr_test"]) {
+      EXPECT_GT(check["exp_samples"].size(), 0u) << check["expr"].as<std::string>();
+      tested.insert(check["expr"].as<std::string>());
+    }
+  }
+  for (const auto& name : recordedMetrics()) {
+    EXPECT_EQ(tested.count(name), 1u) << name << " has no promql_expr_test";
+  }
 }
 
 TEST(DeployFiles, AlertsFollowTheMixinConventions) {
   const YAML::Node rules = YAML::LoadFile(kSource + "/deploy/prometheus/alerts.yml");
   const std::string runbook = readFile(kSource + "/docs/runbook.md");
-  const auto documented = readmeMetrics();
+  const auto documented = documentedMetrics();
   static const std::regex camel_case("^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+$");
   static const std::set<std::string> severities = {"critical", "warning", "info"};
   std::set<std::string> names;
@@ -235,24 +314,109 @@ TEST(DeployFiles, KubernetesManifestsAreConsistentWithTheAgent) {
   EXPECT_EQ(by_kind["ServiceMonitor"]["spec"]["endpoints"][0]["port"].as<std::string>(), "metrics");
 }
 
-// The README's Configuration section shows the default configuration as it is: the built-in
-// default is deploy/ipcwatch.yml, the file installed as /etc/ipcwatch/ipcwatch.yml, and the
-// README quotes it without its header comment.
-TEST(DeployFiles, ReadmeShowsTheDefaultConfigurationAsInstalled) {
+// docs/configuration.md shows the default configuration as it is: the built-in default is
+// deploy/ipcwatch.yml, the file installed as /etc/ipcwatch/ipcwatch.yml, and the page quotes
+// it, as its first YAML block, without its header comment.
+TEST(DeployFiles, TheConfigurationPageShowsTheDefaultConfigurationAsInstalled) {
   const std::string installed = readFile(kSource + "/deploy/ipcwatch.yml");
   EXPECT_EQ(std::string(embeddedDefaultConfig()), installed);
   std::string body = installed;
   while (body.rfind("#", 0) == 0) {
     body.erase(0, body.find('\n') + 1);
   }
-  const std::string readme = readFile(kSource + "/README.md");
-  const auto section = readme.find("\n## Configuration\n");
-  ASSERT_NE(section, std::string::npos);
-  const auto start = readme.find("```yaml\n", section);
+  const std::string readme = readFile(kSource + "/docs/configuration.md");
+  const auto start = readme.find("```yaml\n");
   ASSERT_NE(start, std::string::npos);
   const auto end = readme.find("```\n", start + 8);
   ASSERT_NE(end, std::string::npos);
   EXPECT_EQ(readme.substr(start + 8, end - start - 8), body);
+}
+
+// GitHub's anchors for the headings of a Markdown file: lower case, punctuation other than `-`
+// and `_` dropped, spaces as `-`, a repeated heading numbered `-1`, `-2`, ...; headings inside
+// code blocks do not count.
+std::set<std::string> headingAnchors(const std::string& markdown) {
+  std::set<std::string> anchors;
+  std::map<std::string, int> seen;
+  std::istringstream lines(markdown);
+  bool in_code = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("```", 0) == 0) {
+      in_code = !in_code;
+      continue;
+    }
+    static const std::regex heading(R"(^#{1,6} +(.*?) *$)");
+    std::smatch match;
+    if (in_code || !std::regex_match(line, match, heading)) {
+      continue;
+    }
+    std::string slug;
+    for (const unsigned char c : std::string(match[1])) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c >= 0x80) {
+        slug += static_cast<char>(std::tolower(c));
+      } else if (c == ' ') {
+        slug += '-';
+      }
+    }
+    const int repeat = seen[slug]++;
+    anchors.insert(repeat == 0 ? slug : slug + "-" + std::to_string(repeat));
+  }
+  return anchors;
+}
+
+// The README is the front door: it links every page of docs/, and every relative link of the
+// README, of docs/ and of dashboards/README.md names a file of the tree and, into a Markdown
+// file, a heading that exists there.
+TEST(DeployFiles, LinksBetweenTheDocsResolve) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> pages = {fs::path(kSource) / "README.md",
+                                 fs::path(kSource) / "dashboards/README.md"};
+  std::set<std::string> docs_pages;
+  for (const auto& entry : fs::directory_iterator(fs::path(kSource) / "docs")) {
+    if (entry.path().extension() == ".md") {
+      pages.push_back(entry.path());
+      docs_pages.insert("docs/" + entry.path().filename().string());
+    }
+  }
+  ASSERT_GE(docs_pages.size(), 8u);
+  static const std::regex link(R"(\]\(([^)\s]+)\))");
+  std::set<std::string> linked_from_readme;
+  int links = 0;
+  for (const auto& page : pages) {
+    const std::string text = readFile(page.string());
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), link);
+         it != std::sregex_iterator(); ++it) {
+      const std::string target = (*it)[1];
+      if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0 ||
+          target.rfind("mailto:", 0) == 0) {
+        continue;
+      }
+      ++links;
+      const auto hash = target.find('#');
+      const std::string file = target.substr(0, hash);
+      const fs::path resolved =
+          file.empty() ? page : (page.parent_path() / file).lexically_normal();
+      EXPECT_TRUE(fs::exists(resolved)) << page.filename() << " links " << target;
+      if (page.filename() == "README.md" && page.parent_path() == fs::path(kSource)) {
+        linked_from_readme.insert(file);
+      }
+      if (hash != std::string::npos && resolved.extension() == ".md" && fs::exists(resolved)) {
+        EXPECT_EQ(headingAnchors(readFile(resolved.string())).count(target.substr(hash + 1)), 1u)
+            << page.filename() << " links " << target << ", a heading that does not exist";
+      }
+    }
+  }
+  EXPECT_GT(links, 30);
+  for (const auto& doc : docs_pages) {
+    EXPECT_EQ(linked_from_readme.count(doc), 1u) << "the README does not link " << doc;
+  }
+}
+
+TEST(DeployFiles, HeadingAnchorsAreGithubs) {
+  EXPECT_EQ(headingAnchors("# Endpoint checks and `ipcwatch diagnose`\n## HTTP limits\n"
+                           "```\n# not a heading\n```\n## HTTP limits\n"),
+            (std::set<std::string>{"endpoint-checks-and-ipcwatch-diagnose", "http-limits",
+                                   "http-limits-1"}));
 }
 
 TEST(DeployFiles, MetricSelectorsAreFoundInExpressions) {

@@ -1,5 +1,5 @@
-// The README's metric table is the contract with dashboards and alerts: every family the agent
-// exports must be documented there, with the same type.
+// The metric table (docs/metrics.md) is the contract with dashboards and alerts: every family the
+// agent exports must be documented there, with the same type.
 #include <unistd.h>
 
 #include <fstream>
@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "agent_process.h"
-#include "readme_metrics.h"
+#include "documented_metrics.h"
 
 #ifndef IPCWATCH_SOURCE_DIR
 #error "IPCWATCH_SOURCE_DIR must name the source tree"
@@ -20,10 +20,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-
-TEST(ReadmeMetrics, EveryExportedFamilyIsInTheMetricTable) {
-  const auto documented = readmeMetricTypes(IPCWATCH_SOURCE_DIR);
-  ASSERT_GT(documented.size(), 10u) << "README metric table not found";
+TEST(DocumentedMetrics, EveryExportedFamilyIsInTheMetricTable) {
+  const auto documented = documentedMetricTypes(IPCWATCH_SOURCE_DIR);
+  ASSERT_GT(documented.size(), 10u) << "docs/metrics.md metric table not found";
   // Runs as root (probes attached) and not (collectors only); either way nothing may be missing.
   AgentProcess agent("web:\n  listen_address: \"127.0.0.1:0\"\n");
   const int port = agent.waitForPort(30s);
@@ -41,7 +40,8 @@ TEST(ReadmeMetrics, EveryExportedFamilyIsInTheMetricTable) {
     }
     ++families;
     const auto it = documented.find(match[1]);
-    ASSERT_NE(it, documented.end()) << match[1] << " is exported but not in the README table";
+    ASSERT_NE(it, documented.end())
+        << match[1] << " is exported but not in the table of docs/metrics.md";
     EXPECT_EQ(it->second, match[2]) << match[1];
   }
   EXPECT_GT(families, 5);

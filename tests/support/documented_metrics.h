@@ -5,8 +5,8 @@
 
 namespace ipcwatch::testing {
 
-// The README's metric table, the contract with dashboards and alerts: family name -> type
+// The metric table of docs/metrics.md, the contract with dashboards and alerts: family name -> type
 // (counter, gauge, histogram, summary). `source_dir` is the project's source tree.
-std::map<std::string, std::string> readmeMetricTypes(const std::string& source_dir);
+std::map<std::string, std::string> documentedMetricTypes(const std::string& source_dir);
 
 }  // namespace ipcwatch::testing
