@@ -10,7 +10,7 @@ PREFIX         ?= /usr/local
 KERNELS        ?= 5.10 6.1 6.12 6.1-selinux
 TEST_KERNELS   ?= $(KERNELS)
 
-.PHONY: all deps build build-asan build-tsan run install test test-unit test-asan vmtest bench soak format clean
+.PHONY: all deps build build-asan build-tsan run install deb test test-unit test-asan vmtest bench soak format clean
 
 all: build
 
@@ -44,10 +44,15 @@ run: build
 install: build
 	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
+# The Debian package, the Debian way (debian/, dpkg-buildpackage; README, "Install the Debian
+# package"): $(BUILD_DIR)/ipcwatch_<version>_amd64.deb, lintian-clean.
+deb: deps
+	./scripts/build-deb.sh $(BUILD_DIR)
+
 # Every test: unit and end-to-end tests (e2e needs root and skips without it), then the unit
 # tests again under AddressSanitizer + UndefinedBehaviorSanitizer, and the tests of state shared
 # between threads and the agent's real threads end to end under ThreadSanitizer.
-test: build build-asan build-tsan
+test: build build-asan build-tsan deb
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300
 	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure --timeout 300 -L unit
 	cd $(TSAN_BUILD_DIR) && ctest --output-on-failure --timeout 300 -R '^(Concurrency|AgentThreadsE2E)\.'

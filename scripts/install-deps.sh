@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev nlohmann-json3-dev liburing-dev
   curl prometheus prometheus-alertmanager prometheus-node-exporter iproute2 bpftrace acl ccache
   qemu-system-x86 busybox-static kmod cpio xz-utils zstd mmdebstrap
+  debhelper dpkg-dev fakeroot lintian binutils help2man
 )
 
 missing=()
