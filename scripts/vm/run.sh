@@ -6,7 +6,10 @@
 # and reported as a failure with its console log. Exit status: 0 when every test passed.
 # SERIES-selinux (6.1-selinux) boots that kernel with SELinux as its major LSM and lays a Debian
 # 12 root with the reference policy and auditd (selinux-root.sh) under this machine's root; the
-# guest loads the policy, permissive, before the suite starts.
+# guest loads the policy, permissive, before the suite starts. SERIES-systemd (6.1-systemd)
+# boots a Debian 12 root of its own (systemd-root.sh) with systemd as PID 1 and runs the package
+# boot test there (tests/package/boot_test.sh) on the package `make deb` left in BUILD_DIR;
+# FILTER is not used.
 # With IPCWATCH_VM_BENCH set (the benchmark's arguments, comma-separated: `--only,backends`), the
 # guest runs ipcwatch_bench with them instead of the suite, and this prints its output.
 #
@@ -15,6 +18,7 @@ set -euo pipefail
 
 name=${1:?usage: run.sh SERIES[-selinux] BUILD_DIR FILTER [RESULTS_DIR]}
 series=${name%-selinux}
+series=${series%-systemd}
 build=$(realpath "${2:?build directory}")
 filter=${3:?gtest filter}
 here=$(dirname "$(realpath "$0")")
@@ -65,7 +69,14 @@ cmdline+=" ipcwatch.filter=$filter ipcwatch.guest=$here/guest.sh"
 bench=${IPCWATCH_VM_BENCH:-}
 [ -z "$bench" ] || cmdline+=" ipcwatch.bench=$bench"
 shares=()
-if [ "$name" != "$series" ]; then
+if [ "$name" = "$series-systemd" ]; then
+  deb=$(ls "$build"/ipcwatch_*_amd64.deb 2> /dev/null | head -n1)
+  [ -n "$deb" ] || { echo "vmtest $name: FAILED: no package in $build (make deb)"; exit 1; }
+  cp "$deb" "$here/../../tests/package/boot_test.sh" "$results/"
+  systemd_root=$("$here/systemd-root.sh" "$deb")
+  cmdline+=" ipcwatch.systemd=1"
+  shares=(-virtfs "local,path=$systemd_root,mount_tag=systemdroot,security_model=none,readonly=on,multidevs=remap")
+elif [ "$name" != "$series" ]; then
   selinux_root=$("$here/selinux-root.sh")
   cmdline+=" security=selinux selinux=1 lsm=lockdown,capability,yama,selinux,bpf ipcwatch.selinux=1"
   shares=(-virtfs "local,path=$selinux_root,mount_tag=selinuxroot,security_model=none,readonly=on,multidevs=remap")
@@ -93,6 +104,21 @@ if [ -n "$bench" ]; then
   echo "vmbench $name: kernel $(cat "$results/release") (${accel[1]}), ${elapsed}s:"
   cat "$results/bench.txt"
   exit "$(cat "$results/bench.status")"
+fi
+if [ "$name" = "$series-systemd" ]; then
+  if [ ! -f "$results/boot.status" ]; then
+    echo "vmtest $name: FAILED: the guest ended without results (console: $results/console.log)"
+    tail -n 40 "$results/console.log" >&2
+    exit 1
+  fi
+  failures=$(cat "$results/boot.status")
+  exposure=$(sed -n 's/.*Overall exposure level for ipcwatch.service: \([0-9.]*\).*/\1/p' \
+    "$results/security.txt" 2> /dev/null)
+  verdict="package boot test passed"
+  [ "$failures" -eq 0 ] || verdict="package boot test FAILED ($failures failures)"
+  echo "vmtest $name: kernel $(cat "$results/release" 2> /dev/null || echo unknown) (${accel[1]}), systemd as PID 1: $verdict in ${elapsed}s; systemd-analyze security exposure ${exposure:-unknown} (log: $results/boot.log)"
+  [ "$failures" -eq 0 ] || grep '^FAIL' "$results/boot.log" >&2
+  exit "$([ "$failures" -eq 0 ] && echo 0 || echo 1)"
 fi
 if [ ! -f "$results/e2e.status" ]; then
   why="the guest ended without results"

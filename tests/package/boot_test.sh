@@ -1,0 +1,134 @@
+#!/bin/bash
+# Runs in the systemd guest (scripts/vm/run.sh 6.1-systemd): a fresh Debian 12 root booted
+# with systemd as PID 1, this script started by a oneshot unit once the boot is done. It
+# installs the package `make deb` built the way an operator does (dpkg -i, which enables and
+# starts the unit through its maintainer scripts) and holds the agent, under the unit exactly
+# as shipped, to exact effects: EPIPE counts for a process of this test, a configured FIFO
+# endpoint up after `systemctl reload`, the same main process across the reload, and after
+# `systemctl stop` a clean exit with none of its BPF programs left. `systemd-analyze security`
+# is recorded. Results go to /mnt (the host's results directory): boot.log, boot.status,
+# security.txt, journal.txt; then the guest powers off.
+set -uo pipefail
+out=/mnt
+exec > "$out/boot.log" 2>&1
+failures=0
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+finish() {
+  journalctl -u ipcwatch --no-pager -o short-monotonic > "$out/journal.txt"
+  echo "$failures" > "$out/boot.status"
+  sync
+  systemctl --no-block poweroff
+  exit 0
+}
+# poll SECONDS COMMAND...: run COMMAND every 0.2 s until it succeeds or SECONDS pass.
+poll() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.2
+  done
+}
+metrics=/tmp/metrics.txt
+scrape() { curl -sf --max-time 5 http://127.0.0.1:9863/metrics > "$metrics"; }
+# value SERIES: the sample of exactly SERIES (name and labels as exposed) in the last scrape.
+value() { awk -v s="$1" '$1 == s {print $2}' "$metrics"; }
+series_is() {  # series_is SERIES VALUE: a fresh scrape has SERIES at exactly VALUE
+  scrape && [ "$(value "$1")" = "$2" ]
+}
+
+uname -r > "$out/release"
+echo "kernel $(uname -r), $(systemctl --version | head -n1)"
+# This script's own unit is Type=simple, so its start does not hold the boot up.
+systemctl is-system-running --wait > /dev/null  # running, or degraded: the boot has finished
+echo "system: $(systemctl is-system-running)"
+[ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] || fail "the guest has no unified cgroup hierarchy"
+
+# --- Install, as an operator does: the unit is enabled and started by the package ------------
+deb=$(ls /mnt/ipcwatch_*_amd64.deb)
+dpkg -i "$deb" || { fail "dpkg -i $deb failed"; finish; }
+[ "$(systemctl is-enabled ipcwatch)" = enabled ] || fail "the package did not enable ipcwatch.service"
+poll 120 scrape || { fail "the agent the package started never served /metrics"; finish; }
+[ "$(systemctl is-active ipcwatch)" = active ] || fail "ipcwatch.service is not active"
+cmp -s <(systemctl cat ipcwatch | tail -n +2) /lib/systemd/system/ipcwatch.service ||
+  fail "the running unit is not the one the package installed (a drop-in changed it)"
+main_pid=$(systemctl show -P MainPID ipcwatch)
+attached=$(grep -c '^ipcwatch_probe_attached{.*} 1$' "$metrics")
+echo "agent: pid $main_pid, $attached probes attached"
+[ "$attached" -gt 0 ] || fail "no probe attached under the unit"
+# The agent's BPF links and programs: the ids its descriptors hold (/proc/PID/fdinfo).
+held() {  # held KEY: the ids of KEY (link_id, prog_id) of the agent's descriptors
+  awk -v k="$1:" '$1 == k {print $2}' /proc/"$main_pid"/fdinfo/* 2> /dev/null | sort -u
+}
+agent_links=$(held link_id)
+agent_programs=$(held prog_id)
+[ -n "$agent_links" ] || fail "the agent (pid $main_pid) holds no BPF link"
+echo "agent: $(echo "$agent_links" | wc -w) BPF links, $(echo "$agent_programs" | wc -w) programs"
+
+# --- Exact EPIPE counts for a process of this test -------------------------------------------
+# `yes` with SIGPIPE ignored writes into a pipe whose reader exits at once: it stops at its
+# first failed write, so each run is exactly one EPIPE, counted under its comm.
+cp /usr/bin/yes /tmp/ipcw-boot-epipe
+for _ in 1 2 3; do
+  (trap '' PIPE; /tmp/ipcw-boot-epipe | true)
+done
+epipe='ipc_epipe_total{comm="ipcw-boot-epipe",kind="pipe"}'
+poll 30 series_is "$epipe" 3 || fail "$epipe is '$(value "$epipe")', expected 3"
+
+# --- A FIFO endpoint, configured and applied with systemctl reload --------------------------
+mkfifo -m 0620 /run/ipcw-boot.fifo
+# The server holds it open read-write, so it is there for writers without waiting for one.
+bash -c 'exec 3<> /run/ipcw-boot.fifo; exec sleep infinity' &
+server=$!
+config=/etc/ipcwatch/ipcwatch.yml
+sed -i 's|^endpoints: \[\].*|endpoints:\n  - name: boot_fifo\n    path: /run/ipcw-boot.fifo\n    type: fifo\n    clients:\n      - name: root_writer\n        user: root\n        access: write|' "$config"
+ipcwatch check-config "$config" || fail "check-config rejects the edited $config"
+systemctl reload ipcwatch || fail "systemctl reload ipcwatch failed"
+up='ipc_endpoint_up{client="root_writer",endpoint="boot_fifo"}'
+poll 60 series_is "$up" 1 ||
+  fail "$up is '$(value "$up")' after the reload, expected 1: $(grep '^ipc_endpoint' "$metrics")"
+[ "$(value ipcwatch_config_last_reload_successful)" = 1 ] ||
+  fail "ipcwatch_config_last_reload_successful is '$(value ipcwatch_config_last_reload_successful)'"
+[ "$(systemctl show -P MainPID ipcwatch)" = "$main_pid" ] ||
+  fail "the reload restarted the agent (MainPID $main_pid became $(systemctl show -P MainPID ipcwatch))"
+# Counters survive the reload.
+[ "$(value "$epipe")" = 3 ] || fail "$epipe is '$(value "$epipe")' after the reload, expected 3"
+kill "$server"
+
+# --- Stop: a clean exit, and nothing of the agent left in the kernel --------------------------
+systemctl stop ipcwatch || fail "systemctl stop ipcwatch failed"
+[ "$(systemctl is-active ipcwatch)" = inactive ] ||
+  fail "ipcwatch.service is '$(systemctl is-active ipcwatch)' after stop"
+[ "$(systemctl show -P Result ipcwatch)" = success ] ||
+  fail "the stop ended with Result=$(systemctl show -P Result ipcwatch), expected success"
+# still_loaded KIND IDS...: those of IDS bpftool still shows (links and programs go away with
+# the agent's last descriptor; allow the kernel a moment to release them).
+still_loaded() {
+  local kind=$1 id left
+  shift
+  for _ in $(seq 1 25); do
+    left=""
+    for id in "$@"; do
+      bpftool "$kind" show id "$id" > /dev/null 2>&1 && left+=" $id"
+    done
+    [ -z "$left" ] && return 0
+    sleep 0.2
+  done
+  echo "$left"
+}
+# shellcheck disable=SC2086  # one id per word
+left=$(still_loaded link $agent_links)
+[ -z "$left" ] || fail "BPF links of the stopped agent are still there:$left"
+# shellcheck disable=SC2086
+left=$(still_loaded prog $agent_programs)
+[ -z "$left" ] || fail "BPF programs of the stopped agent are still loaded:$left"
+scrape && fail "something still serves :9863 after the stop"
+
+systemd-analyze security ipcwatch.service --no-pager > "$out/security.txt" 2>&1 ||
+  fail "systemd-analyze security failed"
+echo "security: $(grep -o 'Overall exposure level for ipcwatch.service: .*' "$out/security.txt")"
+echo "$failures failure(s)"
+finish
