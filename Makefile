@@ -7,7 +7,7 @@ ARGS           ?=
 PREFIX         ?= /usr/local
 # The stock Debian kernels `make vmtest` boots, and those `make test` runs it on (docs/testing.md,
 # "Kernel matrix").
-KERNELS        ?= 5.10 6.1 6.12 6.1-selinux
+KERNELS        ?= 5.10 6.1 6.12 6.1-selinux 6.1-systemd
 TEST_KERNELS   ?= $(KERNELS)
 
 .PHONY: all deps build build-asan build-tsan run install deb test test-unit test-asan vmtest bench soak format clean
@@ -61,7 +61,7 @@ test: build build-asan build-tsan deb
 # The guest suite on stock Debian kernels, each booted once in QEMU with this machine's root
 # shared read-only (as root; kernels fetched once into ~/.cache/ipcwatch/vm). One kernel:
 # `make vmtest KERNELS=6.1`.
-vmtest: build
+vmtest: build deb
 	./scripts/vm/matrix.sh $(BUILD_DIR) "$(KERNELS)"
 
 

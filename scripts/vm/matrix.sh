@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make vmtest`: the guest suite on each stock Debian kernel of KERNELS, one boot each, then
 # one line per kernel. Exit status 0 only when every kernel passed. A SERIES-selinux entry
-# (6.1-selinux) boots that kernel with SELinux and Debian's policy and runs the SELinux suite.
+# (6.1-selinux) boots that kernel with SELinux and Debian's policy and runs the SELinux suite;
+# a SERIES-systemd entry (6.1-systemd) boots it with systemd as PID 1 in a Debian root of its
+# own and runs the package boot test (the .deb `make deb` left in BUILD_DIR).
 #
-#   scripts/vm/matrix.sh BUILD_DIR "5.10 6.1 6.12 6.1-selinux" [FILTER]
+#   scripts/vm/matrix.sh BUILD_DIR "5.10 6.1 6.12 6.1-selinux 6.1-systemd" [FILTER]
 set -uo pipefail
 
 build=${1:?usage: matrix.sh BUILD_DIR KERNELS [FILTER]}

@@ -20,7 +20,7 @@ finish() {
   journalctl -u ipcwatch --no-pager -o short-monotonic > "$out/journal.txt"
   echo "$failures" > "$out/boot.status"
   sync
-  systemctl --no-block poweroff
+  systemctl --no-block poweroff 2> /dev/null  # no D-Bus in the guest: systemd itself does it
   exit 0
 }
 # poll SECONDS COMMAND...: run COMMAND every 0.2 s until it succeeds or SECONDS pass.
@@ -56,9 +56,18 @@ poll 120 scrape || { fail "the agent the package started never served /metrics";
 cmp -s <(systemctl cat ipcwatch | tail -n +2) /lib/systemd/system/ipcwatch.service ||
   fail "the running unit is not the one the package installed (a drop-in changed it)"
 main_pid=$(systemctl show -P MainPID ipcwatch)
+# Under the sandbox as shipped nothing may degrade quietly: every probe attached, every
+# collector succeeding, no error in the journal.
+cp "$metrics" "$out/metrics.txt"
 attached=$(grep -c '^ipcwatch_probe_attached{.*} 1$' "$metrics")
 echo "agent: pid $main_pid, $attached probes attached"
 [ "$attached" -gt 0 ] || fail "no probe attached under the unit"
+grep '^ipcwatch_probe_attached{.*} 0$' "$metrics" && fail "probes failed to attach under the unit"
+grep '^ipcwatch_collector_success{.*} 0$' "$metrics" && fail "collectors fail under the unit"
+grep -q '^ipcwatch_collector_success{' "$metrics" || fail "no ipcwatch_collector_success series"
+# The agent's text log: "<time> <level> <message>".
+journalctl -u ipcwatch --no-pager -o cat | grep -E '^[0-9T:.+-]+ (error|critical) ' &&
+  fail "the agent logged errors under the unit"
 # The agent's BPF links and programs: the ids its descriptors hold (/proc/PID/fdinfo).
 held() {  # held KEY: the ids of KEY (link_id, prog_id) of the agent's descriptors
   awk -v k="$1:" '$1 == k {print $2}' /proc/"$main_pid"/fdinfo/* 2> /dev/null | sort -u
@@ -96,6 +105,7 @@ poll 60 series_is "$up" 1 ||
   fail "the reload restarted the agent (MainPID $main_pid became $(systemctl show -P MainPID ipcwatch))"
 # Counters survive the reload.
 [ "$(value "$epipe")" = 3 ] || fail "$epipe is '$(value "$epipe")' after the reload, expected 3"
+grep '^ipcwatch_collector_success{.*} 0$' "$metrics" && fail "collectors fail after the reload"
 kill "$server"
 
 # --- Stop: a clean exit, and nothing of the agent left in the kernel --------------------------
