@@ -10,7 +10,7 @@ PREFIX         ?= /usr/local
 KERNELS        ?= 5.10 6.1 6.12 6.1-selinux 6.1-systemd
 TEST_KERNELS   ?= $(KERNELS)
 
-.PHONY: all deps build build-asan build-tsan run install deb test test-unit test-asan vmtest bench soak format clean
+.PHONY: all deps build build-asan build-tsan run install deb image test test-unit test-asan vmtest bench soak format clean
 
 all: build
 
@@ -49,10 +49,15 @@ install: build
 deb: deps
 	./scripts/build-deb.sh $(BUILD_DIR)
 
+# The OCI image, from Debian packages alone (README, "Install on Kubernetes"):
+# $(BUILD_DIR)/ipcwatch_<version>.oci.tar, ipcwatch:<version> and ipcwatch:latest.
+image: deb
+	./scripts/build-image.sh $(BUILD_DIR)
+
 # Every test: unit and end-to-end tests (e2e needs root and skips without it), then the unit
 # tests again under AddressSanitizer + UndefinedBehaviorSanitizer, and the tests of state shared
 # between threads and the agent's real threads end to end under ThreadSanitizer.
-test: build build-asan build-tsan deb
+test: build build-asan build-tsan image
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300
 	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure --timeout 300 -L unit
 	cd $(TSAN_BUILD_DIR) && ctest --output-on-failure --timeout 300 -R '^(Concurrency|AgentThreadsE2E)\.'
@@ -61,7 +66,7 @@ test: build build-asan build-tsan deb
 # The guest suite on stock Debian kernels, each booted once in QEMU with this machine's root
 # shared read-only (as root; kernels fetched once into ~/.cache/ipcwatch/vm). One kernel:
 # `make vmtest KERNELS=6.1`.
-vmtest: build deb
+vmtest: build image
 	./scripts/vm/matrix.sh $(BUILD_DIR) "$(KERNELS)"
 
 

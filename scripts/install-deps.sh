@@ -12,8 +12,12 @@ PACKAGES=(
   curl prometheus prometheus-alertmanager prometheus-node-exporter iproute2 bpftrace acl ccache
   qemu-system-x86 busybox-static kmod cpio xz-utils zstd mmdebstrap
   debhelper dpkg-dev fakeroot lintian binutils help2man
+  buildah podman crun jq python3-yaml
 )
 
+# kubectl renders deploy/kubernetes in the tests: Debian's kubernetes-client, unless the machine
+# already has a kubectl (from another package that owns /usr/bin/kubectl).
+command -v kubectl > /dev/null || PACKAGES+=(kubernetes-client)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then

@@ -70,6 +70,12 @@ if grep -q '^ipcwatch_probe_backend{backend="fexit"' "$out/metrics.txt"; then
     --gtest_output="xml:$out/e2e-tracepoint.xml" > "$out/e2e-tracepoint.log" 2>&1
   echo $? > "$out/e2e-tracepoint.status"
 fi
+# The image `make image` built, under podman with the DaemonSet's settings, where run.sh asks
+# for it (ipcwatch.container=1).
+if grep -q ipcwatch.container=1 /proc/cmdline; then
+  "$(dirname "$0")/../../tests/package/container_test.sh" "$(realpath "$(dirname "$0")/../..")" \
+    "$build" "$out"
+fi
 sync
 echo o > /proc/sysrq-trigger
 sleep 60

@@ -66,6 +66,16 @@ if [ -w /dev/kvm ] && timeout 30 qemu-system-x86_64 -accel kvm -cpu max -m 256M 
 fi
 cmdline="console=ttyS0 panic=-1 ipcwatch.kernel_dir=$kernel_dir ipcwatch.build=$build"
 cmdline+=" ipcwatch.filter=$filter ipcwatch.guest=$here/guest.sh"
+# The image's container test (container_test.sh) where `make image` built one, on the kernels
+# of IPCWATCH_VM_CONTAINER_SERIES: not 5.10, where Debian 12's crun 1.8 cannot start any
+# container in the guest (its self-clone at start fails: "Failed to re-execute libcrun via
+# memory file descriptor").
+container=0
+if [ "$name" = "$series" ] && compgen -G "$build/ipcwatch_*.oci.tar" > /dev/null &&
+  [[ " ${IPCWATCH_VM_CONTAINER_SERIES:-6.1 6.12} " == *" $series "* ]]; then
+  container=1
+  cmdline+=" ipcwatch.container=1"
+fi
 bench=${IPCWATCH_VM_BENCH:-}
 [ -z "$bench" ] || cmdline+=" ipcwatch.bench=$bench"
 shares=()
@@ -154,5 +164,18 @@ if [ -f "$status_file" ]; then
   again_failed=$(grep -cE '^\[  FAILED  \] .* \([0-9]+ ms\)$' "$results/e2e-tracepoint.log" || true)
   summary+="; again on tracepoints: $again_passed passed, $again_failed failed"
 fi
+# The image under podman with the DaemonSet's settings (container_test.sh), when `make image`
+# built one.
+container_ok=1
+if [ "$container" -eq 1 ]; then
+  if [ "$(cat "$results/container.status" 2> /dev/null)" = 0 ]; then
+    summary+="; image under podman: passed"
+  else
+    summary+="; image under podman: FAILED (see $results/container.log)"
+    grep '^FAIL' "$results/container.log" >&2 2> /dev/null
+    container_ok=0
+  fi
+fi
 echo "$summary"
-[ "$(cat "$results/e2e.status")" -eq 0 ] && { [ ! -f "$status_file" ] || [ "$(cat "$status_file")" -eq 0 ]; }
+[ "$container_ok" -eq 1 ] && [ "$(cat "$results/e2e.status")" -eq 0 ] &&
+  { [ ! -f "$status_file" ] || [ "$(cat "$status_file")" -eq 0 ]; }
