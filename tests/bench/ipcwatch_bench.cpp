@@ -232,6 +232,29 @@ using Floor = EmptyPrograms<bench_floor_bpf, bench_floor_bpf__open_and_load,
 using RawFloor = EmptyPrograms<bench_floor_raw_bpf, bench_floor_raw_bpf__open_and_load,
                                bench_floor_raw_bpf__attach, bench_floor_raw_bpf__destroy>;
 
+// Loads and attaches empty programs, or ends the benchmark: a floor that is not there would make
+// every ratio against it meaningless.
+template <typename Programs>
+std::unique_ptr<Programs> programsOrExit(const char* what) {
+  auto programs = std::make_unique<Programs>();
+  if (!programs->ok()) {
+    std::fprintf(stderr, "bench: %s programs did not load\n", what);
+    std::exit(1);
+  }
+  return programs;
+}
+
+// Runs measure(mode) for every mode, reps rounds, the order rotated by one each round so no mode
+// always runs first (after a cold cache) or last (after the others warmed the machine).
+template <typename Measure>
+void forEachModeRotated(const std::vector<std::string>& modes, int reps, Measure measure) {
+  for (int rep = 0; rep < reps; ++rep) {
+    for (std::size_t m = 0; m < modes.size(); ++m) {
+      measure(modes[(m + static_cast<std::size_t>(rep)) % modes.size()]);
+    }
+  }
+}
+
 bool commandExists(const char* name) {
   return std::system((std::string("command -v ") + name + " >/dev/null 2>&1").c_str()) == 0;
 }
@@ -246,43 +269,32 @@ void hotLoops(int reps, long iterations) {
   }
   std::map<std::string, std::vector<double>> pipe_ns, unix_ns;
   std::vector<double> startups;
-  for (int rep = 0; rep < reps; ++rep) {
-    for (std::size_t m = 0; m < modes.size(); ++m) {
-      const std::string& mode = modes[(m + static_cast<std::size_t>(rep)) % modes.size()];
-      std::unique_ptr<Floor> floor;
-      std::unique_ptr<RawFloor> raw_floor;
-      std::unique_ptr<Bpftrace> bpftrace;
-      AgentRun agent;
-      if (mode.rfind("floor", 0) == 0) {
-        floor = std::make_unique<Floor>();
-        if (!floor->ok()) {
-          std::fprintf(stderr, "bench: floor programs did not load\n");
-          std::exit(1);
-        }
-      } else if (mode.rfind("raw-syscall", 0) == 0) {
-        raw_floor = std::make_unique<RawFloor>();
-        if (!raw_floor->ok()) {
-          std::fprintf(stderr, "bench: raw-syscall floor programs did not load\n");
-          std::exit(1);
-        }
-      } else if (mode.rfind("ipcwatch", 0) == 0) {
-        agent = startAgent();
-        if (agent.port == 0) {
-          std::fprintf(stderr, "bench: agent did not start:\n%s\n", agent.process->log().c_str());
-          std::exit(1);
-        }
-        startups.push_back(agent.startup_seconds);
-      } else if (mode.rfind("bpftrace", 0) == 0) {
-        bpftrace = std::make_unique<Bpftrace>();
-        if (!bpftrace->ok()) {
-          std::fprintf(stderr, "bench: bpftrace did not start\n");
-          std::exit(1);
-        }
+  forEachModeRotated(modes, reps, [&](const std::string& mode) {
+    std::unique_ptr<Floor> floor;
+    std::unique_ptr<RawFloor> raw_floor;
+    std::unique_ptr<Bpftrace> bpftrace;
+    AgentRun agent;
+    if (mode.rfind("floor", 0) == 0) {
+      floor = programsOrExit<Floor>("floor");
+    } else if (mode.rfind("raw-syscall", 0) == 0) {
+      raw_floor = programsOrExit<RawFloor>("raw-syscall floor");
+    } else if (mode.rfind("ipcwatch", 0) == 0) {
+      agent = startAgent();
+      if (agent.port == 0) {
+        std::fprintf(stderr, "bench: agent did not start:\n%s\n", agent.process->log().c_str());
+        std::exit(1);
       }
-      pipe_ns[mode].push_back(pipeLoopNs(iterations));
-      unix_ns[mode].push_back(unixLoopNs(iterations));
+      startups.push_back(agent.startup_seconds);
+    } else if (mode.rfind("bpftrace", 0) == 0) {
+      bpftrace = std::make_unique<Bpftrace>();
+      if (!bpftrace->ok()) {
+        std::fprintf(stderr, "bench: bpftrace did not start\n");
+        std::exit(1);
+      }
     }
-  }
+    pipe_ns[mode].push_back(pipeLoopNs(iterations));
+    unix_ns[mode].push_back(unixLoopNs(iterations));
+  });
   auto table = [&](const char* title, std::map<std::string, std::vector<double>>& data) {
     const double none = stats(data["no agent"]).median;
     const double floor = stats(data["floor (empty programs)"]).median;
@@ -399,32 +411,24 @@ void backendLoops(int reps, long iterations) {
       {"EPIPE write (counted)", epipeLoopNs}};
   std::map<std::string, std::map<std::string, std::vector<double>>> ns;  // loop -> mode -> runs
   std::map<std::string, std::vector<double>> agent_cpu_ms;  // mode -> the agent's, per round
-  for (int rep = 0; rep < reps; ++rep) {
-    for (std::size_t m = 0; m < modes.size(); ++m) {
-      const std::string& mode = modes[(m + static_cast<std::size_t>(rep)) % modes.size()];
-      std::unique_ptr<Floor> floor;
-      AgentRun agent;
-      if (mode.rfind("floor", 0) == 0) {
-        floor = std::make_unique<Floor>();
-        if (!floor->ok()) {
-          std::fprintf(stderr, "bench: floor programs did not load\n");
-          std::exit(1);
-        }
-      } else if (mode == "ipcwatch, tracepoint") {
-        agent = startAgentOn("tracepoint");
-      } else if (mode == "ipcwatch, fexit") {
-        agent = startAgentOn("fexit");
-      }
-      const double agent_cpu_before = agent.process ? cpuTimes(agent.process->pid()).self : 0;
-      for (const auto& [loop, run] : loops) {
-        ns[loop][mode].push_back(run(iterations));
-      }
-      if (agent.process) {
-        agent_cpu_ms[mode].push_back((cpuTimes(agent.process->pid()).self - agent_cpu_before) *
-                                     1000);
-      }
+  forEachModeRotated(modes, reps, [&](const std::string& mode) {
+    std::unique_ptr<Floor> floor;
+    AgentRun agent;
+    if (mode.rfind("floor", 0) == 0) {
+      floor = programsOrExit<Floor>("floor");
+    } else if (mode == "ipcwatch, tracepoint") {
+      agent = startAgentOn("tracepoint");
+    } else if (mode == "ipcwatch, fexit") {
+      agent = startAgentOn("fexit");
     }
-  }
+    const double agent_cpu_before = agent.process ? cpuTimes(agent.process->pid()).self : 0;
+    for (const auto& [loop, run] : loops) {
+      ns[loop][mode].push_back(run(iterations));
+    }
+    if (agent.process) {
+      agent_cpu_ms[mode].push_back((cpuTimes(agent.process->pid()).self - agent_cpu_before) * 1000);
+    }
+  });
   std::printf("\nprobe backends, ns per iteration (median [min-max] of %d runs x %ld)%s\n", reps,
               iterations, trampolines ? "" : "; no BPF trampolines on this kernel: no fexit mode");
   std::printf("\n| loop |");
