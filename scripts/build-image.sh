@@ -43,6 +43,7 @@ find "$rootfs"/usr/share/doc -mindepth 1 -type d -empty -delete
 : > "$rootfs/etc/hostname"
 : > "$rootfs/etc/resolv.conf"
 : > "$rootfs/etc/hosts"
+chmod 0644 "$rootfs/etc/hostname" "$rootfs/etc/resolv.conf" "$rootfs/etc/hosts"
 # root, and the web process's user and group (web.user, default nobody), as base-passwd's
 # master files name them, with no login shell: the image has none.
 printf '%s\n' 'root:x:0:0:root:/root:/usr/sbin/nologin' \
