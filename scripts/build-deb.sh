@@ -16,9 +16,9 @@ tree=$work/ipcwatch-$version
 # The files git knows (tracked, and new ones not ignored), as they are in the working tree.
 rm -rf "$work"
 mkdir -p "$tree"
+# (A tracked file deleted in the working tree is left out, not an error.)
 (cd "$source" && git ls-files -z --cached --others --exclude-standard |
-  xargs -0 -I{} sh -c '[ -e "{}" ] && printf "%s\0" "{}" || true' |
-  tar --null -T - -cf -) | tar -xf - -C "$tree"
+  tar --null --ignore-failed-read -T - -cf - 2> /dev/null) | tar -xf - -C "$tree"
 
 # debhelper points HOME at a scratch directory; keep the compiler cache the other builds use.
 export CCACHE_DIR=${CCACHE_DIR:-$(ccache -k cache_dir 2>/dev/null || echo "$HOME/.cache/ccache")}
@@ -35,8 +35,12 @@ mv "$work"/ipcwatch*_"${version}"_"$arch".* "$build/"
 deb=$build/ipcwatch_${version}_$arch.deb
 
 # lintian on the package and its .changes: warnings are reported, errors fail the build.
-lintian --tag-display-limit 0 "$build/ipcwatch_${version}_$arch.changes" > "$work/lintian.txt" 2>&1 || true
+# lintian exits 0 (no error) or 1 (errors); anything else means it did not check.
+status=0
+lintian --tag-display-limit 0 "$build/ipcwatch_${version}_$arch.changes" > "$work/lintian.txt" 2>&1 ||
+  status=$?
 cat "$work/lintian.txt" >&2
+[ "$status" -le 1 ] || { echo "build-deb: lintian did not run (status $status)" >&2; exit 1; }
 if grep -q '^E: ' "$work/lintian.txt"; then
   echo "build-deb: lintian reports errors ($work/lintian.txt)" >&2
   exit 1

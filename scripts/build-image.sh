@@ -25,7 +25,7 @@ export SOURCE_DATE_EPOCH
 
 rm -rf "$work" "$archive"
 mkdir -p "$work"
-depends=$(dpkg-deb -f "$deb" Depends | sed 's/([^)]*)//g; s/ //g')
+depends=$("$source/scripts/deb-depends.sh" "$deb" | tr ' ' ,)
 echo "build-image: unpacking $depends (mmdebstrap, variant extract)" >&2
 mmdebstrap --quiet --variant=extract --include="$depends" bookworm "$rootfs" "$mirror" >&2
 dpkg-deb -x "$deb" "$rootfs"

@@ -82,7 +82,8 @@ shares=()
 if [ "$name" = "$series-systemd" ]; then
   deb=$(ls "$build"/ipcwatch_*_amd64.deb 2> /dev/null | head -n1)
   [ -n "$deb" ] || { echo "vmtest $name: FAILED: no package in $build (make deb)"; exit 1; }
-  cp "$deb" "$here/../../tests/package/boot_test.sh" "$results/"
+  cp "$deb" "$here/../../tests/package/boot_test.sh" "$here/../../tests/package/checks.sh" \
+    "$results/"
   systemd_root=$("$here/systemd-root.sh" "$deb")
   cmdline+=" ipcwatch.systemd=1"
   shares=(-virtfs "local,path=$systemd_root,mount_tag=systemdroot,security_model=none,readonly=on,multidevs=remap")

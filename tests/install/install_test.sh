@@ -10,11 +10,8 @@ build=$(realpath "${1:?usage: install_test.sh BUILD_DIR SOURCE_DIR}")
 source=$(realpath "${2:?source dir}")
 stage=$(mktemp -d /tmp/ipcwatch-install-XXXXXX)
 trap 'rm -rf "$stage"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+# shellcheck source=../package/checks.sh
+. "$(dirname "$0")/../package/checks.sh"
 # expect_mode PATH MODE: PATH exists with exactly MODE (octal), owned by the installing user.
 expect_mode() {
   if [ ! -e "$1" ]; then
@@ -90,8 +87,4 @@ expect_line "$root/usr/lib/systemd/system/ipcwatch.service" \
   "Documentation=file:///usr/share/doc/ipcwatch/README.md"
 [ ! -e "$root/usr/etc" ] || fail "the /usr prefix installed a /usr/etc"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s)" >&2
-  exit 1
-fi
-echo "installed tree: every file in place (prefixes /usr/local and /usr)"
+report "installed tree: every file in place (prefixes /usr/local and /usr)"

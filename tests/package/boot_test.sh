@@ -11,11 +11,8 @@
 set -uo pipefail
 out=/mnt
 exec > "$out/boot.log" 2>&1
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=checks.sh
+. "$(dirname "$0")/checks.sh"  # run.sh copies it beside this script
 finish() {
   journalctl -u ipcwatch --no-pager -o short-monotonic > "$out/journal.txt"
   echo "$failures" > "$out/boot.status"
@@ -23,22 +20,8 @@ finish() {
   systemctl --no-block poweroff 2> /dev/null  # no D-Bus in the guest: systemd itself does it
   exit 0
 }
-# poll SECONDS COMMAND...: run COMMAND every 0.2 s until it succeeds or SECONDS pass.
-poll() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.2
-  done
-}
 metrics=/tmp/metrics.txt
-scrape() { curl -sf --max-time 5 http://127.0.0.1:9863/metrics > "$metrics"; }
-# value SERIES: the sample of exactly SERIES (name and labels as exposed) in the last scrape.
-value() { awk -v s="$1" '$1 == s {print $2}' "$metrics"; }
-series_is() {  # series_is SERIES VALUE: a fresh scrape has SERIES at exactly VALUE
-  scrape && [ "$(value "$1")" = "$2" ]
-}
+metrics_url=http://127.0.0.1:9863/metrics
 
 uname -r > "$out/release"
 echo "kernel $(uname -r), $(systemctl --version | head -n1)"
@@ -71,11 +54,8 @@ grep -q '^ipcwatch_collector_success{' "$metrics" || fail "no ipcwatch_collector
 journalctl -u ipcwatch --no-pager -o cat | grep -E '^[0-9T:.+-]+ (error|critical) ' &&
   fail "the agent logged errors under the unit"
 # The agent's BPF links and programs: the ids its descriptors hold (/proc/PID/fdinfo).
-held() {  # held KEY: the ids of KEY (link_id, prog_id) of the agent's descriptors
-  awk -v k="$1:" '$1 == k {print $2}' /proc/"$main_pid"/fdinfo/* 2> /dev/null | sort -u
-}
-agent_links=$(held link_id)
-agent_programs=$(held prog_id)
+agent_links=$(bpf_ids_held "$main_pid" link_id)
+agent_programs=$(bpf_ids_held "$main_pid" prog_id)
 [ -n "$agent_links" ] || fail "the agent (pid $main_pid) holds no BPF link"
 echo "agent: $(echo "$agent_links" | wc -w) BPF links, $(echo "$agent_programs" | wc -w) programs"
 
@@ -116,26 +96,11 @@ systemctl stop ipcwatch || fail "systemctl stop ipcwatch failed"
   fail "ipcwatch.service is '$(systemctl is-active ipcwatch)' after stop"
 [ "$(systemctl show -P Result ipcwatch)" = success ] ||
   fail "the stop ended with Result=$(systemctl show -P Result ipcwatch), expected success"
-# still_loaded KIND IDS...: those of IDS bpftool still shows (links and programs go away with
-# the agent's last descriptor; allow the kernel a moment to release them).
-still_loaded() {
-  local kind=$1 id left
-  shift
-  for _ in $(seq 1 25); do
-    left=""
-    for id in "$@"; do
-      bpftool "$kind" show id "$id" > /dev/null 2>&1 && left+=" $id"
-    done
-    [ -z "$left" ] && return 0
-    sleep 0.2
-  done
-  echo "$left"
-}
 # shellcheck disable=SC2086  # one id per word
-left=$(still_loaded link $agent_links)
+left=$(bpf_ids_left link $agent_links)
 [ -z "$left" ] || fail "BPF links of the stopped agent are still there:$left"
 # shellcheck disable=SC2086
-left=$(still_loaded prog $agent_programs)
+left=$(bpf_ids_left prog $agent_programs)
 [ -z "$left" ] || fail "BPF programs of the stopped agent are still loaded:$left"
 scrape && fail "something still serves :9863 after the stop"
 

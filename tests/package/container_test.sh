@@ -16,11 +16,8 @@ source=${1:?usage: container_test.sh SOURCE_DIR BUILD_DIR OUT}
 build=${2:?build dir}
 out=${3:?results dir}
 exec > "$out/container.log" 2>&1
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=checks.sh
+. "$(dirname "$0")/checks.sh"
 work=/tmp/ipcw-container
 podman_=(podman --root "$work/storage" --runroot "$work/run" --storage-driver vfs
   --cgroup-manager cgroupfs --events-backend none)
@@ -34,16 +31,7 @@ finish() {
   echo "$failures" > "$out/container.status"
   exit 0
 }
-poll() {  # poll SECONDS COMMAND...: until COMMAND succeeds, every 0.2 s
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.2
-  done
-}
 metrics=$work/metrics.txt
-value() { awk -v s="$1" '$1 == s {print $2}' "$metrics"; }
 mkdir -p "$work"
 # Nothing is pulled or verified; the guest's overlay takes the policy podman insists on.
 mkdir -p /etc/containers
@@ -99,13 +87,13 @@ netns=$(stat -L -c %i /run/netns/ipcw-ctr)
 # The readiness probe, as the kubelet would ask it, on the host's network.
 ready() { curl -sf --max-time 5 "http://127.0.0.1:$probe_port$probe_path" > /dev/null; }
 poll 120 ready || { fail "the readiness probe $probe_path never answered"; finish; }
-scrape() { curl -sf --max-time 5 "http://127.0.0.1:$probe_port/metrics" > "$metrics"; }
-series_is() { scrape && [ "$(value "$1")" = "$2" ]; }
+metrics_url=http://127.0.0.1:$probe_port/metrics
 scrape || fail "no /metrics"
 grep '^ipcwatch_probe_attached{.*} 0$' "$metrics" && fail "probes failed to attach in the container"
 grep '^ipcwatch_collector_success{.*} 0$' "$metrics" && fail "collectors fail in the container"
 # The ConfigMap's configuration works whole in the container: nothing it enables is refused.
-"${podman_[@]}" logs ipcwatch 2>&1 | grep -E '"level":"(error|critical)"|unavailable' &&
+"${podman_[@]}" logs ipcwatch > "$work/agent.log" 2>&1 || fail "podman logs failed"
+grep -E '"level":"(error|critical)"|unavailable' "$work/agent.log" &&
   fail "the agent in the container logs errors or unavailable sources"
 echo "container: $(grep -c '^ipcwatch_probe_attached{.*} 1$' "$metrics") probes attached"
 
@@ -127,18 +115,12 @@ poll 30 series_is "$sockets" 1 ||
 
 # Stop: exit status 0, and the BPF links the agent's descriptors held are gone.
 pid=$("${podman_[@]}" inspect --format '{{.State.Pid}}' ipcwatch)
-links=$(awk '$1 == "link_id:" {print $2}' /proc/"$pid"/fdinfo/* 2> /dev/null | sort -u)
+links=$(bpf_ids_held "$pid" link_id)
 [ -n "$links" ] || fail "the containerised agent (pid $pid) holds no BPF link"
 "${podman_[@]}" stop -t 10 ipcwatch > /dev/null || fail "podman stop failed"
 code=$("${podman_[@]}" inspect --format '{{.State.ExitCode}}' ipcwatch)
 [ "$code" = 0 ] || fail "the agent exited with status $code on stop"
-for _ in $(seq 1 25); do
-  left=""
-  for id in $links; do
-    bpftool link show id "$id" > /dev/null 2>&1 && left+=" $id"
-  done
-  [ -z "$left" ] && break
-  sleep 0.2
-done
+# shellcheck disable=SC2086  # one id per word
+left=$(bpf_ids_left link $links)
 [ -z "$left" ] || fail "BPF links of the stopped container are still there:$left"
 finish

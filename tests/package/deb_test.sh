@@ -19,14 +19,8 @@ if [ ! -f "$deb" ]; then
 fi
 stage=$(mktemp -d /tmp/ipcwatch-deb-XXXXXX)
 trap 'rm -rf "$stage"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-expect_eq() {  # expect_eq WHAT GOT WANT
-  [ "$2" = "$3" ] || fail "$1: '$2', expected '$3'"
-}
+# shellcheck source=checks.sh
+. "$(dirname "$0")/checks.sh"
 
 # --- The control fields ----------------------------------------------------------------------
 expect_eq "Package" "$(dpkg-deb -f "$deb" Package)" ipcwatch
@@ -104,7 +98,10 @@ done
   fail "the packaged binary has libraries ldd cannot find"
 
 # --- lintian: no errors ---------------------------------------------------------------------
-lintian --tag-display-limit 0 "$deb" > "$stage/lintian.txt" 2>&1 || true
+# lintian exits 0 (no error) or 1 (errors); anything else means it did not check.
+status=0
+lintian --tag-display-limit 0 "$deb" > "$stage/lintian.txt" 2>&1 || status=$?
+[ "$status" -le 1 ] || { cat "$stage/lintian.txt" >&2; fail "lintian did not run (status $status)"; }
 if grep -q '^E: ' "$stage/lintian.txt"; then
   grep '^E: ' "$stage/lintian.txt" >&2
   fail "lintian reports errors"
@@ -118,19 +115,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # The base: Debian 12 with exactly the packages Depends names (and deb-systemd-helper's), so
 # the agent running there proves Depends is enough. Built once per Depends (about 10 s).
-cache=${IPCWATCH_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipcwatch/vm}
-mirror=${IPCWATCH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages=$(echo "$depends" | sed 's/([^)]*)//g; s/ //g'),init-system-helpers
-key=$(echo "bookworm $packages" | sha256sum | cut -c1-16)
-base=$cache/deb-root/bookworm-$key
-if [ ! -f "$base.complete" ]; then
-  echo "building a Debian 12 root with $packages (mmdebstrap)" >&2
-  mkdir -p "$cache/deb-root"
-  rm -rf "$base" "$base.tmp"
-  mmdebstrap --quiet --variant=apt --include="$packages" bookworm "$base.tmp" "$mirror" >&2
-  mv "$base.tmp" "$base"
-  touch "$base.complete"
-fi
+# shellcheck disable=SC2046  # one package per word
+base=$("$source/scripts/vm/debian-root.sh" deb-root usr/bin/deb-systemd-helper \
+  $("$source/scripts/deb-depends.sh" "$deb") init-system-helpers)
 root=$stage/root
 cp -a "$base" "$root"
 listing() {  # every path of the root but the test's own /tmp, sorted
@@ -172,8 +159,4 @@ left=$(diff "$stage/before.txt" "$stage/after.txt" | grep -v '^> ./var/log/dpkg.
   grep '^[<>]' || true)
 [ -z "$left" ] || fail "after purge the root differs from before the install: $left"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s)" >&2
-  exit 1
-fi
-echo "$(basename "$deb"): fields, Depends, files, lintian, install, reinstall, remove and purge"
+report "$(basename "$deb"): fields, Depends, files, lintian, install, reinstall, remove and purge"

@@ -17,14 +17,8 @@ if [ ! -f "$archive" ]; then
 fi
 work=$(mktemp -d /tmp/ipcwatch-image-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-expect_eq() {  # expect_eq WHAT GOT WANT
-  [ "$2" = "$3" ] || fail "$1: '$2', expected '$3'"
-}
+# shellcheck source=checks.sh
+. "$(dirname "$0")/checks.sh"
 blob() { echo "$work/layout/blobs/${1/://}"; }  # blob DIGEST: its file in the layout
 
 mkdir -p "$work/layout" "$work/rootfs"
@@ -76,8 +70,4 @@ newer=$(tar -tvzf "$layer" --full-time | awk -v e="$(date -u -d "@$epoch" '+%Y-%
   '($4 " " $5) > e {print $6}' | head -n 5)
 [ -z "$newer" ] || fail "files in the layer are newer than debian/changelog's date: $newer"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s)" >&2
-  exit 1
-fi
-echo "$(basename "$archive"): ipcwatch:$version, $(du -sh "$root" | cut -f1) unpacked, no shell, reproducible times"
+report "$(basename "$archive"): ipcwatch:$version, $(du -sh "$root" | cut -f1) unpacked, no shell, reproducible times"
