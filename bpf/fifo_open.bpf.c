@@ -15,6 +15,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "ipcw_common.bpf.h"
+#include "ipcw_identity.bpf.h"
 #include "ipcwatch/bpf/fifo_open.h"
 
 #define EPERM 1
@@ -100,11 +101,13 @@ static __always_inline struct ipcw_fifo_key *fresh_key(__u32 kind, __u32 mode, _
   return key;
 }
 
-/* What key's name (already read) is relative to: the opener's mount namespace and, for a
- * relative name, the directory it starts from (dfd's, or the cwd for AT_FDCWD). */
+/* Who opened (task, the current one: its comm and cgroup) and what key's name (already read) is
+ * relative to: the opener's mount namespace and, for a relative name, the directory it starts
+ * from (dfd's, or the cwd for AT_FDCWD). */
 static __always_inline void set_origin(struct ipcw_fifo_key *key, struct task_struct *task,
                                        long dfd)
 {
+  ipcw_set_identity(task, key->comm, &key->cgroup);
   key->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
   if (key->path[0] == '/') {
     return;

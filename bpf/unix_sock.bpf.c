@@ -4,13 +4,15 @@
  * bodies (__sys_connect, __sys_bind), which costs nothing on any other syscall, where the
  * kernel has BPF trampolines; else the exits of the two syscall tracepoints, which put every
  * syscall of every task on the slow path. The agent loads both and attaches one (ProgramSet).
- * Only failures on AF_UNIX sockets touch a map. */
+ * Only failures on AF_UNIX sockets touch a map. Each count is keyed by who failed as well: the
+ * task's comm and cgroup. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
 #include "ipcw_common.bpf.h"
+#include "ipcw_identity.bpf.h"
 #include "ipcwatch/bpf/unix_sock.h"
 
 #define AF_UNIX 1
@@ -56,6 +58,7 @@ static __always_inline void count_failure(struct task_struct *task, long ret, lo
   struct ipcw_unix_err_key key = {};
   key.err = (__s32)-ret;
   key.netns = BPF_CORE_READ(sock, sk, __sk_common.skc_net.net, ns.inum);
+  ipcw_set_identity(task, key.comm, &key.cgroup);
   long name_len = addrlen - SUN_PATH_OFFSET;
   if (uaddr && name_len > 0) {
     char first = 0;

@@ -45,6 +45,27 @@ constexpr std::chrono::milliseconds kScrapeStopGrace{100};
 // For the web process to bind and load its TLS context.
 constexpr std::chrono::milliseconds kWebStartDeadline{30000};
 
+// Where the agent reads the hierarchy mounted at `mount`: below cgroup_root, the host's
+// /sys/fs/cgroup as a container sees it (/host/sys/fs/cgroup), when one is configured.
+std::string hostCgroupMount(const std::string& mount, const std::string& cgroup_root) {
+  constexpr std::string_view kCgroupFs = "/sys/fs/cgroup";
+  if (cgroup_root.empty() || !mount.starts_with(kCgroupFs) ||
+      (mount.size() > kCgroupFs.size() && mount[kCgroupFs.size()] != '/')) {
+    return mount;
+  }
+  return cgroup_root + mount.substr(kCgroupFs.size());
+}
+
+// The kernel side's name for the hierarchy whose cgroups it records (bpf/ipcw_identity.bpf.h).
+int cgroupSource(const CgroupHierarchy& hierarchy) {
+  if (hierarchy.subsys_id < 0) {
+    return -1;  // IPCW_CGROUP_UNIFIED
+  }
+  static const std::map<std::string, int> kControllers = {{"pids", 0}, {"memory", 1}, {"cpu", 2}};
+  const auto it = kControllers.find(hierarchy.controller);
+  return it == kControllers.end() ? UnixSockProbeOptions::kNoCgroup : it->second;
+}
+
 }  // namespace
 
 void blockAgentSignals() {
@@ -55,7 +76,8 @@ void blockAgentSignals() {
 Agent::Agent(const Config& config, ConfigLoader loader)
     : loader_(std::move(loader)),
       config_(std::make_shared<const Config>(config)),
-      caps_(config.labels.comm, config.labels.path, config.labels.folded_values_remembered) {
+      caps_(config.labels.comm, config.labels.path, config.labels.folded_values_remembered,
+            config.labels.workload) {
   // First, while the agent is one thread holding every privilege: the web process forks from
   // it, binds the port and loads the TLS context, then drops to nothing before it serves.
   const auto address = parseListenAddress(config_->web.listen_address);
@@ -106,9 +128,17 @@ Agent::Agent(const Config& config, ConfigLoader loader)
 
 std::vector<std::unique_ptr<Collector>> Agent::buildCollectors(const Config& config) {
   std::vector<std::unique_ptr<Collector>> collectors;
-  CollectorDeps deps{
-      broken_pipe_.get(), fifo_open_.get(),     unix_sock_.get(), &caps_,           &config,
-      &parse_errors_,     selinux_store_.get(), snapshots_.get(), &collector_state_};
+  CollectorDeps deps{broken_pipe_.get(),
+                     fifo_open_.get(),
+                     unix_sock_.get(),
+                     &caps_,
+                     &config,
+                     &parse_errors_,
+                     selinux_store_.get(),
+                     snapshots_.get(),
+                     &collector_state_,
+                     identities_.get(),
+                     workloads_.get()};
   for (const auto& spec : collectorTable()) {
     if (!collectorEnabled(config, spec.name)) {
       spdlog::info("collector {} disabled by configuration", spec.name);
@@ -201,6 +231,25 @@ void Agent::detachProbes() {
 // and attach.
 void Agent::startProbes() {
   const auto& probes = config_->probes;
+  // Whose cgroup the kernel records with each failure, fixed for the life of the programs.
+  int cgroup_source = UnixSockProbeOptions::kNoCgroup;
+  if (const auto& workload = config_->workload; workload.wantsCgroup()) {
+    std::string why;
+    const auto hierarchy = detectCgroupHierarchy("/proc", workload.cgroup_hierarchy, &why);
+    if (hierarchy) {
+      const std::string root = hostCgroupMount(hierarchy->root, workload.cgroup_root);
+      workloads_ =
+          std::make_unique<WorkloadResolver>(root, workload.pod_logs, hierarchy->controller);
+      cgroup_source = cgroupSource(*hierarchy);
+      spdlog::info("workload labels: the failing task's cgroup in the {}{}; pods from {}",
+                   hierarchy->describe(), root == hierarchy->root ? "" : ", read at " + root,
+                   workload.pod_logs);
+    } else {
+      spdlog::warn("workload labels: {}; unit, container and pod labels stay empty", why);
+    }
+  }
+  identities_ = std::make_unique<FailureIdentities>(config_->workload, workloads_.get(), caps_);
+  const bool record_comm = config_->workload.wants("comm");
   if (probes.broken_pipe.enabled || probes.sigpipe.enabled) {
     BrokenPipeProbeOptions options;
     options.epipe = probes.broken_pipe.enabled;
@@ -219,6 +268,14 @@ void Agent::startProbes() {
     options.watch_paths = config_->watch_paths;
     options.procfs = config_->paths.procfs;
     options.count_entries = counterMapEntries(config_->labels.path);
+    options.record_comm = record_comm;
+    options.cgroup_source = cgroup_source;
+    options.blocked_cgroup_folds = [ids = identities_.get()](std::uint64_t cgroup) {
+      return ids->fifo_blocked.folds(cgroup);
+    };
+    options.error_cgroup_folds = [ids = identities_.get()](std::uint64_t cgroup) {
+      return ids->fifo_errors.folds(cgroup);
+    };
     fifo_open_ = std::make_unique<FifoOpenProbe>(std::move(options), caps_);
   }
   if (probes.unix_sock.enabled) {
@@ -226,7 +283,15 @@ void Agent::startProbes() {
     options.syscalls = probes.unix_sock.syscalls;
     options.syscall_tracepoints = probes.syscall_tracepoints;
     options.map_entries = counterMapEntries(config_->labels.path);
-    unix_sock_ = std::make_unique<UnixSockProbe>(std::move(options));
+    options.record_comm = record_comm;
+    options.cgroup_source = cgroup_source;
+    options.connect_cgroup_folds = [ids = identities_.get()](std::uint64_t cgroup) {
+      return ids->unix_connect.folds(cgroup);
+    };
+    options.bind_cgroup_folds = [ids = identities_.get()](std::uint64_t cgroup) {
+      return ids->unix_bind.folds(cgroup);
+    };
+    unix_sock_ = std::make_unique<UnixSockProbe>(std::move(options), caps_);
   }
 }
 

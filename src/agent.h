@@ -9,8 +9,10 @@
 #include "audit/denial_store.h"
 #include "collectors/collector_state.h"
 #include "collectors/config_reload_collector.h"
+#include "collectors/identity_labels.h"
 #include "config/config.h"
 #include "inventory/host_snapshot.h"
+#include "inventory/workload.h"
 #include "metrics/label_caps.h"
 #include "metrics/parse_errors.h"
 #include "metrics/scrape_registry.h"
@@ -66,6 +68,9 @@ class Agent {
   CollectorState collector_state_;
   LabelCaps caps_;
   ParseErrors parse_errors_;
+  // cgroup id -> unit, container, pod for the failure metrics; null when no cgroup is recorded.
+  std::unique_ptr<WorkloadResolver> workloads_;
+  std::unique_ptr<FailureIdentities> identities_;
   std::unique_ptr<BrokenPipeProbe> broken_pipe_;
   std::unique_ptr<FifoOpenProbe> fifo_open_;
   std::unique_ptr<UnixSockProbe> unix_sock_;

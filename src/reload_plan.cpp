@@ -24,6 +24,7 @@ Config reloadableConfig(const Config& running, Config loaded,
   keepRunning(running.labels, loaded.labels, "labels", not_applied);
   keepRunning(running.paths, loaded.paths, "paths", not_applied);
   keepRunning(running.selinux, loaded.selinux, "selinux", not_applied);
+  keepRunning(running.workload, loaded.workload, "workload", not_applied);
   const bool running_selinux = collectorEnabled(running, "selinux");
   if (collectorEnabled(loaded, "selinux") != running_selinux) {
     not_applied.push_back("collectors.selinux changed: not applied, restart ipcwatch to apply");

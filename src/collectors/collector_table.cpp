@@ -9,6 +9,7 @@
 #include "collectors/sysv_ipc_collector.h"
 #include "collectors/unix_sock_collector.h"
 #include "collectors/unix_socket_collector.h"
+#include "collectors/workload_info_collector.h"
 #include "config/config.h"
 #include "inventory/host_snapshot.h"
 
@@ -46,14 +47,14 @@ const std::vector<CollectorSpec>& collectorTable() {
          if (deps.fifo_open == nullptr) {
            return nullptr;
          }
-         return std::make_unique<FifoOpenCollector>(*deps.fifo_open, *deps.caps);
+         return std::make_unique<FifoOpenCollector>(*deps.fifo_open, *deps.caps, *deps.identities);
        }},
       {"unix_sock", true, "failed connect()/bind() on AF_UNIX sockets (unix_sock probe)",
        [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
          if (deps.unix_sock == nullptr) {
            return nullptr;
          }
-         return std::make_unique<UnixSockCollector>(*deps.unix_sock, *deps.caps);
+         return std::make_unique<UnixSockCollector>(*deps.unix_sock, *deps.identities);
        }},
       {"unix_sockets", true,
        "ipc_unix_sockets, listen queues and ipc_netns from sock_diag in every network namespace",
@@ -61,6 +62,15 @@ const std::vector<CollectorSpec>& collectorTable() {
          return std::make_unique<UnixSocketCollector>(
              *deps.snapshots, *deps.caps,
              deps.state != nullptr ? &deps.state->unix_socket_parse_errors : nullptr);
+       }},
+      {"workload_info", true,
+       "ipc_netns_info and ipc_ipcns_info: the units, containers and pods in each namespace",
+       [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
+         if (deps.workloads == nullptr) {
+           return nullptr;
+         }
+         return std::make_unique<WorkloadInfoCollector>(*deps.snapshots, *deps.workloads,
+                                                        *deps.caps);
        }},
       {"ipc_files", true,
        "stale socket files, FIFOs without readers and insecure endpoints under scan.directories",

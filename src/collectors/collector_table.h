@@ -17,6 +17,8 @@ class FifoOpenProbe;
 class UnixSockProbe;
 class ParseErrors;
 class HostSnapshotSource;
+struct FailureIdentities;
+class WorkloadResolver;
 struct Config;
 
 // What a collector factory may use. A probe pointer is null when its probe family is switched
@@ -32,6 +34,10 @@ struct CollectorDeps {
   HostSnapshotSource* snapshots = nullptr;  // one host snapshot per scrape, shared by all
   // What outlives the collectors (a reload rebuilds them): counters and timestamps they keep.
   CollectorState* state = nullptr;
+  // The who-failed labels of the failure metrics (workload.labels); set whenever a probe is.
+  FailureIdentities* identities = nullptr;
+  // cgroup -> unit, container, pod; null when workload.labels needs no cgroup.
+  WorkloadResolver* workloads = nullptr;
 };
 
 // One row of the explicit collector table (no static self-registration).

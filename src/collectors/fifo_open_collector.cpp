@@ -92,8 +92,12 @@ void addWaitingFamilies(const WaitingByPath& waiting, ScrapeLabelCap& cap,
 
 }  // namespace
 
-FifoOpenCollector::FifoOpenCollector(const FifoOpenProbe& probe, LabelCaps& caps)
-    : probe_(probe), waiting_path_cap_(caps.gaugePath("ipc_fifo_open_waiting")) {}
+FifoOpenCollector::FifoOpenCollector(const FifoOpenProbe& probe, LabelCaps& caps,
+                                     FailureIdentities& identities)
+    : probe_(probe),
+      waiting_path_cap_(caps.gaugePath("ipc_fifo_open_waiting")),
+      blocked_identity_(identities.fifo_blocked),
+      error_identity_(identities.fifo_errors) {}
 
 void FifoOpenCollector::collect(std::vector<MetricFamily>& out) {
   if (!probe_.loaded()) {
@@ -104,17 +108,21 @@ void FifoOpenCollector::collect(std::vector<MetricFamily>& out) {
   const FifoOpenCounts counts = probe_.counts();
   FamilyBuilder blocked("ipc_fifo_open_blocked_total",
                         "Opens of a FIFO that waited at least the configured threshold for a "
-                        "peer, by path and mode (read or write).",
+                        "peer, by path, mode (read or write) and who opened.",
                         MetricType::Counter);
   for (const auto& [key, n] : counts.blocked) {
-    blocked.add({{"mode", key.second}, {"path", key.first}}, static_cast<double>(n));
+    LabelSet labels = {{"mode", key.detail}, {"path", key.path}};
+    blocked_identity_.append(labels, key.comm, key.cgroup);
+    blocked.add(std::move(labels), static_cast<double>(n));
   }
   FamilyBuilder errors("ipc_fifo_open_errors_total",
-                       "Failed opens of FIFOs by path and errno (ENXIO: a non-blocking writer "
-                       "found no reader); on watched paths, every failed open.",
+                       "Failed opens of FIFOs by path, errno (ENXIO: a non-blocking writer "
+                       "found no reader) and who opened; on watched paths, every failed open.",
                        MetricType::Counter);
   for (const auto& [key, n] : counts.errors) {
-    errors.add({{"errno", key.second}, {"path", key.first}}, static_cast<double>(n));
+    LabelSet labels = {{"errno", key.detail}, {"path", key.path}};
+    error_identity_.append(labels, key.comm, key.cgroup);
+    errors.add(std::move(labels), static_cast<double>(n));
   }
   for (auto* family : {&blocked, &errors}) {
     if (!family->empty()) {

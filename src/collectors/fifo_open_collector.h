@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "collectors/identity_labels.h"
 #include "metrics/collector.h"
 #include "metrics/label_caps.h"
 #include "probes/fifo_open_probe.h"
@@ -15,7 +16,7 @@ namespace ipcwatch {
 // and the opens blocked right now (the kernel's in-flight map, resolved at scrape time).
 class FifoOpenCollector : public Collector {
  public:
-  FifoOpenCollector(const FifoOpenProbe& probe, LabelCaps& caps);
+  FifoOpenCollector(const FifoOpenProbe& probe, LabelCaps& caps, FailureIdentities& identities);
   std::string_view name() const override { return "fifo_open"; }
   void collect(std::vector<MetricFamily>& out) override;
 
@@ -25,6 +26,8 @@ class FifoOpenCollector : public Collector {
 
   const FifoOpenProbe& probe_;
   ScrapeLabelCap& waiting_path_cap_;  // of both waiting gauges, applied per scrape
+  IdentityLabels& blocked_identity_;
+  IdentityLabels& error_identity_;
 };
 
 // The opens in flight in the probe's inflight map (keyed by thread id), each at most once,

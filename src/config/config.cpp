@@ -196,34 +196,59 @@ void parseInventory(YamlValidator& v, const YAML::Node& node, const std::string&
   });
 }
 
-void parseSelinuxSources(YamlValidator& v, const YAML::Node& node, const std::string& path,
-                         std::vector<std::string>& out) {
-  const std::vector<std::string> known = {"netlink", "audit_log", "tracepoint"};
+// A list of distinct names out of `known` (`what` names one in messages: "source", "label").
+void parseNameList(YamlValidator& v, const YAML::Node& node, const std::string& path,
+                   const std::vector<std::string>& known, const std::string& what,
+                   std::vector<std::string>& out) {
   if (!node.IsSequence()) {
-    v.error(node, path, "expected a list of sources (" + joined(known) + ")");
+    v.error(node, path, "expected a list of " + what + "s (" + joined(known) + ")");
     return;
   }
-  std::vector<std::string> sources;
+  std::vector<std::string> names;
   for (const auto& item : node) {
-    std::string source;
-    v.oneOf(item, path, known, source);
-    if (source.empty()) {
+    std::string name;
+    v.oneOf(item, path, known, name);
+    if (name.empty()) {
       continue;
     }
-    if (std::find(sources.begin(), sources.end(), source) != sources.end()) {
-      v.error(item, path, "duplicate source '" + source + "'");
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      v.error(item, path, "duplicate " + what + " '" + name + "'");
       continue;
     }
-    sources.push_back(source);
+    names.push_back(name);
   }
-  out = std::move(sources);
+  out = std::move(names);
+}
+
+void parseWorkload(YamlValidator& v, const YAML::Node& node, const std::string& path,
+                   Config& config) {
+  auto& workload = config.workload;
+  v.mapping(node, path, {
+      {"labels", [&](const YAML::Node& n, const std::string& p) {
+         parseNameList(v, n, p, knownWorkloadLabels(), "label", workload.labels);
+       }},
+      {"cgroup_hierarchy", [&](const YAML::Node& n, const std::string& p) {
+         v.oneOf(n, p, {"auto", "unified", "pids", "memory", "cpu"}, workload.cgroup_hierarchy);
+       }},
+      {"cgroup_root", [&](const YAML::Node& n, const std::string& p) {
+         if (n.IsScalar() && n.Scalar().empty()) {
+           workload.cgroup_root.clear();
+           return;
+         }
+         v.absolutePath(n, p, workload.cgroup_root);
+       }},
+      {"pod_logs", [&](const YAML::Node& n, const std::string& p) {
+         v.absolutePath(n, p, workload.pod_logs);
+       }},
+  });
 }
 
 void parseSelinux(YamlValidator& v, const YAML::Node& node, const std::string& path, Config& config) {
   auto& selinux = config.selinux;
   v.mapping(node, path, {
       {"sources", [&](const YAML::Node& n, const std::string& p) {
-         parseSelinuxSources(v, n, p, selinux.sources);
+         parseNameList(v, n, p, {"netlink", "audit_log", "tracepoint"}, "source",
+                       selinux.sources);
        }},
       {"audit_log", [&](const YAML::Node& n, const std::string& p) {
          v.absolutePath(n, p, selinux.audit_log);
@@ -525,6 +550,9 @@ void parseTop(YamlValidator& v, const YAML::Node& root, Config& config) {
              {"path", [&](const YAML::Node& m, const std::string& q) {
                 v.integer(m, q, 1, 100000, config.labels.path);
               }},
+             {"workload", [&](const YAML::Node& m, const std::string& q) {
+                v.integer(m, q, 1, 100000, config.labels.workload);
+              }},
              {"folded_values_remembered", [&](const YAML::Node& m, const std::string& q) {
                 v.integer(m, q, 0, 10000000, config.labels.folded_values_remembered);
               }},
@@ -547,6 +575,8 @@ void parseTop(YamlValidator& v, const YAML::Node& root, Config& config) {
       {"endpoints",
        [&](const YAML::Node& n, const std::string& p) { parseEndpoints(v, n, p, config); }},
       {"selinux", [&](const YAML::Node& n, const std::string& p) { parseSelinux(v, n, p, config); }},
+      {"workload",
+       [&](const YAML::Node& n, const std::string& p) { parseWorkload(v, n, p, config); }},
       {"collectors",
        [&](const YAML::Node& n, const std::string& p) { parseCollectors(v, n, p, config); }},
       {"inventory",
@@ -555,6 +585,12 @@ void parseTop(YamlValidator& v, const YAML::Node& root, Config& config) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& knownWorkloadLabels() {
+  static const std::vector<std::string> names = {"comm",    "unit",          "container_id",
+                                                 "pod_uid", "pod_namespace", "pod"};
+  return names;
+}
 
 const std::vector<std::string>& knownBrokenPipeSyscalls() {
   // io_uring: the requests' completions (a BTF tracepoint), which no syscall of the list sees.

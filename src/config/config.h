@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <stdexcept>
@@ -34,6 +35,8 @@ struct WebConfig {
 struct LabelLimits {
   std::uint32_t comm = 1000;  // distinct comm values per metric before folding into "other"
   std::uint32_t path = 1000;  // distinct path values per metric before folding into "other"
+  // distinct workloads (unit, container, pod together) per metric before folding into "other"
+  std::uint32_t workload = 1000;
   std::uint32_t folded_values_remembered = 65536;
 
   bool operator==(const LabelLimits&) const = default;
@@ -148,6 +151,26 @@ struct SelinuxConfig {
   bool operator==(const SelinuxConfig&) const = default;
 };
 
+// Who failed: the labels the failure metrics (ipc_unix_connect_errors_total,
+// ipc_unix_bind_errors_total, ipc_fifo_open_errors_total, ipc_fifo_open_blocked_total) carry
+// beyond what failed, from the failing task's comm and cgroup.
+struct WorkloadConfig {
+  // Out of knownWorkloadLabels(); empty: the failure metrics carry none of them.
+  std::vector<std::string> labels = {"comm",    "unit",          "container_id",
+                                     "pod_uid", "pod_namespace", "pod"};
+  // auto, unified, or the cgroup v1 controller pids, memory or cpu: whose cgroup is recorded.
+  std::string cgroup_hierarchy = "auto";
+  std::string cgroup_root;  // the host's /sys/fs/cgroup as the agent sees it; empty: itself
+  std::string pod_logs = "/var/log/pods";  // the kubelet's pod log directories
+
+  bool wants(std::string_view label) const {
+    return std::find(labels.begin(), labels.end(), label) != labels.end();
+  }
+  // Whether any label needs the cgroup (every one but comm).
+  bool wantsCgroup() const { return labels.size() > (wants("comm") ? 1u : 0u); }
+  bool operator==(const WorkloadConfig&) const = default;
+};
+
 struct Config {
   LogConfig log;
   WebConfig web;
@@ -161,6 +184,7 @@ struct Config {
   InventoryConfig inventory;
   std::vector<EndpointConfig> endpoints;
   SelinuxConfig selinux;
+  WorkloadConfig workload;
   std::map<std::string, bool> collectors;  // only the names the file sets explicitly
   std::string source = "<embedded default>";
 };
@@ -178,6 +202,8 @@ std::string_view embeddedDefaultConfig();
 
 // The syscalls the broken_pipe probe can watch.
 const std::vector<std::string>& knownBrokenPipeSyscalls();
+// The labels workload.labels may name.
+const std::vector<std::string>& knownWorkloadLabels();
 bool isKnownSyscall(std::string_view name);
 
 // A user as `endpoints:` names it: a login name, UID or UID:GID. Returns false when unknown.

@@ -15,6 +15,10 @@ LabelCap& LabelCaps::comm(const std::string& metric) { return get(metric, "comm"
 
 LabelCap& LabelCaps::path(const std::string& metric) { return get(metric, "path", path_cap_); }
 
+LabelCap& LabelCaps::workload(const std::string& metric) {
+  return get(metric, "workload", workload_cap_);
+}
+
 LabelCap& LabelCaps::label(const std::string& metric, const std::string& label) {
   return get(metric, label, path_cap_);
 }
@@ -24,6 +28,15 @@ ScrapeLabelCap& LabelCaps::gaugePath(const std::string& metric) {
   auto& entry = gauge_caps_[metric];
   if (!entry) {
     entry = std::make_unique<ScrapeLabelCap>(path_cap_, remembered_);
+  }
+  return *entry;
+}
+
+ScrapeLabelCap& LabelCaps::gaugeWorkload(const std::string& metric) {
+  std::lock_guard lock(mutex_);
+  auto& entry = gauge_caps_[metric];
+  if (!entry) {
+    entry = std::make_unique<ScrapeLabelCap>(workload_cap_, remembered_);
   }
   return *entry;
 }

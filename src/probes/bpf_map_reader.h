@@ -107,6 +107,29 @@ std::vector<std::pair<Key, Value>> readHashEntries(int map_fd) {
   return entries;
 }
 
+// Removes key's entry from a BPF_MAP_TYPE_PERCPU_HASH with __u64 values and gives its last sum
+// over CPUs: in one step where the kernel can (5.14+), else read then deleted (a count landing
+// between the two is lost). False when the entry is gone already.
+template <typename Key>
+bool takePerCpuCounter(int map_fd, const Key& key, std::uint64_t& last) {
+  std::vector<std::uint64_t> values(static_cast<std::size_t>(possibleCpus()));
+  if (bpf_map_lookup_and_delete_elem(map_fd, &key, values.data()) != 0) {
+    constexpr int kKernelEnotsupp = 524;  // ENOTSUPP: what kernels before 5.14 answer
+    if (errno != EINVAL && errno != kKernelEnotsupp && errno != EOPNOTSUPP) {
+      return false;  // ENOENT: gone already
+    }
+    if (bpf_map_lookup_elem(map_fd, &key, values.data()) != 0) {
+      return false;
+    }
+    bpf_map_delete_elem(map_fd, &key);
+  }
+  last = 0;
+  for (std::uint64_t v : values) {
+    last += v;
+  }
+  return true;
+}
+
 // Sum over CPUs of slot `index` of a BPF_MAP_TYPE_PERCPU_ARRAY with __u64 values.
 std::uint64_t readPerCpuArraySlot(int map_fd, std::uint32_t index);
 

@@ -21,9 +21,9 @@
 
 namespace ipcwatch {
 
-static_assert(sizeof(ipcw_fifo_key) == 288, "ABI of struct ipcw_fifo_key changed");
+static_assert(sizeof(ipcw_fifo_key) == 312, "ABI of struct ipcw_fifo_key changed");
 static_assert(sizeof(ipcw_fifo_count) == 16, "ABI of struct ipcw_fifo_count changed");
-static_assert(sizeof(ipcw_fifo_event) == 296, "ABI of struct ipcw_fifo_event changed");
+static_assert(sizeof(ipcw_fifo_event) == 320, "ABI of struct ipcw_fifo_event changed");
 static_assert(sizeof(ipcw_inflight_open) == 32, "ABI of struct ipcw_inflight_open changed");
 static_assert(sizeof(ipcw_wait_hist) == 8 * (IPCW_WAIT_BUCKETS + 1), "ABI of ipcw_wait_hist");
 static_assert(sizeof(ipcw_watch_path) == 136, "ABI of struct ipcw_watch_path changed");
@@ -89,6 +89,10 @@ FifoOpenProbe::FifoOpenProbe(FifoOpenProbeOptions options, LabelCaps& caps)
       error_path_cap_(caps.path("ipc_fifo_open_errors_total")),
       programs_("fifo_open", fifoOpenPrograms(options_.syscalls),
                 fifoOpenTrampolines(options_.syscalls), options_.syscall_tracepoints) {
+  if (options_.record_comm) {
+    blocked_comm_cap_ = &caps.comm("ipc_fifo_open_blocked_total");
+    error_comm_cap_ = &caps.comm("ipc_fifo_open_errors_total");
+  }
   if (programs_.empty()) {
     return;
   }
@@ -123,6 +127,8 @@ FifoOpenProbe::~FifoOpenProbe() {
 void FifoOpenProbe::configure(fifo_open_bpf* skel) const {
   bpf_map__set_max_entries(skel->maps.counts, options_.count_entries);
   skel->rodata->blocked_threshold_ns = options_.blocked_threshold_ns;
+  skel->rodata->ipcw_record_comm = options_.record_comm;
+  skel->rodata->ipcw_cgroup_source = options_.cgroup_source;
   const std::size_t count =
       std::min<std::size_t>(options_.watch_paths.size(), IPCW_MAX_WATCH_PATHS);
   skel->rodata->watch_count = static_cast<__u32>(count);
@@ -160,10 +166,21 @@ std::optional<FifoOpenProbe::Resolved> FifoOpenProbe::resolve(const ipcw_fifo_ke
   const std::string raw(fromKernelString(key.path, sizeof(key.path)));
   const ProcessView view(options_.procfs, tgid);
   Resolved resolved;
+  resolved.labels.cgroup = key.cgroup;
+  const auto cgroup = [&](const CgroupFolds& folds) {
+    return folds && folds(key.cgroup) ? kFoldedCgroup : key.cgroup;
+  };
+  const auto comm = [&](LabelCap* cap) {
+    return cap == nullptr
+               ? std::string()
+               : cap->admit(sanitizeLabelValue(fromKernelString(key.comm, sizeof(key.comm))));
+  };
   if (key.kind == IPCW_FIFO_COUNT_BLOCKED) {
     resolved.blocked = true;
-    resolved.path = blocked_path_cap_.admit(sanitizeLabelValue(view.displayPath(dfd, raw)));
-    resolved.detail = modeName(key.mode);
+    resolved.labels.path = blocked_path_cap_.admit(sanitizeLabelValue(view.displayPath(dfd, raw)));
+    resolved.labels.detail = modeName(key.mode);
+    resolved.labels.comm = comm(blocked_comm_cap_);
+    resolved.labels.cgroup = cgroup(options_.blocked_cgroup_folds);
     return resolved;
   }
   // ENXIO, EACCES and EPERM come from opens of anything: only FIFOs count here. Errors on
@@ -171,8 +188,10 @@ std::optional<FifoOpenProbe::Resolved> FifoOpenProbe::resolve(const ipcw_fifo_ke
   if (key.kind != IPCW_FIFO_COUNT_ERROR || (!isWatched(raw) && !isFifoFor(tgid, dfd, raw))) {
     return std::nullopt;
   }
-  resolved.path = error_path_cap_.admit(sanitizeLabelValue(view.displayPath(dfd, raw)));
-  resolved.detail = errnoName(key.err);
+  resolved.labels.path = error_path_cap_.admit(sanitizeLabelValue(view.displayPath(dfd, raw)));
+  resolved.labels.detail = errnoName(key.err);
+  resolved.labels.comm = comm(error_comm_cap_);
+  resolved.labels.cgroup = cgroup(options_.error_cgroup_folds);
   return resolved;
 }
 
@@ -216,11 +235,11 @@ FifoOpenCounts FifoOpenProbe::counts() const {
     }
     Resolved& resolved = it->second;
     std::uint64_t count = value.count;
-    const bool folded = resolved.path == LabelCap::kOther;
+    const bool folded = resolved.folded();
     if (folded) {
-      // Past the path cap: the name's count is added to "other" and its entry leaves the map
-      // (with its last count), so that names past the cap never fill it. A later count creates
-      // the entry again.
+      // Past the path or comm cap: the key's count is added to "other" and its entry leaves the
+      // map (with its last count), so that names past the cap never fill it. A later count
+      // creates the entry again.
       ipcw_fifo_count last{};
       if (takeEntry(fd, key, last)) {
         count = last.count;
@@ -228,8 +247,8 @@ FifoOpenCounts FifoOpenProbe::counts() const {
     }
     // A concurrent scrape may have read a newer count and added it already.
     if (count > resolved.seen) {
-      auto& total = resolved.blocked ? counts_.blocked[{resolved.path, resolved.detail}]
-                                     : counts_.errors[{resolved.path, resolved.detail}];
+      auto& total =
+          resolved.blocked ? counts_.blocked[resolved.labels] : counts_.errors[resolved.labels];
       total += count - resolved.seen;
       resolved.seen = count;
     }

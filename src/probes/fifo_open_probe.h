@@ -28,14 +28,32 @@ struct FifoOpenProbeOptions {
   // as lost). Names past the path cap leave it at every scrape.
   std::uint32_t count_entries = 4096;
   std::string procfs = "/proc";
+  bool record_comm = true;  // false: the kernel keys no comm (no comm label)
+  // Whose cgroup the kernel records with each count (bpf/ipcw_identity.bpf.h):
+  // cgroupSource() of the hierarchy, kNoCgroup for none.
+  int cgroup_source = kNoCgroup;
+  static constexpr int kNoCgroup = -2;
+  CgroupFolds blocked_cgroup_folds;  // may be empty: no workload is ever folded
+  CgroupFolds error_cgroup_folds;
+};
+
+// One count as labels: the FIFO (path, capped), what happened (a blocked open's mode, a failed
+// open's errno name) and who opened (comm, capped or empty when not recorded; the cgroup id,
+// which the collector turns into workload labels).
+struct FifoCountLabels {
+  std::string path;
+  std::string detail;
+  std::string comm;
+  std::uint64_t cgroup = 0;
+  auto operator<=>(const FifoCountLabels&) const = default;
 };
 
 // The kernel's counts by label: several kernel names can share a label (one FIFO reached from
 // two directories, names past the path cap), so they are added up here, keyed by already-capped
 // label values.
 struct FifoOpenCounts {
-  std::map<std::pair<std::string, std::string>, std::uint64_t> blocked;  // (path, mode)
-  std::map<std::pair<std::string, std::string>, std::uint64_t> errors;   // (path, errno name)
+  std::map<FifoCountLabels, std::uint64_t> blocked;
+  std::map<FifoCountLabels, std::uint64_t> errors;
 };
 
 // Owns the fifo_open BPF skeleton and the thread that drains its ring buffer. Like every probe
@@ -75,9 +93,13 @@ class FifoOpenProbe : public Probe {
   // A kernel name as labels, and how much of its kernel count is already in counts_.
   struct Resolved {
     bool blocked = false;
-    std::string path;    // capped
-    std::string detail;  // mode for a blocked open, errno name for an error
+    FifoCountLabels labels;
     std::uint64_t seen = 0;
+    // Whether a label is past its cap.
+    bool folded() const {
+      return labels.path == LabelCap::kOther || labels.comm == LabelCap::kOther ||
+             labels.cgroup == kFoldedCgroup;
+    }
   };
 
   void configure(fifo_open_bpf* skel) const;
@@ -97,6 +119,8 @@ class FifoOpenProbe : public Probe {
   FifoOpenProbeOptions options_;
   LabelCap& blocked_path_cap_;
   LabelCap& error_path_cap_;
+  LabelCap* blocked_comm_cap_ = nullptr;  // null when no comm is recorded
+  LabelCap* error_comm_cap_ = nullptr;
   mutable std::mutex mutex_;
   mutable FifoOpenCounts counts_;
   mutable std::map<std::string, Resolved> resolved_;  // by the kernel key's bytes

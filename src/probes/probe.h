@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,12 @@ struct LostEvents {
   std::string probe;
   std::uint64_t count = 0;
 };
+
+// Whether the workload of a cgroup id is past the cap of a metric's workload labels: a count of
+// such a cgroup leaves the kernel's map at each read, like a name past its cap, and is kept
+// under kFoldedCgroup, so that a flood of cgroups neither fills the map nor grows the totals.
+using CgroupFolds = std::function<bool(std::uint64_t cgroup)>;
+inline constexpr std::uint64_t kFoldedCgroup = ~std::uint64_t{0};
 
 class Probe {
  public:

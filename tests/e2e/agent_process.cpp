@@ -281,6 +281,18 @@ std::string uniqueComm(const std::string& prefix) {
   return (prefix + hex).substr(0, 15);
 }
 
+std::string ownComm() {
+  std::ifstream in("/proc/self/comm");
+  std::string comm;
+  std::getline(in, comm);
+  return comm;
+}
+
+std::map<std::string, std::string> withOwnComm(std::map<std::string, std::string> labels) {
+  labels["comm"] = ownComm();
+  return labels;
+}
+
 std::pair<int, std::string> runCommand(const std::string& command) {
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) {

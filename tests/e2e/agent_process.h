@@ -91,6 +91,15 @@ double sampleValue(const std::map<std::string, double>& samples, const std::stri
 // A comm of `prefix` plus random hex, unique to this run (at most 15 bytes).
 std::string uniqueComm(const std::string& prefix);
 
+// This process's comm (what its forked children inherit): the comm label of the failures
+// they cause.
+std::string ownComm();
+// labels plus comm=ownComm(): a failure series of this process or a child it forked.
+std::map<std::string, std::string> withOwnComm(std::map<std::string, std::string> labels);
+// The workload section that makes the failure metrics carry comm and nothing else: for tests
+// of what failed, which must not depend on which unit or container runs the test.
+inline constexpr const char* kCommOnlyYaml = "workload:\n  labels: [comm]\n";
+
 // Runs a command line through /bin/sh, returns its exit status and output (stdout+stderr).
 std::pair<int, std::string> runCommand(const std::string& command);
 

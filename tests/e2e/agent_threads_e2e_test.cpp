@@ -39,9 +39,9 @@ constexpr int kEpipePerRound = 5;
 std::string config(bool sysv_ipc) {
   return std::string(
              "web:\n  listen_address: \"127.0.0.1:0\"\n"
-             "selinux:\n  sources: [netlink]\n"
-             "collectors:\n  sysv_ipc: ") +
-         (sysv_ipc ? "true" : "false") + "\n";
+             "selinux:\n  sources: [netlink]\n") +
+         kCommOnlyYaml + std::string("collectors:\n  sysv_ipc: ") + (sysv_ipc ? "true" : "false") +
+         "\n";
 }
 
 int count(const std::string& text, const std::string& what) {
@@ -130,7 +130,7 @@ TEST(AgentThreadsE2E, PollerAuditHttpAndReloadTogether) {
   }
 
   const std::map<std::string, std::string> epipe = {{"comm", comm}, {"kind", "pipe"}};
-  const std::map<std::string, std::string> enxio_labels = {{"errno", "ENXIO"}, {"path", fifo}};
+  const auto enxio_labels = withOwnComm({{"errno", "ENXIO"}, {"path", fifo}});
   const std::map<std::string, std::string> denial = {
       {"tclass", "fifo_file"},       {"perm", "write"},   {"source_type", avc_type},
       {"target_type", "user_tmp_t"}, {"permissive", "0"}, {"origin", "userspace"}};

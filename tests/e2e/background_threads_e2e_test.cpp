@@ -113,7 +113,8 @@ TEST(BackgroundThreadsE2E, FailingRingBufferPollerIsRestartedAndKeepsDelivering)
     AgentProcess agent(
         "web:\n  listen_address: \"127.0.0.1:0\"\n"
         "probes:\n  broken_pipe:\n    enabled: false\n  sigpipe:\n    enabled: false\n"
-        "  unix_sock:\n    enabled: false\ncollectors:\n  selinux: false\n",
+        "  unix_sock:\n    enabled: false\ncollectors:\n  selinux: false\n" +
+            std::string(kCommOnlyYaml),
         {}, failThread("fifo_open_probe:1"));
     const int port = agent.waitForPort(30s);
     ASSERT_GT(port, 0) << agent.log();
@@ -129,7 +130,7 @@ TEST(BackgroundThreadsE2E, FailingRingBufferPollerIsRestartedAndKeepsDelivering)
       ASSERT_EQ(errno, ENXIO);
     }
     const std::string errors =
-        sampleKey("ipc_fifo_open_errors_total", {{"errno", "ENXIO"}, {"path", fifo}});
+        sampleKey("ipc_fifo_open_errors_total", withOwnComm({{"errno", "ENXIO"}, {"path", fifo}}));
     samples = scrapeUntil(
         port, [&](const Samples& s) { return s.count(errors) != 0 && s.at(errors) >= 3; });
     ASSERT_EQ(samples.count(errors), 1u) << agent.log();

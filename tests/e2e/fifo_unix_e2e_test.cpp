@@ -156,7 +156,7 @@ class FifoUnixE2E : public ::testing::Test {
     agent_ = std::make_unique<AgentProcess>(
         "web:\n  listen_address: \"127.0.0.1:0\"\nprobes:\n  fifo_open:\n"
         "    blocked_threshold_seconds: 0.2\n" +
-        extra_yaml);
+        std::string(kCommOnlyYaml) + extra_yaml);
     port_ = agent_->waitForPort(30s);
     ASSERT_NE(port_, 0) << agent_->log();
     ASSERT_TRUE(waitFor([](const Samples& s) {
@@ -216,7 +216,8 @@ TEST_F(FifoUnixE2E, BlockedReaderIsWaitingThenCountedAsBlocked) {
            findSample(s, "ipc_fifo_open_oldest_wait_seconds", read_labels).value_or(0) > 0.25;
   }));
   // Not blocked yet: no series for the path (the family may not exist at all yet).
-  EXPECT_EQ(findSample(before, "ipc_fifo_open_blocked_total", read_labels), std::nullopt);
+  EXPECT_EQ(findSample(before, "ipc_fifo_open_blocked_total", withOwnComm(read_labels)),
+            std::nullopt);
 
   const int writer = open(fifo.c_str(), O_WRONLY);  // releases the reader
   ASSERT_GE(writer, 0);
@@ -226,12 +227,13 @@ TEST_F(FifoUnixE2E, BlockedReaderIsWaitingThenCountedAsBlocked) {
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
   ASSERT_TRUE(waitFor([&](const Samples& s) {
-    return findSample(s, "ipc_fifo_open_blocked_total", read_labels).value_or(0) == 1;
+    return findSample(s, "ipc_fifo_open_blocked_total", withOwnComm(read_labels)).value_or(0) == 1;
   })) << agent_->log();
   const auto after = scrape();
   // A gauge describes now: once nothing waits on the FIFO its series is gone.
   EXPECT_EQ(findSample(after, "ipc_fifo_open_waiting", read_labels), std::nullopt);
-  EXPECT_EQ(sampleValue(after, "ipc_fifo_open_blocked_total", {{"mode", "write"}, {"path", fifo}}),
+  EXPECT_EQ(sampleValue(after, "ipc_fifo_open_blocked_total",
+                        withOwnComm({{"mode", "write"}, {"path", fifo}})),
             0);
   // The histogram has the observation in a bucket above 0.128 s; other processes of the host
   // do not block on FIFOs for that long during the test.
@@ -410,9 +412,12 @@ TEST_F(FifoUnixE2E, NonBlockingWriterWithoutReaderIsEnxio) {
   close(s);
 
   ASSERT_TRUE(waitFor([&](const Samples& samples) {
-    return findSample(samples, "ipc_fifo_open_errors_total", {{"errno", "ENXIO"}, {"path", fifo}}).value_or(0) == 3;
+    return findSample(samples, "ipc_fifo_open_errors_total",
+                      withOwnComm({{"errno", "ENXIO"}, {"path", fifo}}))
+               .value_or(0) == 3;
   })) << agent_->log();
-  EXPECT_EQ(sampleValue(scrape(), "ipc_fifo_open_errors_total", {{"errno", "ENXIO"}, {"path", sock}}),
+  EXPECT_EQ(sampleValue(scrape(), "ipc_fifo_open_errors_total",
+                        withOwnComm({{"errno", "ENXIO"}, {"path", sock}})),
             0);
 }
 
@@ -438,10 +443,13 @@ TEST_F(FifoUnixE2E, PermissionDeniedOnAFifoIsCounted) {
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   ASSERT_TRUE(waitFor([&](const Samples& s) {
-    return findSample(s, "ipc_fifo_open_errors_total", {{"errno", "EACCES"}, {"path", fifo}}).value_or(0) == 1;
+    return findSample(s, "ipc_fifo_open_errors_total",
+                      withOwnComm({{"errno", "EACCES"}, {"path", fifo}}))
+               .value_or(0) == 1;
   })) << agent_->log();
   // A regular file denied the same way is not a FIFO error.
-  EXPECT_EQ(sampleValue(scrape(), "ipc_fifo_open_errors_total", {{"errno", "EACCES"}, {"path", file}}),
+  EXPECT_EQ(sampleValue(scrape(), "ipc_fifo_open_errors_total",
+                        withOwnComm({{"errno", "EACCES"}, {"path", file}})),
             0);
 }
 
@@ -457,11 +465,13 @@ TEST_F(FifoUnixE2E, WatchedPathsCountEveryErrno) {
     ASSERT_EQ(open(unwatched.c_str(), O_WRONLY), -1);
   }
   ASSERT_TRUE(waitFor([&](const Samples& s) {
-    return findSample(s, "ipc_fifo_open_errors_total", {{"errno", "ENOENT"}, {"path", missing}}).value_or(0) == 2;
+    return findSample(s, "ipc_fifo_open_errors_total",
+                      withOwnComm({{"errno", "ENOENT"}, {"path", missing}}))
+               .value_or(0) == 2;
   })) << agent_->log();
-  EXPECT_EQ(
-      sampleValue(scrape(), "ipc_fifo_open_errors_total", {{"errno", "ENOENT"}, {"path", unwatched}}),
-      0);
+  EXPECT_EQ(sampleValue(scrape(), "ipc_fifo_open_errors_total",
+                        withOwnComm({{"errno", "ENOENT"}, {"path", unwatched}})),
+            0);
 }
 
 TEST_F(FifoUnixE2E, StaleSocketFileRefusesConnectAndBind) {
@@ -486,8 +496,7 @@ TEST_F(FifoUnixE2E, StaleSocketFileRefusesConnectAndBind) {
 
   const std::string netns = inodeOfNamespace(getpid(), "net");
   auto labels = [&](const std::string& p, const char* err) {
-    return std::map<std::string, std::string>{
-        {"errno", err}, {"netns", netns}, {"netns_name", ""}, {"path", p}};
+    return withOwnComm({{"errno", err}, {"netns", netns}, {"netns_name", ""}, {"path", p}});
   };
   const auto s = scrape();
   EXPECT_EQ(sampleValue(s, "ipc_unix_connect_errors_total", labels(path, "ECONNREFUSED")), 3);
@@ -528,8 +537,10 @@ TEST_F(FifoUnixE2E, AbstractNameIsLabelledWithItsNamespace) {
 
   const auto s = scrape();
   auto value = [&](const std::string& netns) {
-    return sampleValue(s, "ipc_unix_connect_errors_total",
-                       {{"errno", "ECONNREFUSED"}, {"netns", netns}, {"netns_name", ""}, {"path", name}});
+    return sampleValue(
+        s, "ipc_unix_connect_errors_total",
+        withOwnComm(
+            {{"errno", "ECONNREFUSED"}, {"netns", netns}, {"netns_name", ""}, {"path", name}}));
   };
   EXPECT_EQ(value(own_netns), 1);
   EXPECT_EQ(value(child_netns), 2);
@@ -558,8 +569,10 @@ TEST_F(FifoUnixE2E, NamedNamespaceCarriesItsName) {
   runCommand("ip netns delete " + netns);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ(sampleValue(s, "ipc_unix_connect_errors_total",
-                        {{"errno", "ECONNREFUSED"}, {"netns", inode}, {"netns_name", netns},
-                         {"path", name}}),
+                        withOwnComm({{"errno", "ECONNREFUSED"},
+                                     {"netns", inode},
+                                     {"netns_name", netns},
+                                     {"path", name}})),
             1);
 }
 
@@ -587,7 +600,8 @@ TEST_F(FifoUnixE2E, DistinctPathsPastTheCapFoldIntoOther) {
     series += key.rfind(metric + "{", 0) == 0 ? 1 : 0;
   }
   EXPECT_EQ(series, 51);  // 50 admitted paths + "other"
-  EXPECT_EQ(sampleValue(s, metric, {{"errno", "ENXIO"}, {"path", "other"}}), kPaths - 50);
+  EXPECT_EQ(sampleValue(s, metric, withOwnComm({{"errno", "ENXIO"}, {"path", "other"}})),
+            kPaths - 50);
   EXPECT_EQ(sampleValue(s, "ipcwatch_label_overflow_total", {{"metric", metric}}), kPaths - 50);
 }
 
@@ -624,7 +638,7 @@ TEST_F(FifoUnixE2E, NamesPastTheCapNeverFillTheKernelsCountsMap) {
   }
   constexpr double kOther = kRounds * kPerRound - 2 + 3;
   ASSERT_TRUE(waitFor([&](const Samples& s) {
-    return sampleValue(s, metric, {{"errno", "ENXIO"}, {"path", "other"}}) == kOther;
+    return sampleValue(s, metric, withOwnComm({{"errno", "ENXIO"}, {"path", "other"}})) == kOther;
   })) << agent_->log();
   const auto s = scrape();
   EXPECT_EQ(total(s), kRounds * kPerRound + 3);

@@ -89,7 +89,8 @@ TEST(HostileNamesE2E, ExpositionLogsAndDiagnoseStayValid) {
       "scan:\n  directories: [\"" +
           dir +
           "\"]\n  max_depth: 40\n"
-          "selinux:\n  sources: [netlink]\n",
+          "selinux:\n  sources: [netlink]\n" +
+          kCommOnlyYaml,
       {"--log.format", "json", "--log.level", "debug"});
   const int port = agent.waitForPort(30s);
   ASSERT_GT(port, 0) << agent.log();
@@ -130,8 +131,8 @@ TEST(HostileNamesE2E, ExpositionLogsAndDiagnoseStayValid) {
     return body.find("ipc_epipe_total{comm=\"" + comm.substr(0, 6)) != std::string::npos &&
            body.find(std::string(200, 'f') + "\"") != std::string::npos &&
            body.find("source_type=\"hx") != std::string::npos &&
-           body.find("ipc_fifo_open_errors_total{errno=\"ENXIO\",path=\"" + dir + "/x") !=
-               std::string::npos;
+           body.find("ipc_fifo_open_errors_total{comm=\"" + ownComm() +
+                     "\",errno=\"ENXIO\",path=\"" + dir + "/x") != std::string::npos;
   };
   for (const auto end = std::chrono::steady_clock::now() + 15s;
        !complete() && std::chrono::steady_clock::now() < end;) {

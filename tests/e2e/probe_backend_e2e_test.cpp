@@ -44,7 +44,7 @@ TEST(ProbeBackendE2E, UnixSockTakesTrampolinesWhereTheKernelHasThem) {
   if (geteuid() != 0) {
     GTEST_SKIP() << "needs root to load BPF programs; CI runs this as root";
   }
-  AgentProcess agent("web:\n  listen_address: \"127.0.0.1:0\"\n");
+  AgentProcess agent("web:\n  listen_address: \"127.0.0.1:0\"\n" + std::string(kCommOnlyYaml));
   const int port = agent.waitForPort(30s);
   ASSERT_GT(port, 0) << agent.log();
   // One failed connect() of our own, counted exactly once on whichever backend runs.
@@ -71,8 +71,10 @@ TEST(ProbeBackendE2E, UnixSockTakesTrampolinesWhereTheKernelHasThem) {
         << response->body;
   }
   EXPECT_EQ(
-      sampleValue(samples, "ipc_unix_connect_errors_total",
-                  {{"errno", "ENOENT"}, {"netns", ownNetns()}, {"netns_name", ""}, {"path", path}}),
+      sampleValue(
+          samples, "ipc_unix_connect_errors_total",
+          withOwnComm(
+              {{"errno", "ENOENT"}, {"netns", ownNetns()}, {"netns_name", ""}, {"path", path}})),
       1)
       << response->body;
 }
@@ -90,7 +92,7 @@ TEST(ProbeBackendE2E, FifoOpenTakesTrampolinesAndThenSeesOpenat2) {
   const std::string dir = tmpl;
   const std::unique_ptr<const std::string, void (*)(const std::string*)> cleanup(
       &dir, [](const std::string* path) { std::filesystem::remove_all(*path); });
-  AgentProcess agent("web:\n  listen_address: \"127.0.0.1:0\"\n");
+  AgentProcess agent("web:\n  listen_address: \"127.0.0.1:0\"\n" + std::string(kCommOnlyYaml));
   const int port = agent.waitForPort(30s);
   ASSERT_GT(port, 0) << agent.log();
 
@@ -114,14 +116,16 @@ TEST(ProbeBackendE2E, FifoOpenTakesTrampolinesAndThenSeesOpenat2) {
   };
   const std::string metric = "ipc_fifo_open_errors_total";
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (findSample(scrape(), metric, {{"errno", "ENXIO"}, {"path", by_openat}}) != 1 &&
+  while (findSample(scrape(), metric, withOwnComm({{"errno", "ENXIO"}, {"path", by_openat}})) !=
+             1 &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(50ms);  // polling interval
   }
   const auto samples = scrape();
-  EXPECT_EQ(findSample(samples, metric, {{"errno", "ENXIO"}, {"path", by_openat}}), 1)
+  EXPECT_EQ(findSample(samples, metric, withOwnComm({{"errno", "ENXIO"}, {"path", by_openat}})), 1)
       << agent.log();
-  const auto openat2 = findSample(samples, metric, {{"errno", "ENXIO"}, {"path", by_openat2}});
+  const auto openat2 =
+      findSample(samples, metric, withOwnComm({{"errno", "ENXIO"}, {"path", by_openat2}}));
   if (trampolines) {
     EXPECT_EQ(openat2, 1);
   } else {

@@ -55,6 +55,9 @@ image=$(jq -r .image "$work/run.json")
 jq -r '.podman_args[]' "$work/run.json" > "$work/podman_args"
 jq -r '.args[]' "$work/run.json" > "$work/agent_args"
 mapfile -t run_args < "$work/podman_args"
+# What the kubelet makes for a DirectoryOrCreate hostPath (the pod log directories).
+jq -r '.create[]' "$work/run.json" > "$work/create_dirs"
+while read -r dir; do mkdir -p "$dir"; done < "$work/create_dirs"
 mapfile -t agent_args < "$work/agent_args"
 probe_port=$(jq -r .readiness.port "$work/run.json")
 probe_path=$(jq -r .readiness.path "$work/run.json")

@@ -10,7 +10,9 @@ test until the container test runs with it too, so the test and the manifest can
   kubectl kustomize deploy/kubernetes | daemonset_to_podman.py CONFIG_DIR > run.json
 
 writes the ConfigMap's files into CONFIG_DIR and prints JSON: {"image", "args",
-"podman_args", "readiness": {"path", "port"}, "liveness": {...}, "mounts": [...]}.
+"podman_args", "readiness": {"path", "port"}, "liveness": {...}, "mounts": [...], "create": [...]}:
+"create" lists the host directories a DirectoryOrCreate hostPath needs, which the kubelet would
+make and the caller makes before `podman run`.
 """
 import json
 import os
@@ -94,6 +96,7 @@ def main():
 
     volumes = {v["name"]: v for v in spec["volumes"]}
     mounts = []
+    create = []
     for mount in container["volumeMounts"]:
         only(mount, {"name", "mountPath", "readOnly", "mountPropagation"}, "volumeMounts[]")
         volume = volumes[mount["name"]]
@@ -105,9 +108,12 @@ def main():
             refuse(f"mountPropagation {propagation}")
         if "hostPath" in volume:
             only(volume["hostPath"], {"path", "type"}, f"volumes.{mount['name']}.hostPath")
-            if volume["hostPath"].get("type") not in ("Directory", None):
-                refuse(f"hostPath type {volume['hostPath']['type']}")
+            kind = volume["hostPath"].get("type")
+            if kind not in ("Directory", "DirectoryOrCreate", None):
+                refuse(f"hostPath type {kind}")
             source = volume["hostPath"]["path"]
+            if kind == "DirectoryOrCreate":
+                create.append(source)
         elif "configMap" in volume:
             config_map = config_maps[volume["configMap"]["name"]]
             os.makedirs(config_dir, exist_ok=True)
@@ -129,7 +135,7 @@ def main():
 
     json.dump({"image": container["image"], "args": container.get("args", []),
                "podman_args": podman, "readiness": probe("readinessProbe"),
-               "liveness": probe("livenessProbe"), "mounts": mounts,
+               "liveness": probe("livenessProbe"), "mounts": mounts, "create": create,
                "host_port": ports.get("metrics")}, sys.stdout, indent=1)
     print()
 

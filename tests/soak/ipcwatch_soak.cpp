@@ -271,9 +271,13 @@ int main(int argc, char** argv) {
   }
   char threshold[32];
   std::snprintf(threshold, sizeof threshold, "%g", kBlockedThresholdSeconds);
-  AgentProcess agent("web:\n  listen_address: \"127.0.0.1:0\"\nprobes:\n  fifo_open:\n"
-                     "    blocked_threshold_seconds: " +
-                     std::string(threshold) + "\nscan:\n  directories: [" + dir + "]\n");
+  AgentProcess agent(
+      "web:\n  listen_address: \"127.0.0.1:0\"\nprobes:\n  fifo_open:\n"
+      "    blocked_threshold_seconds: " +
+      std::string(threshold) + "\nscan:\n  directories: [" + dir +
+      "]\n"
+      // The FIFO counts by path alone, as with every workload label off.
+      "workload:\n  labels: []\n");
   const int port = agent.waitForPort(30s);
   if (port == 0) {
     std::fprintf(stderr, "soak: the agent did not start:\n%s\n", agent.log().c_str());

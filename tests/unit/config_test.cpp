@@ -188,7 +188,7 @@ TEST_F(ConfigTest, ReportsEveryErrorWithFileLineColumnAndKey) {
       path + ":13:14: probes.sigpipe.enabled: expected true or false, got 'maybe'",
       path +
           ":15:3: collectors.sigpip: unknown collector (known: broken_pipe, sigpipe, fifo_open, "
-          "unix_sock, unix_sockets, ipc_files, sysv_ipc, posix_ipc, endpoints, "
+          "unix_sock, unix_sockets, workload_info, ipc_files, sysv_ipc, posix_ipc, endpoints, "
           "selinux); did you mean 'sigpipe'?",
   };
   for (const auto& line : expected) {
@@ -248,6 +248,40 @@ TEST_F(ConfigTest, FifoAndUnixProbesAndWatchPaths) {
     seventeen += (i ? ", /p" : "/p") + std::to_string(i);
   }
   EXPECT_THAT(errorsOf(seventeen + "]\n"), HasSubstr("test.yaml:1:14: watch_paths: at most 16"));
+}
+
+TEST_F(ConfigTest, WorkloadSection) {
+  const Config c = parseConfig(
+      "labels:\n  workload: 20\n"
+      "workload:\n  labels: [comm, pod]\n  cgroup_hierarchy: memory\n"
+      "  cgroup_root: /host/sys/fs/cgroup\n  pod_logs: /srv/pods\n",
+      "x");
+  EXPECT_EQ(c.labels.workload, 20u);
+  EXPECT_EQ(c.workload.labels, (std::vector<std::string>{"comm", "pod"}));
+  EXPECT_TRUE(c.workload.wants("pod"));
+  EXPECT_FALSE(c.workload.wants("unit"));
+  EXPECT_TRUE(c.workload.wantsCgroup());
+  EXPECT_EQ(c.workload.cgroup_hierarchy, "memory");
+  EXPECT_EQ(c.workload.cgroup_root, "/host/sys/fs/cgroup");
+  EXPECT_EQ(c.workload.pod_logs, "/srv/pods");
+  // comm alone needs no cgroup; no label at all, neither.
+  EXPECT_FALSE(parseConfig("workload:\n  labels: [comm]\n", "x").workload.wantsCgroup());
+  const Config none = parseConfig("workload:\n  labels: []\n  cgroup_root: \"\"\n", "x");
+  EXPECT_TRUE(none.workload.labels.empty());
+  EXPECT_FALSE(none.workload.wantsCgroup());
+  EXPECT_EQ(none.workload.cgroup_root, "");
+  EXPECT_THAT(errorsOf("workload:\n  labels: [comm, namespace]\n"),
+              HasSubstr("test.yaml:2:18: workload.labels: 'namespace' is not one of comm, unit, "
+                        "container_id, pod_uid, pod_namespace, pod"));
+  EXPECT_THAT(errorsOf("workload:\n  labels: [pod, pod]\n"),
+              HasSubstr("test.yaml:2:17: workload.labels: duplicate label 'pod'"));
+  EXPECT_THAT(errorsOf("workload:\n  cgroup_hierarchy: blkio\n"),
+              HasSubstr("test.yaml:2:21: workload.cgroup_hierarchy: 'blkio' is not one of auto, "
+                        "unified, pids, memory, cpu"));
+  EXPECT_THAT(errorsOf("workload:\n  pod_logs: var/log/pods\n"),
+              HasSubstr("test.yaml:2:13: workload.pod_logs: expected an absolute path"));
+  EXPECT_THAT(errorsOf("labels:\n  workload: 0\n"),
+              HasSubstr("test.yaml:2:13: labels.workload: out of range: 0"));
 }
 
 TEST_F(ConfigTest, PathsMustBeAbsolute) {

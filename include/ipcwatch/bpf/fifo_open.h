@@ -6,6 +6,7 @@
 #define IPCW_FIFO_PATH_LEN 256
 #define IPCW_MAX_WATCH_PATHS 16
 #define IPCW_WATCH_PATH_LEN 128
+#define IPCW_FIFO_COMM_LEN 16 /* TASK_COMM_LEN */
 
 /* Direction of a FIFO open (O_RDWR opens never wait and are not reported). */
 enum ipcw_fifo_mode {
@@ -43,7 +44,8 @@ enum ipcw_fifo_count_kind {
 /* The key of a count in the kernel's counts map: the name as the opener gave it, with what
  * that name is relative to (its mount namespace, and for a relative name the directory), so two
  * FIFOs that share a name in two containers, or two directories, keep two counts. A failed open
- * has no inode to go by; the name is what both kinds have and what the labels show. Every byte
+ * has no inode to go by; the name is what both kinds have and what the labels show. Who opened
+ * (comm, cgroup) is part of the key too: each opener keeps its own count. Every byte
  * past the name's NUL is zero: the key is hashed as a whole. */
 struct ipcw_fifo_key {
   __u32 kind;    /* enum ipcw_fifo_count_kind */
@@ -52,6 +54,8 @@ struct ipcw_fifo_key {
   __u32 dir_dev; /* relative name: the kernel dev_t of the directory it starts from, else 0 */
   __u64 dir_ino; /* relative name: that directory's inode number, else 0 */
   __u64 mntns;   /* the opener's mount namespace (its inode number) */
+  __u64 cgroup;  /* the opener's cgroup id (bpf/ipcw_cgroup.bpf.h), 0 if unknown */
+  char comm[IPCW_FIFO_COMM_LEN]; /* the opener's */
   char path[IPCW_FIFO_PATH_LEN];
 };
 
