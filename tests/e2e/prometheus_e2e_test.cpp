@@ -9,6 +9,7 @@
 // test's copy of alerts.yml; the expressions are the file's own, unchanged.
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ipc.h>
 #include <sys/prctl.h>
@@ -37,8 +38,9 @@
 #include <nlohmann/json.hpp>
 
 #include "agent_process.h"
-#include "child_process.h"
 #include "audit_netlink.h"
+#include "child_process.h"
+#include "test_cgroup.h"
 
 #ifndef IPCWATCH_SOURCE_DIR
 #error "IPCWATCH_SOURCE_DIR must name the source tree"
@@ -269,6 +271,7 @@ class PrometheusE2eTest : public ::testing::Test {
   }
   void TearDown() override {
     children_.clear();
+    cgroups_.clear();
     reader_.reset();
     if (shm_id_ >= 0) {
       shmctl(shm_id_, IPC_RMID, nullptr);
@@ -293,6 +296,9 @@ class PrometheusE2eTest : public ::testing::Test {
   std::string agentConfig() const {
     return "web:\n  listen_address: \"127.0.0.1:0\"\n"
            "labels:\n  comm: 1\n"
+           "workload:\n  pod_logs: " +
+           dir_ +
+           "/pods\n"
            "scan:\n  directories: [" +
            dir_ +
            "]\n"
@@ -391,6 +397,34 @@ class PrometheusE2eTest : public ::testing::Test {
     EXPECT_EQ(errno, EADDRINUSE);
     close(client);
 
+    // The same failures from a systemd unit and from a pod's container (in network and IPC
+    // namespaces of its own), which the Workloads row groups by unit and by pod.
+    const std::string uid = randomPodUid();
+    ASSERT_EQ(mkdir((dir_ + "/pods").c_str(), 0755), 0);
+    ASSERT_EQ(mkdir((dir_ + "/pods/shop_php-" + uid.substr(0, 5) + "_" + uid).c_str(), 0755), 0);
+    cgroups_.push_back(std::make_unique<TestCgroup>("ipcwatch-e2e-" + randomHex(6) + ".service"));
+    cgroups_.push_back(
+        std::make_unique<TestCgroup>("kubepods/burstable/pod" + uid + "/" + randomHex(64)));
+    for (std::size_t i = 0; i < cgroups_.size(); ++i) {
+      ASSERT_EQ(cgroups_[i]->error(), "");
+      const auto leaves = cgroups_[i]->leaves();
+      const bool own_namespaces = i == 1;
+      children_.push_back(std::make_unique<Child>(uniqueComm("wl"), [=] {
+        if (!enterSelf(leaves) || (own_namespaces && unshare(CLONE_NEWNET | CLONE_NEWIPC) != 0)) {
+          return 1;
+        }
+        const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const bool refused =
+            connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == -1 &&
+            errno == ECONNREFUSED;
+        const bool in_use = bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == -1 &&
+                            errno == EADDRINUSE;
+        close(fd);
+        const bool enxio = open(blocked.c_str(), O_WRONLY | O_NONBLOCK) == -1 && errno == ENXIO;
+        return refused && in_use && enxio ? 0 : 1;
+      }));
+    }
+
     // A listener the accept-queue panel can show.
     sockaddr_un listen_addr{};
     listen_addr.sun_family = AF_UNIX;
@@ -438,6 +472,7 @@ class PrometheusE2eTest : public ::testing::Test {
   std::string reader_comm_;
   std::unique_ptr<Child> reader_;
   std::vector<std::unique_ptr<Child>> children_;
+  std::vector<std::unique_ptr<TestCgroup>> cgroups_;  // after children_: emptied first
   int shm_id_ = -1;
   int listener_ = -1;
 };
