@@ -4,10 +4,22 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <set>
+#include <tuple>
+
 #include "metrics/family.h"
+#include "metrics/label_value.h"
 #include "metrics/scrape_registry.h"
 
 namespace ipcwatch {
+namespace {
+
+// Distinct serving processes named per endpoint and client: a FIFO held by a hundred workers of
+// one service is one series; a hundred different programs are ten.
+constexpr std::size_t kMaxServers = 10;
+
+}  // namespace
 
 EndpointsCollector::EndpointsCollector(const Config& config, const DenialStore* denials,
                                        HostSnapshotSource& snapshots, EndpointLastOk* last_ok)
@@ -34,6 +46,12 @@ void EndpointsCollector::collect(std::vector<MetricFamily>& out) {
                         "When the endpoint last passed every check for the client (Unix time); "
                         "0 when it has not since the agent started.",
                         MetricType::Gauge);
+  FamilyBuilder processes("ipc_endpoint_process_info",
+                          "The processes on either side of an endpoint, always 1: role=\"server\" "
+                          "for those serving it (holding a FIFO open in the serving direction), "
+                          "role=\"client\" for the client process checked, with their comm and "
+                          "systemd unit or container.",
+                          MetricType::Gauge);
   const double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const auto snapshot = snapshots_.current();
@@ -54,6 +72,34 @@ void EndpointsCollector::collect(std::vector<MetricFamily>& out) {
                      check.status == CheckStatus::kFail ? 0 : 1);
       }
       last_ok.set(labels, last_ok_.update(endpoint.name, client.name, report.reachable, now));
+      const auto process = [&](const char* role, const std::string& comm, const std::string& unit,
+                               const std::string& container_id) {
+        LabelSet labels = {{"client", client.name},
+                           {"comm", sanitizeLabelValue(comm)},
+                           {"endpoint", endpoint.name},
+                           {"role", role}};
+        if (!container_id.empty()) {
+          labels.emplace_back("container_id", sanitizeLabelValue(container_id));
+        }
+        if (!unit.empty()) {
+          labels.emplace_back("unit", sanitizeLabelValue(unit));
+        }
+        std::sort(labels.begin(), labels.end());
+        processes.set(std::move(labels), 1);
+      };
+      if (report.identity.pid != 0) {
+        process("client", report.identity.comm, report.identity.unit, report.identity.container_id);
+      }
+      // The servers as the client sees them, at most kMaxServers distinct ones per client.
+      std::set<std::tuple<std::string, std::string, std::string>> servers;
+      for (const auto& server : report.servers) {
+        if (servers.size() == kMaxServers) {
+          break;
+        }
+        if (servers.emplace(server.comm, server.unit, server.container_id).second) {
+          process("server", server.comm, server.unit, server.container_id);
+        }
+      }
       if (first) {
         peers.set({{"endpoint", endpoint.name}}, report.peers);
         first = false;
@@ -63,7 +109,7 @@ void EndpointsCollector::collect(std::vector<MetricFamily>& out) {
       }
     }
   }
-  for (auto* family : {&up, &check_ok, &peers, &last_ok}) {
+  for (auto* family : {&up, &check_ok, &peers, &last_ok, &processes}) {
     if (!family->empty()) {
       out.push_back(family->build());
     }

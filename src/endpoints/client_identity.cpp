@@ -19,6 +19,7 @@
 
 #include "config/config.h"
 #include "inventory/host_snapshot.h"
+#include "inventory/workload.h"
 #include "util/unique_fd.h"
 
 namespace ipcwatch {
@@ -52,8 +53,10 @@ std::string describe(const ClientIdentity& id) {
   for (const auto gid : id.groups) {
     groups += (groups.empty() ? "" : ",") + std::to_string(gid);
   }
-  std::string out =
-      id.pid != 0 ? "pid " + std::to_string(id.pid) + " (" + id.comm + ")" : "user " + id.user_name;
+  const std::string workload = describeWorkload(id.unit, id.container_id);
+  std::string out = id.pid != 0 ? "pid " + std::to_string(id.pid) + " (" + id.comm +
+                                      (workload.empty() ? "" : ", " + workload) + ")"
+                                : "user " + id.user_name;
   out += ", uid " + std::to_string(id.uid) + " gid " + std::to_string(id.gid) + " groups " +
          groups + ", mnt:[" + std::to_string(id.mnt_ns) + "] net:[" + std::to_string(id.net_ns) +
          "]";
@@ -171,6 +174,9 @@ ClientIdentity identityOfProcess(const std::string& procfs, std::uint32_t pid) {
   id.root = dir + "/root";
   id.mnt_ns = nsInode(dir + "/ns/mnt");
   id.net_ns = nsInode(dir + "/ns/net");
+  const Workload workload = workloadOfCgroupFile(readSmallFile(dir + "/cgroup"));
+  id.unit = workload.unit;
+  id.container_id = workload.container_id;
   id.description = describe(id);
   return id;
 }

@@ -26,7 +26,11 @@ struct ClientIdentity {
   std::string root;
   std::uint64_t mnt_ns = 0;
   std::uint64_t net_ns = 0;
-  std::string description;  // "pid 42 (httpd), uid 48 gid 48 groups 48" or why unresolved
+  // The process's systemd unit and container (short id), "" when none or no process.
+  std::string unit;
+  std::string container_id;
+  // "pid 42 (httpd, httpd.service), uid 48 gid 48 groups 48" or why unresolved
+  std::string description;
 };
 
 // Fields of /proc/PID/status: effective uid/gid, Groups:, Umask:.

@@ -14,6 +14,7 @@
 #include "endpoints/posix_acl.h"
 #include "endpoints/selinux_check.h"
 #include "endpoints/socket_checks.h"
+#include "inventory/workload.h"
 #include "util/in_root.h"
 
 namespace ipcwatch {
@@ -421,8 +422,18 @@ class CheckRun {
     std::string who;
     for (const auto pid : peers) {
       const ProcessFacts* process = snapshot_.process(pid);
+      PeerProcess peer;
+      peer.pid = pid;
+      peer.comm = process != nullptr ? process->comm : std::string("exited");
+      if (process != nullptr) {
+        const Workload workload = workloadOfCgroupFile(snapshot_.cgroupOf(pid));
+        peer.unit = workload.unit;
+        peer.container_id = workload.container_id;
+      }
+      const std::string workload = describeWorkload(peer.unit, peer.container_id);
       who += (who.empty() ? "" : ", ") + std::string("pid ") + std::to_string(pid) + " (" +
-             (process != nullptr ? process->comm : std::string("exited")) + ")";
+             peer.comm + (workload.empty() ? "" : ", " + workload) + ")";
+      report_.servers.push_back(std::move(peer));
     }
     add("peer", CheckStatus::kPass, "held open for " + direction + " by " + who);
   }

@@ -32,6 +32,15 @@ struct CheckResult {
 // The checks in their order.
 const std::vector<std::string>& endpointCheckNames();
 
+// A process serving an endpoint (holding the FIFO open in the serving direction), with its
+// workload from its cgroup.
+struct PeerProcess {
+  std::uint32_t pid = 0;
+  std::string comm;
+  std::string unit;          // systemd unit, "" when none
+  std::string container_id;  // short id, "" when none
+};
+
 struct EndpointReport {
   std::string endpoint;
   std::string client;
@@ -41,6 +50,7 @@ struct EndpointReport {
   ClientIdentity identity;
   std::vector<CheckResult> checks;  // every check, in order
   std::uint32_t peers = 0;          // serving processes (FIFO) or listening sockets
+  std::vector<PeerProcess> servers;  // the serving processes of a FIFO, by pid
   bool reachable = false;           // no check failed or was skipped
 };
 

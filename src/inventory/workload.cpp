@@ -471,6 +471,35 @@ std::optional<std::string> cgroupPathIn(std::string_view text, std::string_view 
   return std::nullopt;
 }
 
+Workload workloadOfCgroupFile(std::string_view text) {
+  for (const std::string_view controller : {"", "name=systemd", "pids"}) {
+    if (const auto path = cgroupPathIn(text, controller)) {
+      Workload workload = workloadFromCgroupPath(*path);
+      if (!workload.unit.empty() || !workload.container_id.empty()) {
+        return workload;
+      }
+    }
+  }
+  for (std::string_view rest = text; !rest.empty();) {
+    const auto end = rest.find('\n');
+    const std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    const auto first = line.find(':');
+    const auto second = first == std::string_view::npos ? first : line.find(':', first + 1);
+    if (second != std::string_view::npos) {
+      Workload workload = workloadFromCgroupPath(line.substr(second + 1));
+      if (!workload.unit.empty() || !workload.container_id.empty()) {
+        return workload;
+      }
+    }
+  }
+  return {};
+}
+
+std::string describeWorkload(const std::string& unit, const std::string& container_id) {
+  return container_id.empty() ? unit : "container " + container_id;
+}
+
 std::optional<std::string> WorkloadResolver::cgroupPath(std::uint64_t cgroup_id) {
   if (cgroup_id == 0) {
     return std::nullopt;

@@ -57,6 +57,16 @@ std::optional<CgroupHierarchy> detectCgroupHierarchy(const std::string& procfs,
 std::optional<std::string> cgroupPathIn(std::string_view proc_pid_cgroup,
                                         std::string_view controller);
 
+// The workload of a process from the text of its /proc/<pid>/cgroup, whatever the host's
+// hierarchies: the unified one's path first, then systemd's own (name=systemd) and the pids
+// controller's, then any line, the first that names a unit or a container. No pod names (those
+// need the pod log directory: WorkloadResolver::resolvePath).
+Workload workloadOfCgroupFile(std::string_view proc_pid_cgroup);
+
+// "opensips.service", "container 0123456789ab", "" when neither: a process's workload in a
+// sentence (diagnose, check evidence).
+std::string describeWorkload(const std::string& unit, const std::string& container_id);
+
 // cgroup id -> workload, thread-safe, bounded memory. A cgroup id is the inode number of the
 // cgroup's directory in its hierarchy (kernfs), so the ids are found by walking the mount.
 class WorkloadResolver {

@@ -204,7 +204,7 @@ TEST_F(EndpointsE2eTest, HealthyFifoThenReaderKilled) {
   EXPECT_EQ(status, 0) << output;
   EXPECT_THAT(output, HasSubstr("✓ peer"));
   EXPECT_THAT(output, HasSubstr("held open for reading by pid " + std::to_string(reader->pid()) +
-                                " (" + reader_comm + ")"));
+                                " (" + reader_comm));
   EXPECT_THAT(output, HasSubstr("reachable"));
 
   reader->stop();

@@ -4,6 +4,7 @@
 // mount and the cgroup v1 pids controller), so the test holds on v1 hosts and v2 guests alike.
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -258,6 +259,85 @@ TEST_F(WorkloadE2E, NamespacesOfAContainerJoinItsPod) {
             std::vector<std::string>{sampleKey("ipc_netns_info", net_labels)});
   EXPECT_EQ(series_of(s, "ipc_ipcns_info", "ipcns", std::to_string(ipc.st_ino)),
             std::vector<std::string>{sampleKey("ipc_ipcns_info", ipc_labels)});
+}
+
+// A FIFO endpoint whose server and client run in units of their own: the metrics and diagnose
+// name both with their unit ("pid 2790 (opensips, opensips.service)").
+TEST_F(WorkloadE2E, EndpointsNameTheirServerAndClientUnits) {
+  const std::string server_unit = "ipcwatch-test-opensips-" + randomHex(6) + ".service";
+  const std::string client_unit = "ipcwatch-test-httpd-" + randomHex(6) + ".service";
+  TestCgroup server_cgroup(server_unit);
+  TestCgroup client_cgroup(client_unit);
+  ASSERT_EQ(server_cgroup.error(), "");
+  ASSERT_EQ(client_cgroup.error(), "");
+  const std::string server_comm = uniqueComm("iw-osips-");
+  const std::string client_comm = uniqueComm("iw-httpd-");
+  // Each child enters its cgroup, the server opens the FIFO for reading, then both wait.
+  const auto start = [&](const TestCgroup& cgroup, const std::string& comm, bool reader) {
+    int ready[2];
+    if (pipe(ready) != 0) {
+      return pid_t{-1};
+    }
+    const pid_t pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_NAME, comm.c_str());
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      const bool ok = enterSelf(cgroup.leaves()) &&
+                      (!reader || open(fifo_.c_str(), O_RDONLY | O_NONBLOCK) >= 0);
+      char byte = ok ? 'y' : 'n';
+      (void)!write(ready[1], &byte, 1);
+      for (;;) {
+        pause();
+      }
+    }
+    char byte = 0;
+    const bool ok = read(ready[0], &byte, 1) == 1 && byte == 'y';
+    close(ready[0]);
+    close(ready[1]);
+    return ok ? pid : pid_t{-1};
+  };
+  const pid_t server = start(server_cgroup, server_comm, true);
+  const pid_t client = start(client_cgroup, client_comm, false);
+  const auto reap = [](pid_t pid) {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  };
+  ASSERT_GT(server, 0);
+  ASSERT_GT(client, 0);
+  startAgent("endpoints:\n  - name: mi\n    path: " + fifo_ +
+             "\n    type: fifo\n    server: { process: " + server_comm +
+             " }\n    clients:\n      - name: panel\n        process: " + client_comm +
+             "\n        access: write\n");
+  const Labels server_labels = {{"client", "panel"},
+                                {"comm", server_comm},
+                                {"endpoint", "mi"},
+                                {"role", "server"},
+                                {"unit", server_unit}};
+  const Labels client_labels = {{"client", "panel"},
+                                {"comm", client_comm},
+                                {"endpoint", "mi"},
+                                {"role", "client"},
+                                {"unit", client_unit}};
+  const auto s = scrape();
+  EXPECT_EQ(findSample(s, "ipc_endpoint_up", {{"client", "panel"}, {"endpoint", "mi"}}), 1);
+  EXPECT_EQ(findSample(s, "ipc_endpoint_process_info", server_labels), 1);
+  EXPECT_EQ(findSample(s, "ipc_endpoint_process_info", client_labels), 1);
+  const auto [status, output] = runCommand(std::string(IPCWATCH_BINARY) + " diagnose --config " +
+                                           agent_->configPath() + " --endpoint mi");
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_NE(
+      output.find("pid " + std::to_string(server) + " (" + server_comm + ", " + server_unit + ")"),
+      std::string::npos)
+      << output;
+  EXPECT_NE(
+      output.find("pid " + std::to_string(client) + " (" + client_comm + ", " + client_unit + ")"),
+      std::string::npos)
+      << output;
+  agent_.reset();
+  reap(server);
+  reap(client);
 }
 
 // 10 000 cgroups, each the home of one refused connect: the first 50 workloads keep their unit,
