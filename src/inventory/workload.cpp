@@ -402,10 +402,12 @@ bool sameTime(const std::optional<timespec>& a, const std::optional<timespec>& b
 }  // namespace
 
 WorkloadResolver::WorkloadResolver(std::string cgroup_root, std::string pod_logs,
-                                   std::string controller)
+                                   std::string controller,
+                                   std::chrono::milliseconds min_walk_interval)
     : cgroup_root_(std::move(cgroup_root)),
       pod_logs_(std::move(pod_logs)),
-      controller_(std::move(controller)) {}
+      controller_(std::move(controller)),
+      min_walk_interval_(min_walk_interval) {}
 
 Workload WorkloadResolver::resolve(std::uint64_t cgroup_id) {
   if (cgroup_id == 0) {
@@ -512,18 +514,26 @@ std::optional<std::string> WorkloadResolver::pathLocked(std::uint64_t cgroup_id)
   if (auto path = pathFromNodes(cgroup_id)) {
     return path;
   }
-  if (misses_.contains(cgroup_id)) {
+  const auto now = std::chrono::steady_clock::now();
+  if (const auto miss = misses_.find(cgroup_id);
+      miss != misses_.end() && now - miss->second < kMissRetry) {
     return std::nullopt;
   }
-  walkLocked();  // a cgroup made since the last walk (the first question finds none yet)
-  if (auto path = pathFromNodes(cgroup_id)) {
-    return path;
+  // A cgroup made since the last walk (the first question finds none yet); but one walk serves
+  // every question of a scrape.
+  if (nodes_.empty() || now - last_walk_ >= min_walk_interval_) {
+    walkLocked();
+    last_walk_ = now;
+    if (auto path = pathFromNodes(cgroup_id)) {
+      misses_.erase(cgroup_id);
+      return path;
+    }
   }
   // Gone before it was asked: remember it, or every scrape would walk again for it.
   if (misses_.size() >= kMaxRemembered) {
     misses_.clear();
   }
-  misses_.insert(cgroup_id);
+  misses_[cgroup_id] = now;
   return std::nullopt;
 }
 

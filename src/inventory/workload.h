@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -74,7 +75,10 @@ class WorkloadResolver {
   // cgroup_root: the hierarchy's mount point; pod_logs: the kubelet's /var/log/pods (may not
   // exist). Nothing is read until the first question.
   // controller: the hierarchy's v1 controller, "" for the unified one (CgroupHierarchy).
-  WorkloadResolver(std::string cgroup_root, std::string pod_logs, std::string controller = "");
+  // min_walk_interval: after a walk, an id it did not find is taken as gone for that long
+  // without walking again, so a scrape that asks about many gone cgroups walks once.
+  WorkloadResolver(std::string cgroup_root, std::string pod_logs, std::string controller = "",
+                   std::chrono::milliseconds min_walk_interval = kMinWalkInterval);
 
   const std::string& controller() const { return controller_; }
 
@@ -96,6 +100,10 @@ class WorkloadResolver {
   static constexpr int kMaxDepth = 32;
   static constexpr std::size_t kMaxDirectories = 200'000;
   static constexpr std::size_t kMaxRemembered = 65'536;  // misses, and resolved workloads
+  static constexpr std::chrono::milliseconds kMinWalkInterval{50};
+  // A miss is asked about again (one more walk) after this long: a cgroup made between a walk
+  // and its first question within kMinWalkInterval gets its labels then.
+  static constexpr std::chrono::seconds kMissRetry{60};
 
  private:
   // One directory of the last walk: the path is rebuilt from the parent links, which keeps a
@@ -122,7 +130,10 @@ class WorkloadResolver {
   std::uint64_t root_id_ = 0;
   bool warned_unreadable_ = false;
   bool warned_truncated_ = false;
-  std::unordered_set<std::uint64_t> misses_;          // not found even after a rewalk
+  const std::chrono::milliseconds min_walk_interval_;
+  std::chrono::steady_clock::time_point last_walk_{};
+  // not found even after a rewalk, with when
+  std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> misses_;
   std::unordered_map<std::uint64_t, Workload> memo_;  // outlives the cgroups
 
   // uid -> (namespace, name) from the <namespace>_<name>_<uid> directories in pod_logs_.

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -20,6 +21,9 @@
 
 namespace ipcwatch {
 namespace {
+
+// Walks whenever an id is not found: what these tests of what a walk finds need.
+constexpr std::chrono::milliseconds kNoWalkInterval{0};
 
 const std::string kId = "6e3ba87fd5ceb4c7bd22e923942b478ec01f6c64d45ea61748195761ecc1dfb0";
 const std::string kShortId = "6e3ba87fd5ce";
@@ -300,7 +304,7 @@ TEST_F(WorkloadResolverTest, ResolvesUnitsAndPodContainers) {
   makeDirs(podLogDir());
   makeDirs(pods_ + "/not-a-pod-dir");
   makeDirs(pods_ + "/a_b_c_d");
-  WorkloadResolver resolver(root_, pods_);
+  WorkloadResolver resolver(root_, pods_, "", kNoWalkInterval);
   EXPECT_EQ(resolver.resolve(inodeOf(nginx_)), unitOnly("ipcwatch-test-nginx.service"));
   EXPECT_EQ(resolver.resolve(inodeOf(container_)), fullPod());
   EXPECT_EQ(resolver.resolve(inodeOf(pod_slice_)),
@@ -313,14 +317,14 @@ TEST_F(WorkloadResolverTest, ResolvesUnitsAndPodContainers) {
 }
 
 TEST_F(WorkloadResolverTest, IdZeroIsNoCgroupAndCostsNoWalk) {
-  WorkloadResolver resolver(root_, pods_);
+  WorkloadResolver resolver(root_, pods_, "", kNoWalkInterval);
   EXPECT_EQ(resolver.resolve(0), Workload{});
   EXPECT_EQ(resolver.cgroupPath(0), std::nullopt);
   EXPECT_EQ(resolver.walks(), 0u);
 }
 
 TEST_F(WorkloadResolverTest, FindsACgroupMadeAfterTheLastWalk) {
-  WorkloadResolver resolver(root_, pods_);
+  WorkloadResolver resolver(root_, pods_, "", kNoWalkInterval);
   EXPECT_EQ(resolver.resolve(inodeOf(nginx_)).unit, "ipcwatch-test-nginx.service");
   const std::string late = root_ + "/system.slice/late.service";
   makeDirs(late);
@@ -332,7 +336,7 @@ TEST_F(WorkloadResolverTest, FindsACgroupMadeAfterTheLastWalk) {
 
 TEST_F(WorkloadResolverTest, RemovedCgroupKeepsItsWorkload) {
   makeDirs(podLogDir());
-  WorkloadResolver resolver(root_, pods_);
+  WorkloadResolver resolver(root_, pods_, "", kNoWalkInterval);
   const std::uint64_t id = inodeOf(container_);
   ASSERT_EQ(resolver.resolve(id), fullPod());
   // Made before the removal, so that it cannot get the freed inode number.
@@ -346,8 +350,19 @@ TEST_F(WorkloadResolverTest, RemovedCgroupKeepsItsWorkload) {
   EXPECT_EQ(resolver.resolve(id), fullPod());
 }
 
+TEST_F(WorkloadResolverTest, OneWalkServesTheQuestionsOfAScrape) {
+  // Within the interval after a walk, ids it did not find are gone: no walk per id.
+  WorkloadResolver resolver(root_, pods_, "", std::chrono::hours(1));
+  EXPECT_EQ(resolver.resolve(inodeOf(nginx_)).unit, "ipcwatch-test-nginx.service");
+  EXPECT_EQ(resolver.walks(), 1u);
+  for (std::uint64_t gone = 1; gone <= 100; ++gone) {
+    EXPECT_EQ(resolver.resolve(~gone), Workload{});
+  }
+  EXPECT_EQ(resolver.walks(), 1u);
+}
+
 TEST_F(WorkloadResolverTest, UnknownIdIsAskedOnceOfTheFileSystem) {
-  WorkloadResolver resolver(root_, pods_);
+  WorkloadResolver resolver(root_, pods_, "", kNoWalkInterval);
   const std::uint64_t unknown = 0x7fff'ffff'ffffULL;
   EXPECT_EQ(resolver.resolve(unknown), Workload{});
   EXPECT_EQ(resolver.walks(), 1u);
@@ -367,7 +382,7 @@ TEST_F(WorkloadResolverTest, SymlinksAndDeepTreesAreNotFollowedOut) {
     levels.push_back(deep);
   }
   makeDirs(deep);
-  WorkloadResolver resolver(root_, pods_);
+  WorkloadResolver resolver(root_, pods_, "", kNoWalkInterval);
   EXPECT_EQ(resolver.resolve(inodeOf(outside)), Workload{});
   EXPECT_TRUE(resolver.cgroupPath(inodeOf(levels[WorkloadResolver::kMaxDepth - 1])));
   EXPECT_FALSE(resolver.cgroupPath(inodeOf(levels[WorkloadResolver::kMaxDepth])));
@@ -380,7 +395,7 @@ TEST_F(WorkloadResolverTest, TenThousandSiblingCgroups) {
   for (int i = 0; i < kCount; ++i) {
     ASSERT_EQ(mkdir((slice + "/c" + std::to_string(i) + ".service").c_str(), 0755), 0) << i;
   }
-  WorkloadResolver resolver(root_, pods_);
+  WorkloadResolver resolver(root_, pods_, "", kNoWalkInterval);
   for (const int i : {0, 1, 17, 4'999, 8'191, kCount - 1}) {
     const std::string unit = "c" + std::to_string(i) + ".service";
     EXPECT_EQ(resolver.resolve(inodeOf(slice + "/" + unit)), unitOnly(unit));
@@ -391,7 +406,7 @@ TEST_F(WorkloadResolverTest, TenThousandSiblingCgroups) {
 
 TEST_F(WorkloadResolverTest, ConcurrentResolvesAgree) {
   makeDirs(podLogDir());
-  WorkloadResolver resolver(root_, pods_);
+  WorkloadResolver resolver(root_, pods_, "", kNoWalkInterval);
   const std::uint64_t nginx = inodeOf(nginx_);
   const std::uint64_t container = inodeOf(container_);
   std::vector<std::thread> threads;
@@ -424,7 +439,7 @@ TEST(PodDirectoryTest, MissingPodLogsGiveNoNamesAndNoError) {
 
 TEST_F(WorkloadResolverTest, PodDirectoryMadeLaterIsFound) {
   setMtime(pods_, 1'000'000'000);
-  WorkloadResolver resolver(root_, pods_);
+  WorkloadResolver resolver(root_, pods_, "", kNoWalkInterval);
   const std::uint64_t id = inodeOf(container_);
   EXPECT_EQ(resolver.resolve(id), podContainer());
   makeDirs(podLogDir());  // changes the directory's mtime
@@ -434,7 +449,7 @@ TEST_F(WorkloadResolverTest, PodDirectoryMadeLaterIsFound) {
 
 TEST_F(WorkloadResolverTest, PodDirectoryIsRescannedOnlyWhenItsMtimeChanged) {
   setMtime(pods_, 1'000'000'000);
-  WorkloadResolver resolver(root_, pods_);
+  WorkloadResolver resolver(root_, pods_, "", kNoWalkInterval);
   const std::uint64_t id = inodeOf(container_);
   EXPECT_EQ(resolver.resolve(id), podContainer());
   makeDirs(podLogDir());
