@@ -18,6 +18,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "ipcw_common.bpf.h"
+#include "ipcw_identity.bpf.h"
 #include "ipcwatch/bpf/broken_pipe.h"
 
 #define EPIPE 32
@@ -121,6 +122,7 @@ static __always_inline void count_epipe(struct file *file)
   struct ipcw_comm_key key = {};
   key.code = classify_file(file);
   bpf_get_current_comm(key.comm, sizeof(key.comm));
+  key.cgroup = ipcw_task_cgroup(ipcw_current_task());
   count(&epipe_counts, &key, IPCW_FALLBACK_EPIPE_BASE + key.code);
 }
 
@@ -230,7 +232,9 @@ int BPF_PROG(epipe_io_uring, void *ring, struct io_kiocb *req)
     bpf_probe_read_kernel_str(key.comm, sizeof(key.comm), task->comm);
   } else {
     bpf_get_current_comm(key.comm, sizeof(key.comm));
+    task = ipcw_current_task();
   }
+  key.cgroup = ipcw_task_cgroup(task);
   count(&epipe_counts, &key, IPCW_FALLBACK_EPIPE_BASE + key.code);
   return 0;
 }
@@ -262,6 +266,7 @@ int BPF_PROG(sigpipe_generate, int sig, struct kernel_siginfo *info, struct task
   struct ipcw_comm_key key = {};
   key.code = sigpipe_action(task, result);
   bpf_probe_read_kernel_str(key.comm, sizeof(key.comm), task->comm);
+  key.cgroup = ipcw_task_cgroup(task); /* the target's: the process the signal is for */
   count(&sigpipe_counts, &key, IPCW_FALLBACK_SIGPIPE_BASE + key.code);
   return 0;
 }
@@ -279,6 +284,7 @@ int BPF_PROG(sigpipe_exit, struct task_struct *task)
   }
   struct ipcw_comm_key key = {};
   bpf_probe_read_kernel_str(key.comm, sizeof(key.comm), task->comm);
+  key.cgroup = ipcw_task_cgroup(task);
   count(&sigpipe_deaths, &key, IPCW_FALLBACK_DEATH_SLOT);
   return 0;
 }

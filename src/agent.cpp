@@ -257,6 +257,7 @@ void Agent::startProbes() {
     options.syscall_tracepoints = probes.syscall_tracepoints;
     options.sigpipe = probes.sigpipe.enabled;
     options.map_entries = counterMapEntries(config_->labels.comm);
+    options.cgroup_source = cgroup_source;
     broken_pipe_ = std::make_unique<BrokenPipeProbe>(std::move(options));
   }
   if (probes.fifo_open.enabled) {

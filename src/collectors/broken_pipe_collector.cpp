@@ -54,14 +54,18 @@ std::string_view sigpipeActionName(std::uint32_t action) {
   }
 }
 
-BrokenPipeCollector::BrokenPipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps)
+BrokenPipeCollector::BrokenPipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps,
+                                         FailureIdentities* identities)
     : probe_(probe),
-      epipe_(kEpipeMetric,
-             "Writes and sends that failed with EPIPE (the reading end was closed), by the "
-             "writer's comm and the kind of file written to.",
-             caps.comm(kEpipeMetric), [](const std::string& comm, std::uint32_t code) -> LabelSet {
-               return {{"comm", comm}, {"kind", std::string(epipeKindName(code))}};
-             }) {}
+      epipe_(
+          kEpipeMetric,
+          "Writes and sends that failed with EPIPE (the reading end was closed), by the "
+          "writer's comm and the kind of file written to.",
+          caps.comm(kEpipeMetric),
+          [](const std::string& comm, std::uint32_t code) -> LabelSet {
+            return {{"comm", comm}, {"kind", std::string(epipeKindName(code))}};
+          },
+          identities != nullptr ? &identities->epipe : nullptr) {}
 
 void BrokenPipeCollector::collect(std::vector<MetricFamily>& out) {
   requireLoaded(probe_);
@@ -76,19 +80,24 @@ void BrokenPipeCollector::collect(std::vector<MetricFamily>& out) {
   epipe_.appendTo(out);
 }
 
-SigpipeCollector::SigpipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps)
+SigpipeCollector::SigpipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps,
+                                   FailureIdentities* identities)
     : probe_(probe),
-      signals_(kSigpipeMetric,
-               "SIGPIPE signals generated, by the target's comm and what became of the signal "
-               "(default: terminates, handled, ignored, blocked: left pending).",
-               caps.comm(kSigpipeMetric),
-               [](const std::string& comm, std::uint32_t code) -> LabelSet {
-                 return {{"action", std::string(sigpipeActionName(code))}, {"comm", comm}};
-               }),
-      deaths_(kDeathsMetric, "Processes terminated by SIGPIPE, by comm.", caps.comm(kDeathsMetric),
-              [](const std::string& comm, std::uint32_t) -> LabelSet {
-                return {{"comm", comm}};
-              }) {}
+      signals_(
+          kSigpipeMetric,
+          "SIGPIPE signals generated, by the target's comm and what became of the signal "
+          "(default: terminates, handled, ignored, blocked: left pending).",
+          caps.comm(kSigpipeMetric),
+          [](const std::string& comm, std::uint32_t code) -> LabelSet {
+            return {{"action", std::string(sigpipeActionName(code))}, {"comm", comm}};
+          },
+          identities != nullptr ? &identities->sigpipe : nullptr),
+      deaths_(
+          kDeathsMetric, "Processes terminated by SIGPIPE, by comm.", caps.comm(kDeathsMetric),
+          [](const std::string& comm, std::uint32_t) -> LabelSet {
+            return {{"comm", comm}};
+          },
+          identities != nullptr ? &identities->sigpipe_deaths : nullptr) {}
 
 void SigpipeCollector::collect(std::vector<MetricFamily>& out) {
   requireLoaded(probe_);

@@ -11,7 +11,9 @@ namespace ipcwatch {
 // kept from scrape to scrape (CommCounterFamily): a new instance starts over.
 class BrokenPipeCollector : public Collector {
  public:
-  BrokenPipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps);
+  // identities may be null: no workload labels.
+  BrokenPipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps,
+                      FailureIdentities* identities = nullptr);
   std::string_view name() const override { return "broken_pipe"; }
   void collect(std::vector<MetricFamily>& out) override;
 
@@ -23,7 +25,8 @@ class BrokenPipeCollector : public Collector {
 // ipc_sigpipe_total{comm,action} and ipc_sigpipe_deaths_total{comm}.
 class SigpipeCollector : public Collector {
  public:
-  SigpipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps);
+  SigpipeCollector(const BrokenPipeProbe& probe, LabelCaps& caps,
+                   FailureIdentities* identities = nullptr);
   std::string_view name() const override { return "sigpipe"; }
   void collect(std::vector<MetricFamily>& out) override;
 

@@ -32,14 +32,15 @@ const std::vector<CollectorSpec>& collectorTable() {
          if (deps.broken_pipe == nullptr || !deps.broken_pipe->options().epipe) {
            return nullptr;
          }
-         return std::make_unique<BrokenPipeCollector>(*deps.broken_pipe, *deps.caps);
+         return std::make_unique<BrokenPipeCollector>(*deps.broken_pipe, *deps.caps,
+                                                      deps.identities);
        }},
       {"sigpipe", true, "ipc_sigpipe_total and ipc_sigpipe_deaths_total from the sigpipe probe",
        [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
          if (deps.broken_pipe == nullptr || !deps.broken_pipe->options().sigpipe) {
            return nullptr;
          }
-         return std::make_unique<SigpipeCollector>(*deps.broken_pipe, *deps.caps);
+         return std::make_unique<SigpipeCollector>(*deps.broken_pipe, *deps.caps, deps.identities);
        }},
       {"fifo_open", true,
        "FIFO open waits, blocked opens, open errors and opens blocked now (fifo_open probe)",

@@ -27,12 +27,19 @@ bool CommCounterFamily::KeyEqual::operator()(const ipcw_comm_key& a, const ipcw_
 }
 
 CommCounterFamily::CommCounterFamily(std::string name, std::string help, LabelCap& cap,
-                                     LabelsFn labels)
-    : table_(std::move(name), std::move(help), MetricType::Counter), cap_(cap), labels_(labels) {}
+                                     LabelsFn labels, IdentityLabels* workload)
+    : table_(std::move(name), std::move(help), MetricType::Counter),
+      cap_(cap),
+      labels_(labels),
+      workload_(workload) {}
 
 CommCounterFamily::Resolved CommCounterFamily::resolve(const ipcw_comm_key& key) {
   const std::string comm = cap_.admit(commLabel(key));
-  const Resolved resolved{table_.slot(labels_(comm, key.code)), comm == LabelCap::kOther};
+  LabelSet labels = labels_(comm, key.code);
+  if (workload_ != nullptr) {
+    workload_->appendWorkload(labels, key.cgroup);
+  }
+  const Resolved resolved{table_.slot(std::move(labels)), comm == LabelCap::kOther};
   keys_.emplace(key, resolved);
   return resolved;
 }

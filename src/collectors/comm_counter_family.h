@@ -8,13 +8,14 @@
 #include <utility>
 #include <vector>
 
+#include "collectors/identity_labels.h"
 #include "ipcwatch/bpf/broken_pipe.h"
 #include "metrics/label_cap.h"
 #include "metrics/series_table.h"
 
 namespace ipcwatch {
 
-// A counter family read from per-CPU hash maps keyed by (comm, code), kept from scrape to
+// A counter family read from per-CPU hash maps keyed by (comm, code, cgroup), kept from scrape to
 // scrape. Each map key is resolved once, when first seen: its comm sanitized and passed through
 // the cap, its label set given a SeriesTable slot. Later scrapes go from the key straight to
 // the slot, so a scrape of tens of thousands of keys costs one hash lookup per key and no
@@ -25,7 +26,9 @@ class CommCounterFamily {
  public:
   using LabelsFn = LabelSet (*)(const std::string& comm, std::uint32_t code);
 
-  CommCounterFamily(std::string name, std::string help, LabelCap& cap, LabelsFn labels);
+  // workload, when given, adds the workload labels of each key's cgroup.
+  CommCounterFamily(std::string name, std::string help, LabelCap& cap, LabelsFn labels,
+                    IdentityLabels* workload = nullptr);
 
   void beginScrape() { table_.beginScrape(); }
   // Adds every counter of `map_fd`, a BPF_MAP_TYPE_PERCPU_HASH of ipcw_comm_key -> __u64.
@@ -53,6 +56,7 @@ class CommCounterFamily {
   SeriesTable table_;
   LabelCap& cap_;
   LabelsFn labels_;
+  IdentityLabels* workload_;
   // Bounded by the maps' sizes: the kernel never deletes a key.
   std::unordered_map<ipcw_comm_key, Resolved, KeyHash, KeyEqual> keys_;
   // The keys of the last read in the order the kernel returned them (its bucket order, which

@@ -47,6 +47,10 @@ void IdentityLabels::append(LabelSet& labels, const std::string& comm, std::uint
   if (comm_) {
     labels.emplace_back("comm", comm);
   }
+  appendWorkload(labels, cgroup);
+}
+
+void IdentityLabels::appendWorkload(LabelSet& labels, std::uint64_t cgroup) {
   if (anyWorkload()) {
     const auto [workload, folded] = admit(cgroup);
     // An empty label is no label to Prometheus: a process outside any unit or container shows
@@ -70,6 +74,9 @@ FailureIdentities::FailureIdentities(const WorkloadConfig& config, WorkloadResol
     : unix_connect(config, resolver, caps.workload("ipc_unix_connect_errors_total")),
       unix_bind(config, resolver, caps.workload("ipc_unix_bind_errors_total")),
       fifo_blocked(config, resolver, caps.workload("ipc_fifo_open_blocked_total")),
-      fifo_errors(config, resolver, caps.workload("ipc_fifo_open_errors_total")) {}
+      fifo_errors(config, resolver, caps.workload("ipc_fifo_open_errors_total")),
+      epipe(config, resolver, caps.workload("ipc_epipe_total")),
+      sigpipe(config, resolver, caps.workload("ipc_sigpipe_total")),
+      sigpipe_deaths(config, resolver, caps.workload("ipc_sigpipe_deaths_total")) {}
 
 }  // namespace ipcwatch

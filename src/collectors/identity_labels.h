@@ -25,6 +25,8 @@ class IdentityLabels {
   // Appends the chosen labels for (comm, cgroup) to labels, then sorts labels by name.
   // kFoldedCgroup shows "other" in each workload label chosen.
   void append(LabelSet& labels, const std::string& comm, std::uint64_t cgroup);
+  // The same without comm: for the families that always carry it (ipc_epipe_total...).
+  void appendWorkload(LabelSet& labels, std::uint64_t cgroup);
   // Whether the workload of cgroup is past the cap (a probe's CgroupFolds). Thread-safe.
   bool folds(std::uint64_t cgroup);
 
@@ -43,7 +45,7 @@ class IdentityLabels {
   LabelCap& cap_;
 };
 
-// The who-failed labels of the four failure metrics, made once at start-up: the probes ask them
+// The who-failed labels of the failure metrics, made once at start-up: the probes ask them
 // which cgroups fold (so that a folded cgroup's counts leave the kernel's maps) and the
 // collectors label with them; both outlive a reload, which never changes workload.
 struct FailureIdentities {
@@ -52,6 +54,10 @@ struct FailureIdentities {
   IdentityLabels unix_bind;
   IdentityLabels fifo_blocked;
   IdentityLabels fifo_errors;
+  // The broken-pipe families, which carry comm whatever workload.labels says.
+  IdentityLabels epipe;
+  IdentityLabels sigpipe;
+  IdentityLabels sigpipe_deaths;
 };
 
 }  // namespace ipcwatch

@@ -14,7 +14,7 @@
 
 namespace ipcwatch {
 
-static_assert(sizeof(ipcw_comm_key) == 24, "ABI of struct ipcw_comm_key changed");
+static_assert(sizeof(ipcw_comm_key) == 32, "ABI of struct ipcw_comm_key changed");
 
 void BrokenPipeProbe::SkeletonDeleter::operator()(broken_pipe_bpf* skel) const {
   broken_pipe_bpf__destroy(skel);
@@ -96,6 +96,7 @@ BrokenPipeProbe::BrokenPipeProbe(BrokenPipeProbeOptions options)
              {skel.maps.epipe_counts, skel.maps.sigpipe_counts, skel.maps.sigpipe_deaths}) {
           bpf_map__set_max_entries(map, options_.map_entries);
         }
+        skel.rodata->ipcw_cgroup_source = options_.cgroup_source;
       });
   if (skel_) {
     programs_.attach(skel_->obj);

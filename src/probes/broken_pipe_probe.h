@@ -18,6 +18,10 @@ struct BrokenPipeProbeOptions {
   bool syscall_tracepoints = true;    // false: on BPF trampolines or not at all (ProgramSet)
   bool sigpipe = true;                // signal_generate + sched_process_exit
   std::uint32_t map_entries = 4096;   // per counter map; a full map counts into "other"
+  // Whose cgroup the kernel records with each count (bpf/ipcw_identity.bpf.h):
+  // cgroupSource() of the hierarchy, kNoCgroup for none.
+  int cgroup_source = kNoCgroup;
+  static constexpr int kNoCgroup = -2;
 };
 
 // Owns the broken_pipe BPF skeleton: open → configure (autoload, map sizes) → load → attach.

@@ -33,6 +33,8 @@ web:
   listen_address: "127.0.0.1:0"
 labels:
   comm: 100000
+workload:
+  labels: [comm]
 )";
 
 // The EPIPE programs of the syscalls and the x86-64 entry points their fexit variants hook.

@@ -397,8 +397,8 @@ class PrometheusE2eTest : public ::testing::Test {
     EXPECT_EQ(errno, EADDRINUSE);
     close(client);
 
-    // The same failures from a systemd unit and from a pod's container (in network and IPC
-    // namespaces of its own), which the Workloads row groups by unit and by pod.
+    // The same failures, and a broken pipe, from a systemd unit and from a pod's container (in
+    // network and IPC namespaces of its own), which the Workloads row groups by unit and by pod.
     const std::string uid = randomPodUid();
     ASSERT_EQ(mkdir((dir_ + "/pods").c_str(), 0755), 0);
     ASSERT_EQ(mkdir((dir_ + "/pods/shop_php-" + uid.substr(0, 5) + "_" + uid).c_str(), 0755), 0);
@@ -421,7 +421,15 @@ class PrometheusE2eTest : public ::testing::Test {
                             errno == EADDRINUSE;
         close(fd);
         const bool enxio = open(blocked.c_str(), O_WRONLY | O_NONBLOCK) == -1 && errno == ENXIO;
-        return refused && in_use && enxio ? 0 : 1;
+        int fds[2];
+        signal(SIGPIPE, SIG_IGN);
+        bool epipe = pipe(fds) == 0;
+        if (epipe) {
+          close(fds[0]);
+          epipe = write(fds[1], "x", 1) == -1 && errno == EPIPE;
+          close(fds[1]);
+        }
+        return refused && in_use && enxio && epipe ? 0 : 1;
       }));
     }
 

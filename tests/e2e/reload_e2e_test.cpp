@@ -33,7 +33,8 @@ constexpr int kEpipeWrites = 3;
 std::string baseConfig() {
   return "web:\n  listen_address: \"127.0.0.1:0\"\n"
          "probes:\n  broken_pipe:\n    syscalls: [write]\n  sigpipe:\n    enabled: false\n"
-         "  fifo_open:\n    enabled: false\n  unix_sock:\n    enabled: false\n";
+         "  fifo_open:\n    enabled: false\n  unix_sock:\n    enabled: false\n" +
+         std::string(kCommOnlyYaml);
 }
 
 class ReloadE2E : public ::testing::Test {

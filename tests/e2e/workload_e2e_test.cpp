@@ -104,7 +104,8 @@ class WorkloadE2E : public ::testing::Test {
     port_ = agent_->waitForPort(30s);
     ASSERT_NE(port_, 0) << agent_->log();
     ASSERT_TRUE(waitFor([](const Samples& s) {
-      for (const char* p : {"fifo_exit_openat", "unix_exit_connect"}) {
+      for (const char* p : {"fifo_exit_openat", "unix_exit_connect", "epipe_write",
+                            "sigpipe_generate", "sigpipe_exit"}) {
         if (findSample(s, "ipcwatch_probe_attached", {{"probe", p}}).value_or(0) != 1) {
           return false;
         }
@@ -197,6 +198,48 @@ TEST_F(WorkloadE2E, KubepodsContainerCgroupNamesContainerAndPod) {
   labels["pod"] = pod;
   ASSERT_TRUE(waitFor([&](const Samples& s) {
     return findSample(s, "ipc_unix_connect_errors_total", labels) == 1;
+  })) << agent_->log();
+}
+
+// Broken pipes and SIGPIPE deaths in a unit are counted with their unit as well as their comm.
+TEST_F(WorkloadE2E, BrokenPipesAndSigpipeDeathsNameTheirUnit) {
+  startAgent();
+  const std::string unit = "ipcwatch-test-writer-" + randomHex(6) + ".service";
+  TestCgroup cgroup(unit);
+  ASSERT_EQ(cgroup.error(), "");
+  const auto write_to_closed_pipe = [] {
+    int fds[2];
+    if (pipe(fds) != 0) {
+      return false;
+    }
+    close(fds[0]);
+    const bool epipe = write(fds[1], "x", 1) == -1 && errno == EPIPE;
+    close(fds[1]);
+    return epipe;
+  };
+  const std::string survivor = uniqueComm("iw-wr-");
+  ASSERT_TRUE(runIn(cgroup, survivor, [&] {
+    signal(SIGPIPE, SIG_IGN);
+    return write_to_closed_pipe() && write_to_closed_pipe() && write_to_closed_pipe();
+  }));
+  const std::string victim = uniqueComm("iw-die-");
+  const pid_t child = fork();
+  if (child == 0) {
+    prctl(PR_SET_NAME, victim.c_str());
+    _exit(enterSelf(cgroup.leaves()) && write_to_closed_pipe() ? 0 : 1);  // SIGPIPE ends it
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE);
+
+  ASSERT_TRUE(waitFor([&](const Samples& s) {
+    return findSample(s, "ipc_epipe_total",
+                      {{"comm", survivor}, {"kind", "pipe"}, {"unit", unit}}) == 3 &&
+           findSample(s, "ipc_sigpipe_total",
+                      {{"action", "ignored"}, {"comm", survivor}, {"unit", unit}}) == 3 &&
+           findSample(s, "ipc_sigpipe_total",
+                      {{"action", "default"}, {"comm", victim}, {"unit", unit}}) == 1 &&
+           findSample(s, "ipc_sigpipe_deaths_total", {{"comm", victim}, {"unit", unit}}) == 1;
   })) << agent_->log();
 }
 

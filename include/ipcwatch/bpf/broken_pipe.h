@@ -34,12 +34,13 @@ enum ipcw_sigpipe_action {
 #define IPCW_FALLBACK_DEATH_SLOT (IPCW_FALLBACK_SIGPIPE_BASE + IPCW_SIGPIPE_ACTION_COUNT)
 #define IPCW_FALLBACK_SLOTS (IPCW_FALLBACK_DEATH_SLOT + 1)
 
-/* Key of the per-CPU counter hash maps: the task's comm plus a kind or action code
+/* Key of the per-CPU counter hash maps: the task's comm and cgroup plus a kind or action code
  * (0 for deaths). Values are __u64 counts per CPU. */
 struct ipcw_comm_key {
   char comm[IPCW_COMM_LEN];
   __u32 code;
-  __u32 pad; /* always zero: keys are compared bytewise */
+  __u32 pad;    /* always zero: keys are compared bytewise */
+  __u64 cgroup; /* the task's cgroup id (bpf/ipcw_identity.bpf.h), 0 when not recorded */
 };
 
 #endif /* IPCWATCH_BPF_BROKEN_PIPE_H */
