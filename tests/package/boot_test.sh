@@ -61,12 +61,15 @@ echo "agent: $(echo "$agent_links" | wc -w) BPF links, $(echo "$agent_programs" 
 
 # --- Exact EPIPE counts for a process of this test -------------------------------------------
 # `yes` with SIGPIPE ignored writes into a pipe whose reader exits at once: it stops at its
-# first failed write, so each run is exactly one EPIPE, counted under its comm.
+# first failed write, so each run is exactly one EPIPE, counted under its comm and under the
+# systemd unit this test runs in (the agent reads it from the writer's cgroup).
+own_unit=$(sed -n 's|^0::/.*/\([^/]*\.service\)$|\1|p' /proc/self/cgroup)
+[ -n "$own_unit" ] || fail "this test runs in no systemd service: $(cat /proc/self/cgroup)"
 cp /usr/bin/yes /tmp/ipcw-boot-epipe
 for _ in 1 2 3; do
   (trap '' PIPE; /tmp/ipcw-boot-epipe | true)
 done
-epipe='ipc_epipe_total{comm="ipcw-boot-epipe",kind="pipe"}'
+epipe="ipc_epipe_total{comm=\"ipcw-boot-epipe\",kind=\"pipe\",unit=\"$own_unit\"}"
 poll 30 series_is "$epipe" 3 || fail "$epipe is '$(value "$epipe")', expected 3"
 
 # --- A FIFO endpoint, configured and applied with systemctl reload --------------------------
