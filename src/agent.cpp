@@ -12,6 +12,7 @@
 #include "collectors/collector_table.h"
 #include "collectors/self_collector.h"
 #include "http/http_server.h"
+#include "inventory/cgroup_hierarchy.h"
 #include "log/logging.h"
 #include "reload_plan.h"
 #include "util/privileges.h"
@@ -44,17 +45,6 @@ constexpr std::chrono::milliseconds kScrapeStopGrace{100};
 
 // For the web process to bind and load its TLS context.
 constexpr std::chrono::milliseconds kWebStartDeadline{30000};
-
-// Where the agent reads the hierarchy mounted at `mount`: below cgroup_root, the host's
-// /sys/fs/cgroup as a container sees it (/host/sys/fs/cgroup), when one is configured.
-std::string hostCgroupMount(const std::string& mount, const std::string& cgroup_root) {
-  constexpr std::string_view kCgroupFs = "/sys/fs/cgroup";
-  if (cgroup_root.empty() || !mount.starts_with(kCgroupFs) ||
-      (mount.size() > kCgroupFs.size() && mount[kCgroupFs.size()] != '/')) {
-    return mount;
-  }
-  return cgroup_root + mount.substr(kCgroupFs.size());
-}
 
 // The kernel side's name for the hierarchy whose cgroups it records (bpf/ipcw_identity.bpf.h).
 int cgroupSource(const CgroupHierarchy& hierarchy) {

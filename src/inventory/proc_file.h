@@ -2,6 +2,8 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace ipcwatch {
 
@@ -11,5 +13,9 @@ std::optional<std::string> readProcFile(const std::string& path);
 
 // Same, relative to a directory fd (openat).
 std::optional<std::string> readProcFileAt(int dir_fd, const char* name);
+
+// The pieces of text between separators, empty ones included ("a,,b" -> "a", "", "b"; "" ->
+// one empty piece): the fields of a proc file's line, the lines of its text.
+std::vector<std::string_view> splitOn(std::string_view text, char separator);
 
 }  // namespace ipcwatch

@@ -183,203 +183,6 @@ Workload workloadFromCgroupPath(std::string_view path) {
   return workload;
 }
 
-// --- detectCgroupHierarchy ---------------------------------------------------------------
-
-std::string CgroupHierarchy::describe() const {
-  if (subsys_id < 0) {
-    return "cgroup2 at " + root;
-  }
-  return "cgroup v1 controller " + controller + " at " + root;
-}
-
-namespace {
-
-struct CgroupMount {
-  std::string fs_root;  // the subtree of the hierarchy that is mounted ("/" normally)
-  std::string mount_point;
-  bool unified = false;
-  std::vector<std::string> super_options;
-};
-
-// mountinfo writes space, tab, newline and backslash in paths as \ooo.
-std::string unescapeMountPath(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\\' && i + 3 < text.size()) {
-      const std::string_view digits = text.substr(i + 1, 3);
-      if (std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '7'; })) {
-        out +=
-            static_cast<char>((digits[0] - '0') * 64 + (digits[1] - '0') * 8 + (digits[2] - '0'));
-        i += 3;
-        continue;
-      }
-    }
-    out += text[i];
-  }
-  return out;
-}
-
-std::vector<std::string_view> splitOn(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t end = std::min(text.find(separator, start), text.size());
-    parts.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return parts;
-}
-
-// "36 25 0:31 / /sys/fs/cgroup/pids rw,nosuid shared:15 - cgroup cgroup rw,pids"
-std::vector<CgroupMount> parseCgroupMounts(std::string_view mountinfo) {
-  std::vector<CgroupMount> mounts;
-  for (const std::string_view line : splitOn(mountinfo, '\n')) {
-    std::vector<std::string_view> fields;
-    for (const std::string_view field : splitOn(line, ' ')) {
-      if (!field.empty()) {
-        fields.push_back(field);
-      }
-    }
-    const auto dash = std::find(fields.begin(), fields.end(), "-");
-    if (fields.size() < 5 || dash == fields.end() || fields.end() - dash < 4 ||
-        dash - fields.begin() < 6) {
-      continue;
-    }
-    const std::string_view fstype = dash[1];
-    if (fstype != "cgroup" && fstype != "cgroup2") {
-      continue;
-    }
-    CgroupMount mount{
-        unescapeMountPath(fields[3]), unescapeMountPath(fields[4]), fstype == "cgroup2", {}};
-    for (const std::string_view option : splitOn(dash[3], ',')) {
-      mount.super_options.emplace_back(option);
-    }
-    mounts.push_back(std::move(mount));
-  }
-  return mounts;
-}
-
-// Controller names in subsystem-id order. Caveat: since Linux 6.12 the kernel leaves out of
-// this file controllers that have no v1 interface (memory with CONFIG_MEMCG_V1=n, cpuset with
-// CONFIG_CPUSETS_V1=n), which shifts the position of every later controller (pids). The BPF
-// side can avoid that with bpf_core_enum_value(enum cgroup_subsys_id, pids_cgrp_id).
-std::vector<std::string> parseProcCgroups(std::string_view text) {
-  std::vector<std::string> names;
-  for (const std::string_view line : splitOn(text, '\n')) {
-    if (line.empty() || line.front() == '#') {
-      continue;
-    }
-    names.emplace_back(line.substr(0, line.find_first_of(" \t")));
-  }
-  return names;
-}
-
-// The first mount matching `wanted`, preferring one of the whole hierarchy: a mount of a
-// subtree (a bind mount, a container's view) hides the cgroups outside it.
-template <typename Wanted>
-const CgroupMount* pickMount(const std::vector<CgroupMount>& mounts, Wanted wanted) {
-  const CgroupMount* found = nullptr;
-  for (const CgroupMount& mount : mounts) {
-    if (wanted(mount)) {
-      if (mount.fs_root == "/") {
-        return &mount;
-      }
-      if (found == nullptr) {
-        found = &mount;
-      }
-    }
-  }
-  return found;
-}
-
-const CgroupMount* controllerMount(const std::vector<CgroupMount>& mounts,
-                                   std::string_view controller) {
-  return pickMount(mounts, [controller](const CgroupMount& mount) {
-    return !mount.unified && std::find(mount.super_options.begin(), mount.super_options.end(),
-                                       controller) != mount.super_options.end();
-  });
-}
-
-void setWhy(std::string* why, std::string text) {
-  if (why != nullptr) {
-    *why = std::move(text);
-  }
-}
-
-}  // namespace
-
-std::optional<CgroupHierarchy> detectCgroupHierarchy(const std::string& procfs,
-                                                     std::string_view preference,
-                                                     std::string* why) {
-  const std::string mountinfo_path = procfs + "/self/mountinfo";
-  const std::optional<std::string> mountinfo = readProcFile(mountinfo_path);
-  if (!mountinfo) {
-    setWhy(why, "cannot read " + mountinfo_path);
-    return std::nullopt;
-  }
-  const std::vector<CgroupMount> mounts = parseCgroupMounts(*mountinfo);
-  const CgroupMount* unified =
-      pickMount(mounts, [](const CgroupMount& mount) { return mount.unified; });
-  const auto unifiedHierarchy = [&]() -> std::optional<CgroupHierarchy> {
-    if (unified == nullptr) {
-      setWhy(why, "no cgroup2 file system is mounted (per " + mountinfo_path + ")");
-      return std::nullopt;
-    }
-    return CgroupHierarchy{unified->mount_point, -1, ""};
-  };
-  if (preference == "unified") {
-    return unifiedHierarchy();
-  }
-
-  const std::string cgroups_path = procfs + "/cgroups";
-  const std::optional<std::string> cgroups = readProcFile(cgroups_path);
-  const std::vector<std::string> subsystems =
-      cgroups ? parseProcCgroups(*cgroups) : std::vector<std::string>{};
-  const auto v1Hierarchy = [&](std::string_view controller) -> std::optional<CgroupHierarchy> {
-    const CgroupMount* mount = controllerMount(mounts, controller);
-    if (mount == nullptr) {
-      setWhy(why, "cgroup v1 controller " + std::string(controller) + " is not mounted (per " +
-                      mountinfo_path + ")");
-      return std::nullopt;
-    }
-    const auto position = std::find(subsystems.begin(), subsystems.end(), controller);
-    if (position == subsystems.end()) {
-      setWhy(why, "cgroup v1 controller " + std::string(controller) + " is mounted but " +
-                      (cgroups ? "not listed in " : "cannot read ") + cgroups_path);
-      return std::nullopt;
-    }
-    return CgroupHierarchy{mount->mount_point, static_cast<int>(position - subsystems.begin()),
-                           std::string(controller)};
-  };
-  if (preference != "auto") {
-    return v1Hierarchy(preference);
-  }
-
-  const bool any_v1_controller =
-      std::any_of(mounts.begin(), mounts.end(), [&subsystems](const CgroupMount& mount) {
-        return !mount.unified &&
-               std::any_of(mount.super_options.begin(), mount.super_options.end(),
-                           [&subsystems](const std::string& option) {
-                             return std::find(subsystems.begin(), subsystems.end(), option) !=
-                                    subsystems.end();
-                           });
-      });
-  if (!any_v1_controller) {
-    return unifiedHierarchy();
-  }
-  for (const std::string_view controller : {"pids", "memory", "cpu"}) {
-    if (controllerMount(mounts, controller) != nullptr) {
-      return v1Hierarchy(controller);
-    }
-  }
-  if (unified != nullptr) {
-    return unifiedHierarchy();
-  }
-  const std::string mounted = " is mounted (per " + mountinfo_path + ")";
-  setWhy(why, "none of the cgroup v1 controllers pids, memory, cpu nor cgroup2" + mounted);
-  return std::nullopt;
-}
-
 // --- WorkloadResolver --------------------------------------------------------------------
 
 namespace {
@@ -442,32 +245,35 @@ Workload WorkloadResolver::resolvePath(std::string_view path) {
   return workload;
 }
 
-std::optional<std::string> cgroupPathIn(std::string_view text, std::string_view controller) {
-  while (!text.empty()) {
-    const auto end = text.find('\n');
-    const std::string_view line = text.substr(0, end);
-    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
-    // hierarchy-ID:controller-list:path; the path may itself hold ':'.
+namespace {
+
+// A line of /proc/<pid>/cgroup: hierarchy-ID:controller-list:path (the path may hold ':').
+struct CgroupLine {
+  std::string_view id;
+  std::string_view controllers;
+  std::string_view path;
+};
+
+std::vector<CgroupLine> cgroupLines(std::string_view text) {
+  std::vector<CgroupLine> lines;
+  for (const std::string_view line : splitOn(text, '\n')) {
     const auto first = line.find(':');
     const auto second = first == std::string_view::npos ? first : line.find(':', first + 1);
-    if (second == std::string_view::npos) {
-      continue;
+    if (second != std::string_view::npos) {
+      lines.push_back({line.substr(0, first), line.substr(first + 1, second - first - 1),
+                       line.substr(second + 1)});
     }
-    const std::string_view id = line.substr(0, first);
-    const std::string_view list = line.substr(first + 1, second - first - 1);
-    const std::string_view path = line.substr(second + 1);
-    if (controller.empty()) {
-      if (id == "0" && list.empty()) {
-        return std::string(path);
-      }
-      continue;
-    }
-    for (std::string_view rest = list; !rest.empty();) {
-      const auto comma = rest.find(',');
-      if (rest.substr(0, comma) == controller) {
-        return std::string(path);
-      }
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return lines;
+}
+
+}  // namespace
+
+std::optional<std::string> cgroupPathIn(std::string_view text, std::string_view controller) {
+  for (const CgroupLine& line : cgroupLines(text)) {
+    if (controller.empty() ? line.id == "0" && line.controllers.empty()
+                           : std::ranges::count(splitOn(line.controllers, ','), controller) > 0) {
+      return std::string(line.path);
     }
   }
   return std::nullopt;
@@ -482,17 +288,10 @@ Workload workloadOfCgroupFile(std::string_view text) {
       }
     }
   }
-  for (std::string_view rest = text; !rest.empty();) {
-    const auto end = rest.find('\n');
-    const std::string_view line = rest.substr(0, end);
-    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
-    const auto first = line.find(':');
-    const auto second = first == std::string_view::npos ? first : line.find(':', first + 1);
-    if (second != std::string_view::npos) {
-      Workload workload = workloadFromCgroupPath(line.substr(second + 1));
-      if (!workload.unit.empty() || !workload.container_id.empty()) {
-        return workload;
-      }
+  for (const CgroupLine& line : cgroupLines(text)) {
+    Workload workload = workloadFromCgroupPath(line.path);
+    if (!workload.unit.empty() || !workload.container_id.empty()) {
+      return workload;
     }
   }
   return {};

@@ -32,27 +32,6 @@ struct Workload {
 // names it does not recognise leave their fields empty.
 Workload workloadFromCgroupPath(std::string_view path);
 
-// Which hierarchy the kernel side reads a task's cgroup from.
-struct CgroupHierarchy {
-  std::string root;        // where it is mounted in the agent's view, e.g. "/sys/fs/cgroup/pids"
-  int subsys_id = -1;      // -1: the unified (v2) hierarchy; else the v1 controller's subsystem id
-  std::string controller;  // the v1 controller ("pids"); empty for the unified hierarchy
-  // "cgroup2 at /sys/fs/cgroup", "cgroup v1 controller pids at /sys/fs/cgroup/pids"
-  std::string describe() const;
-};
-
-// Reads <procfs>/self/mountinfo and <procfs>/cgroups. preference: "auto", "unified", or a v1
-// controller name ("pids", "memory", ...). auto: the unified hierarchy when no v1 controller
-// hierarchy is mounted (a pure v2 host); else the first mounted of the v1 controllers pids,
-// memory, cpu (pids first: systemd puts every unit there with its default TasksAccounting, and
-// container runtimes create every container there); else the unified hierarchy if mounted.
-// nullopt with *why set (when why is not null) when nothing suitable is mounted, the named
-// controller is not mounted, or the files cannot be read. The subsystem id of a controller is
-// its 0-based position among the data lines of <procfs>/cgroups: the kernel prints that file in
-// subsystem-id order (but see parseProcCgroups in workload.cpp for Linux 6.12 and later).
-std::optional<CgroupHierarchy> detectCgroupHierarchy(const std::string& procfs,
-                                                     std::string_view preference, std::string* why);
-
 // The path of the process's cgroup in the hierarchy of `controller` ("" for the unified one)
 // from the text of /proc/<pid>/cgroup ("0::/system.slice/nginx.service", "12:pids:/docker/...").
 std::optional<std::string> cgroupPathIn(std::string_view proc_pid_cgroup,

@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "inventory/cgroup_hierarchy.h"
 #include "inventory/workload.h"
 
 namespace ipcwatch {
@@ -492,6 +493,19 @@ TEST(WorkloadResolverPath, ResolvesAPathWithItsPod) {
   EXPECT_EQ(workload.pod, "php-0");
   EXPECT_EQ(resolver.walks(), 0u);  // a path needs no walk
   std::filesystem::remove_all(dir);
+}
+
+TEST(HostCgroupMount, MovesTheHierarchyBelowTheHostsCgroupRoot) {
+  EXPECT_EQ(hostCgroupMount("/sys/fs/cgroup", ""), "/sys/fs/cgroup");
+  EXPECT_EQ(hostCgroupMount("/sys/fs/cgroup", "/host/sys/fs/cgroup"), "/host/sys/fs/cgroup");
+  EXPECT_EQ(hostCgroupMount("/sys/fs/cgroup/pids", "/host/sys/fs/cgroup"),
+            "/host/sys/fs/cgroup/pids");
+  EXPECT_EQ(hostCgroupMount("/sys/fs/cgroup/unified", "/host/sys/fs/cgroup"),
+            "/host/sys/fs/cgroup/unified");
+  // Not under /sys/fs/cgroup (or only by prefix): left as mounted.
+  EXPECT_EQ(hostCgroupMount("/host/sys/fs/cgroup/pids", "/host/sys/fs/cgroup"),
+            "/host/sys/fs/cgroup/pids");
+  EXPECT_EQ(hostCgroupMount("/sys/fs/cgroupx", "/host/sys/fs/cgroup"), "/sys/fs/cgroupx");
 }
 
 }  // namespace
