@@ -48,12 +48,12 @@ constexpr std::chrono::milliseconds kWebStartDeadline{30000};
 
 // The kernel side's name for the hierarchy whose cgroups it records (bpf/ipcw_identity.bpf.h).
 int cgroupSource(const CgroupHierarchy& hierarchy) {
-  if (hierarchy.subsys_id < 0) {
+  if (hierarchy.unified()) {
     return -1;  // IPCW_CGROUP_UNIFIED
   }
   static const std::map<std::string, int> kControllers = {{"pids", 0}, {"memory", 1}, {"cpu", 2}};
   const auto it = kControllers.find(hierarchy.controller);
-  return it == kControllers.end() ? UnixSockProbeOptions::kNoCgroup : it->second;
+  return it == kControllers.end() ? kNoCgroup : it->second;
 }
 
 }  // namespace
@@ -222,7 +222,7 @@ void Agent::detachProbes() {
 void Agent::startProbes() {
   const auto& probes = config_->probes;
   // Whose cgroup the kernel records with each failure, fixed for the life of the programs.
-  int cgroup_source = UnixSockProbeOptions::kNoCgroup;
+  int cgroup_source = kNoCgroup;
   if (const auto& workload = config_->workload; workload.wantsCgroup()) {
     std::string why;
     const auto hierarchy = detectCgroupHierarchy("/proc", workload.cgroup_hierarchy, &why);

@@ -8,7 +8,7 @@
 namespace ipcwatch {
 
 std::string CgroupHierarchy::describe() const {
-  if (subsys_id < 0) {
+  if (unified()) {
     return "cgroup2 at " + root;
   }
   return "cgroup v1 controller " + controller + " at " + root;
@@ -70,10 +70,7 @@ std::vector<CgroupMount> parseCgroupMounts(std::string_view mountinfo) {
   return mounts;
 }
 
-// Controller names in subsystem-id order. Caveat: since Linux 6.12 the kernel leaves out of
-// this file controllers that have no v1 interface (memory with CONFIG_MEMCG_V1=n, cpuset with
-// CONFIG_CPUSETS_V1=n), which shifts the position of every later controller (pids). The BPF
-// side can avoid that with bpf_core_enum_value(enum cgroup_subsys_id, pids_cgrp_id).
+// The controller names /proc/cgroups lists (since Linux 6.12, only those with a v1 interface).
 std::vector<std::string> parseProcCgroups(std::string_view text) {
   std::vector<std::string> names;
   for (const std::string_view line : splitOn(text, '\n')) {
@@ -136,7 +133,7 @@ std::optional<CgroupHierarchy> detectCgroupHierarchy(const std::string& procfs,
       setWhy(why, "no cgroup2 file system is mounted (per " + mountinfo_path + ")");
       return std::nullopt;
     }
-    return CgroupHierarchy{unified->mount_point, -1, ""};
+    return CgroupHierarchy{unified->mount_point, ""};
   };
   if (preference == "unified") {
     return unifiedHierarchy();
@@ -153,14 +150,12 @@ std::optional<CgroupHierarchy> detectCgroupHierarchy(const std::string& procfs,
                       mountinfo_path + ")");
       return std::nullopt;
     }
-    const auto position = std::find(subsystems.begin(), subsystems.end(), controller);
-    if (position == subsystems.end()) {
+    if (std::find(subsystems.begin(), subsystems.end(), controller) == subsystems.end()) {
       setWhy(why, "cgroup v1 controller " + std::string(controller) + " is mounted but " +
                       (cgroups ? "not listed in " : "cannot read ") + cgroups_path);
       return std::nullopt;
     }
-    return CgroupHierarchy{mount->mount_point, static_cast<int>(position - subsystems.begin()),
-                           std::string(controller)};
+    return CgroupHierarchy{mount->mount_point, std::string(controller)};
   };
   if (preference != "auto") {
     return v1Hierarchy(preference);

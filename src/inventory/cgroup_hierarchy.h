@@ -9,8 +9,8 @@ namespace ipcwatch {
 // Which hierarchy the kernel side reads a task's cgroup from.
 struct CgroupHierarchy {
   std::string root;        // where it is mounted in the agent's view, e.g. "/sys/fs/cgroup/pids"
-  int subsys_id = -1;      // -1: the unified (v2) hierarchy; else the v1 controller's subsystem id
   std::string controller;  // the v1 controller ("pids"); empty for the unified hierarchy
+  bool unified() const { return controller.empty(); }
   // "cgroup2 at /sys/fs/cgroup", "cgroup v1 controller pids at /sys/fs/cgroup/pids"
   std::string describe() const;
 };
@@ -21,9 +21,9 @@ struct CgroupHierarchy {
 // memory, cpu (pids first: systemd puts every unit there with its default TasksAccounting, and
 // container runtimes create every container there); else the unified hierarchy if mounted.
 // nullopt with *why set (when why is not null) when nothing suitable is mounted, the named
-// controller is not mounted, or the files cannot be read. The subsystem id of a controller is
-// its 0-based position among the data lines of <procfs>/cgroups: the kernel prints that file in
-// subsystem-id order (but see parseProcCgroups in workload.cpp for Linux 6.12 and later).
+// controller is not mounted or not a controller the kernel lists in <procfs>/cgroups (a named
+// hierarchy such as name=systemd has none), or the files cannot be read. The kernel side finds
+// the controller's subsystem id itself (CO-RE), so none is derived here.
 std::optional<CgroupHierarchy> detectCgroupHierarchy(const std::string& procfs,
                                                      std::string_view preference, std::string* why);
 

@@ -21,7 +21,6 @@ struct BrokenPipeProbeOptions {
   // Whose cgroup the kernel records with each count (bpf/ipcw_identity.bpf.h):
   // cgroupSource() of the hierarchy, kNoCgroup for none.
   int cgroup_source = kNoCgroup;
-  static constexpr int kNoCgroup = -2;
 };
 
 // Owns the broken_pipe BPF skeleton: open → configure (autoload, map sizes) → load → attach.

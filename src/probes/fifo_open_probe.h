@@ -32,7 +32,6 @@ struct FifoOpenProbeOptions {
   // Whose cgroup the kernel records with each count (bpf/ipcw_identity.bpf.h):
   // cgroupSource() of the hierarchy, kNoCgroup for none.
   int cgroup_source = kNoCgroup;
-  static constexpr int kNoCgroup = -2;
   CgroupFolds blocked_cgroup_folds;  // may be empty: no workload is ever folded
   CgroupFolds error_cgroup_folds;
 };

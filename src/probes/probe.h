@@ -29,6 +29,9 @@ struct LostEvents {
 // under kFoldedCgroup, so that a flood of cgroups neither fills the map nor grows the totals.
 using CgroupFolds = std::function<bool(std::uint64_t cgroup)>;
 inline constexpr std::uint64_t kFoldedCgroup = ~std::uint64_t{0};
+// A probe's cgroup_source when no cgroup is recorded (IPCW_CGROUP_NONE, bpf/ipcw_identity.bpf.h):
+// the keys' cgroup stays 0. The other values are the file's IPCW_CGROUP_* sources.
+inline constexpr int kNoCgroup = -2;
 
 class Probe {
  public:

@@ -24,7 +24,6 @@ struct UnixSockProbeOptions {
   // Whose cgroup the kernel records with each failure (bpf/ipcw_identity.bpf.h):
   // cgroupSource() of the hierarchy, kNoCgroup for none.
   int cgroup_source = kNoCgroup;
-  static constexpr int kNoCgroup = -2;
   CgroupFolds connect_cgroup_folds;  // may be empty: no workload is ever folded
   CgroupFolds bind_cgroup_folds;
 };

@@ -324,6 +324,25 @@ bool ftraceCanHook(const std::string& function) {
   return false;
 }
 
+std::map<std::string, double> scrapeSamples(int port) {
+  const auto response = httpRequest(port, "GET", "/metrics");
+  return response && response->status == 200 ? parseExposition(response->body)
+                                             : std::map<std::string, double>{};
+}
+
+bool scrapeUntilTrue(int port,
+                     const std::function<bool(const std::map<std::string, double>&)>& pred,
+                     std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred(scrapeSamples(port))) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling interval
+  }
+  return false;
+}
+
 bool tracepointsForced() {
   const char* forced = std::getenv("IPCWATCH_PROBE_BACKEND");
   return forced != nullptr && std::string(forced) == "tracepoint";

@@ -111,6 +111,14 @@ bool ftraceCanHook(const std::string& function);
 // agents it starts).
 bool tracepointsForced();
 
+// One scrape of the agent's /metrics, parsed; empty when the request fails.
+std::map<std::string, double> scrapeSamples(int port);
+// Scrapes every 50 ms until pred holds (true) or `timeout` passes (false): counts reach the
+// agent at its next read of the kernel's maps.
+bool scrapeUntilTrue(int port,
+                     const std::function<bool(const std::map<std::string, double>&)>& pred,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
 // The backend a program with an fexit variant on `function` must report: "fexit" where the
 // kernel can hook the function and tracepoints are not forced, else "tracepoint".
 std::string expectedBackend(const std::string& function);

@@ -114,21 +114,9 @@ class WorkloadE2E : public ::testing::Test {
     })) << agent_->log();
   }
 
-  Samples scrape() {
-    const auto response = httpRequest(port_, "GET", "/metrics");
-    return response && response->status == 200 ? parseExposition(response->body) : Samples{};
-  }
-
-  // Scrapes until pred holds or 20 s pass (counts reach the agent at its next read).
+  Samples scrape() { return scrapeSamples(port_); }
   bool waitFor(const std::function<bool(const Samples&)>& pred) {
-    const auto end = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < end) {
-      if (pred(scrape())) {
-        return true;
-      }
-      std::this_thread::sleep_for(50ms);  // polling interval
-    }
-    return false;
+    return scrapeUntilTrue(port_, pred);
   }
 
   Labels connectLabels(const std::string& comm) const {

@@ -177,16 +177,15 @@ TEST_F(CgroupHierarchyTest, PureV2HostUsesTheUnifiedHierarchy) {
   const auto hierarchy = detect("auto");
   ASSERT_TRUE(hierarchy) << why_;
   EXPECT_EQ(hierarchy->root, "/sys/fs/cgroup");
-  EXPECT_EQ(hierarchy->subsys_id, -1);
+  EXPECT_EQ(hierarchy->controller, "");
   EXPECT_EQ(hierarchy->describe(), "cgroup2 at /sys/fs/cgroup");
 }
 
-TEST_F(CgroupHierarchyTest, HybridHostUsesThePidsControllerWithItsSubsystemId) {
+TEST_F(CgroupHierarchyTest, HybridHostUsesThePidsController) {
   writeProc(std::string(kBaseMounts) + kHybridMounts, kProcCgroups5x);
   const auto hierarchy = detect("auto");
   ASSERT_TRUE(hierarchy) << why_;
   EXPECT_EQ(hierarchy->root, "/sys/fs/cgroup/pids");
-  EXPECT_EQ(hierarchy->subsys_id, 11);
   EXPECT_EQ(hierarchy->controller, "pids");
   EXPECT_EQ(hierarchy->describe(), "cgroup v1 controller pids at /sys/fs/cgroup/pids");
 }
@@ -206,7 +205,7 @@ TEST_F(CgroupHierarchyTest, V1HostWithoutPidsUsesMemory) {
   const auto hierarchy = detect("auto");
   ASSERT_TRUE(hierarchy) << why_;
   EXPECT_EQ(hierarchy->root, "/sys/fs/cgroup/memory");
-  EXPECT_EQ(hierarchy->subsys_id, 4);
+  EXPECT_EQ(hierarchy->controller, "memory");
   EXPECT_EQ(hierarchy->describe(), "cgroup v1 controller memory at /sys/fs/cgroup/memory");
 }
 
@@ -215,7 +214,7 @@ TEST_F(CgroupHierarchyTest, PreferenceUnifiedOnAHybridHost) {
   const auto hierarchy = detect("unified");
   ASSERT_TRUE(hierarchy) << why_;
   EXPECT_EQ(hierarchy->root, "/sys/fs/cgroup/unified");
-  EXPECT_EQ(hierarchy->subsys_id, -1);
+  EXPECT_EQ(hierarchy->controller, "");
 }
 
 TEST_F(CgroupHierarchyTest, PreferenceOfACoMountedController) {
@@ -223,7 +222,7 @@ TEST_F(CgroupHierarchyTest, PreferenceOfACoMountedController) {
   const auto hierarchy = detect("cpu");
   ASSERT_TRUE(hierarchy) << why_;
   EXPECT_EQ(hierarchy->root, "/sys/fs/cgroup/cpu,cpuacct");
-  EXPECT_EQ(hierarchy->subsys_id, 1);
+  EXPECT_EQ(hierarchy->controller, "cpu");
 }
 
 TEST_F(CgroupHierarchyTest, PreferredControllerNotMounted) {
@@ -231,7 +230,7 @@ TEST_F(CgroupHierarchyTest, PreferredControllerNotMounted) {
   EXPECT_FALSE(detect("blkio"));
   EXPECT_NE(why_.find("blkio"), std::string::npos) << why_;
   EXPECT_NE(why_.find("not mounted"), std::string::npos) << why_;
-  // A named hierarchy has no controller, so no subsystem id the kernel side could read.
+  // A named hierarchy has no controller, so nothing the kernel side could read.
   EXPECT_FALSE(detect("name=systemd"));
 }
 
