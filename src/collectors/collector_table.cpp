@@ -101,9 +101,8 @@ const std::vector<CollectorSpec>& collectorTable() {
          if (deps.config->endpoints.empty()) {
            return nullptr;
          }
-         return std::make_unique<EndpointsCollector>(
-             *deps.config, deps.selinux, *deps.snapshots,
-             deps.state != nullptr ? &deps.state->endpoint_last_ok : nullptr);
+         return std::make_unique<EndpointsCollector>(*deps.config, deps.selinux, *deps.snapshots,
+                                                     deps.state);
        }},
       {"selinux", true,
        "SELinux denials and errors from the audit stream and audit.log; SELinux state",

@@ -18,15 +18,52 @@ namespace {
 // Distinct serving processes named per endpoint and client: a FIFO held by a hundred workers of
 // one service is one series; a hundred different programs are ten.
 constexpr std::size_t kMaxServers = 10;
+// Serving processes named by pid per endpoint (ipc_endpoint_peer_info): those that are not the
+// configured server first, then the lowest pids.
+constexpr std::size_t kMaxPeerPids = 10;
 
 }  // namespace
 
 EndpointsCollector::EndpointsCollector(const Config& config, const DenialStore* denials,
-                                       HostSnapshotSource& snapshots, EndpointLastOk* last_ok)
+                                       HostSnapshotSource& snapshots, CollectorState* state)
     : endpoints_(config.endpoints),
       checker_(config.paths.procfs, config.paths.sysfs, denials),
       snapshots_(snapshots),
-      last_ok_(last_ok != nullptr ? *last_ok : own_last_ok_) {}
+      own_state_(state == nullptr ? std::make_unique<CollectorState>() : nullptr),
+      state_(state != nullptr ? *state : *own_state_) {}
+
+void EndpointsCollector::peerInfo(const std::string& endpoint,
+                                  const std::vector<PeerProcess>& servers, FamilyBuilder& out) {
+  std::vector<const PeerProcess*> sorted;
+  for (const auto& server : servers) {
+    sorted.push_back(&server);
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
+    return std::tie(a->expected, a->pid) < std::tie(b->expected, b->pid);
+  });
+  if (sorted.size() > kMaxPeerPids) {
+    sorted.resize(kMaxPeerPids);
+  }
+  for (const auto* server : sorted) {
+    out.set({{"comm", sanitizeLabelValue(server->comm)},
+             {"endpoint", endpoint},
+             {"pid", std::to_string(server->pid)}},
+            1);
+  }
+}
+
+void EndpointsCollector::noteReplacement(const EndpointConfig& endpoint,
+                                         const EndpointReport& report) {
+  const auto change = state_.endpoint_files.update(endpoint.name, report.file, report.server_pid);
+  if (change) {
+    spdlog::warn(
+        "endpoint {}: {} was replaced while its server (pid {}) kept running: inode {} -> {}, "
+        "owner uid {} -> {}, mode {:04o} -> {:04o}",
+        endpoint.name, endpoint.path, report.server_pid, change->before.ino, change->after.ino,
+        change->before.uid, change->after.uid, change->before.mode & 07777,
+        change->after.mode & 07777);
+  }
+}
 
 void EndpointsCollector::collect(std::vector<MetricFamily>& out) {
   FamilyBuilder up("ipc_endpoint_up",
@@ -52,6 +89,16 @@ void EndpointsCollector::collect(std::vector<MetricFamily>& out) {
                           "role=\"client\" for the client process checked, with their comm and "
                           "systemd unit or container.",
                           MetricType::Gauge);
+  FamilyBuilder peer_info("ipc_endpoint_peer_info",
+                          "The processes serving an endpoint (holding a FIFO open in the serving "
+                          "direction, or its bound socket), always 1; at most 10 per endpoint, "
+                          "those that are not the configured server first.",
+                          MetricType::Gauge);
+  FamilyBuilder replaced("ipc_endpoint_replaced_total",
+                         "Times the file at an endpoint's path changed (device, inode, owner or "
+                         "mode) while the same server process kept running: removed and "
+                         "replaced under it.",
+                         MetricType::Counter);
   const double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const auto snapshot = snapshots_.current();
@@ -71,7 +118,8 @@ void EndpointsCollector::collect(std::vector<MetricFamily>& out) {
         check_ok.set({{"check", check.name}, {"client", client.name}, {"endpoint", endpoint.name}},
                      check.status == CheckStatus::kFail ? 0 : 1);
       }
-      last_ok.set(labels, last_ok_.update(endpoint.name, client.name, report.reachable, now));
+      last_ok.set(labels, state_.endpoint_last_ok.update(endpoint.name, client.name,
+                                                         report.reachable, now));
       const auto process = [&](const char* role, const std::string& comm, const std::string& unit,
                                const std::string& container_id) {
         LabelSet labels = {{"client", client.name},
@@ -102,6 +150,12 @@ void EndpointsCollector::collect(std::vector<MetricFamily>& out) {
       }
       if (first) {
         peers.set({{"endpoint", endpoint.name}}, report.peers);
+        peerInfo(endpoint.name, report.servers, peer_info);
+        if (endpoint.path.empty() || endpoint.path.front() != '@') {
+          noteReplacement(endpoint, report);
+          replaced.set({{"endpoint", endpoint.name}},
+                       static_cast<double>(state_.endpoint_files.replaced(endpoint.name)));
+        }
         first = false;
       }
       if (!report.reachable) {
@@ -109,7 +163,7 @@ void EndpointsCollector::collect(std::vector<MetricFamily>& out) {
       }
     }
   }
-  for (auto* family : {&up, &check_ok, &peers, &last_ok, &processes}) {
+  for (auto* family : {&up, &check_ok, &peers, &last_ok, &processes, &peer_info, &replaced}) {
     if (!family->empty()) {
       out.push_back(family->build());
     }

@@ -63,12 +63,15 @@ std::string describe(const ClientIdentity& id) {
   return out;
 }
 
+}  // namespace
+
 std::string userNameOf(std::uint32_t uid) {
-  const passwd* pw = getpwuid(uid);
+  passwd entry{};
+  passwd* pw = nullptr;
+  char buffer[4096];
+  getpwuid_r(uid, &entry, buffer, sizeof buffer, &pw);
   return pw != nullptr ? pw->pw_name : std::to_string(uid);
 }
-
-}  // namespace
 
 std::optional<ProcStatus> parseProcStatus(const std::string& text) {
   ProcStatus status;

@@ -43,6 +43,7 @@ struct ProcStatus {
 std::optional<ProcStatus> parseProcStatus(const std::string& text);
 
 std::string readSmallFile(const std::string& path);  // "" when unreadable
+std::string userNameOf(std::uint32_t uid);           // the uid itself when it has no name
 std::uint64_t nsInode(const std::string& path);      // 0 when it cannot be stat()ed
 
 // The serving process: by comm, exe, pid file or systemd unit (first match), 0 when none.

@@ -1,6 +1,8 @@
 #include "endpoints/endpoint_checker.h"
 
+#include <dirent.h>
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,7 +10,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "endpoints/posix_acl.h"
@@ -141,6 +145,14 @@ class CheckRun {
 
   void run() {
     server_pid_ = findServerProcess(snapshot_, endpoint_.server);
+    report_.server_pid = server_pid_;
+    if (!endpoint_.server.pid_file.empty()) {
+      const std::string text = readSmallFile(endpoint_.server.pid_file);
+      pid_file_pid_ = static_cast<std::uint32_t>(std::strtoul(text.c_str(), nullptr, 10));
+      if (snapshot_.process(pid_file_pid_) == nullptr) {
+        pid_file_pid_ = 0;
+      }
+    }
     // Every path of the checks resolves inside the client's root, as its own lookups do.
     client_.emplace(report_.identity.root.empty() ? "/" : report_.identity.root);
     abstract_ = !endpoint_.path.empty() && endpoint_.path.front() == '@';
@@ -175,6 +187,11 @@ class CheckRun {
     backlogCheck();
     selinuxCheck();
     umaskCheck();
+    pathSafeCheck();
+    struct stat st {};
+    if (!abstract_ && client().stat(endpoint_.path, st) == 0) {
+      report_.file = EndpointFile{st.st_dev, st.st_ino, st.st_uid, st.st_mode};
+    }
   }
 
  private:
@@ -414,13 +431,135 @@ class CheckRun {
     if (peers.empty()) {
       const std::string server =
           !endpoint_.server.process.empty() ? endpoint_.server.process : std::string("the server");
+      const std::string replaced = heldDeleted();
+      if (!replaced.empty()) {
+        add("peer", CheckStatus::kFail,
+            "no process holds the FIFO open for " + direction + "; " + replaced +
+                ": the FIFO was removed and replaced while the server ran",
+            "restart " + server +
+                " so that it opens the FIFO at the path again, and find who replaced it (the "
+                "directory must be writable only by root and the server)");
+        return;
+      }
       add("peer", CheckStatus::kFail, "no process holds the FIFO open for " + direction,
           "no process " + std::string(wants_reader ? "reads" : "writes") + " this FIFO: is " +
               server + " running?");
       return;
     }
-    std::string who;
-    for (const auto pid : peers) {
+    judgePeers(peers, "held open for " + direction + " by ", "FIFO");
+  }
+
+  // The server's descriptors that name the endpoint's path as deleted: "the server (pid N)
+  // holds the previous file (inode I, deleted) open", or "" when it holds none.
+  std::string heldDeleted() const {
+    if (server_pid_ == 0) {
+      return "";
+    }
+    const std::string fd_dir = procfs_ + "/" + std::to_string(server_pid_) + "/fd";
+    const std::string wanted = endpoint_.path + " (deleted)";
+    DIR* dir = opendir(fd_dir.c_str());
+    if (dir == nullptr) {
+      return "";
+    }
+    std::string found;
+    while (const dirent* entry = readdir(dir)) {
+      char target[4096];
+      const std::string link = fd_dir + "/" + entry->d_name;
+      const ssize_t n = readlink(link.c_str(), target, sizeof target);
+      if (n <= 0 || std::string_view(target, static_cast<std::size_t>(n)) != wanted) {
+        continue;
+      }
+      struct stat st {};
+      const std::string inode =
+          ::stat(link.c_str(), &st) == 0 ? "inode " + std::to_string(st.st_ino) + ", " : "";
+      found = "the server (pid " + std::to_string(server_pid_) + ") holds the previous file (" +
+              inode + "now deleted) open on fd " + entry->d_name;
+      break;
+    }
+    closedir(dir);
+    return found;
+  }
+
+  // Whether `pid` is the configured server: any key of `server:` that is set matches (its pid
+  // file names it or an ancestor, its comm, its executable, its systemd unit).
+  bool isServer(std::uint32_t pid) {
+    const auto& server = endpoint_.server;
+    if (pid_file_pid_ != 0) {
+      std::uint32_t at = pid;
+      for (int depth = 0; depth < 64 && at > 1; ++depth) {
+        if (at == pid_file_pid_) {
+          return true;
+        }
+        const ProcessFacts* process = snapshot_.process(at);
+        if (process == nullptr) {
+          break;
+        }
+        at = process->ppid;
+      }
+    }
+    const ProcessFacts* process = snapshot_.process(pid);
+    if (process == nullptr) {
+      return false;
+    }
+    return (!server.process.empty() && process->comm == server.process) ||
+           (!server.exe.empty() && snapshot_.exeOf(pid) == server.exe) ||
+           (!server.systemd_unit.empty() &&
+            snapshot_.cgroupOf(pid).find("/" + server.systemd_unit + "\n") != std::string::npos);
+  }
+
+  bool hasServerConfig() const {
+    const auto& server = endpoint_.server;
+    return !server.process.empty() || !server.exe.empty() || !server.pid_file.empty() ||
+           !server.systemd_unit.empty();
+  }
+
+  // The configured server in words: "opensips", "exe /usr/sbin/opensips", ...
+  std::string expectedServer() const {
+    const auto& server = endpoint_.server;
+    std::string out;
+    const auto add_part = [&](const std::string& part) {
+      out += (out.empty() ? "" : " or ") + part;
+    };
+    if (!server.process.empty()) {
+      add_part(server.process);
+    }
+    if (!server.exe.empty()) {
+      add_part("exe " + server.exe);
+    }
+    if (!server.pid_file.empty()) {
+      add_part(pid_file_pid_ != 0 ? "pid " + std::to_string(pid_file_pid_) + " (from " +
+                                        server.pid_file + ") or its children"
+                                  : "the pid in " + server.pid_file + " (none running)");
+    }
+    if (!server.systemd_unit.empty()) {
+      add_part("unit " + server.systemd_unit);
+    }
+    return out;
+  }
+
+  // The service manager holding a socket-activated endpoint for its service (ListenStream=,
+  // ListenFIFO=): pid 1, or a user's systemd.
+  bool isServiceManager(std::uint32_t pid) {
+    const ProcessFacts* process = snapshot_.process(pid);
+    return pid == 1 || (process != nullptr && process->comm == "systemd");
+  }
+
+  // The serving processes against the configured server: every one must be it, and all of them
+  // one instance of it (one process tree), or a write or a connection may reach the wrong one.
+  void judgePeers(const std::set<std::uint32_t>& pids, const std::string& held,
+                  const std::string& what) {
+    const bool check_identity = hasServerConfig();
+    std::string unexpected;
+    std::string all;
+    std::string manager;
+    std::set<std::uint32_t> instances;  // the topmost server process of each serving tree
+    for (const auto pid : pids) {
+      if (isServiceManager(pid)) {
+        const ProcessFacts* process = snapshot_.process(pid);
+        manager = "pid " + std::to_string(pid) + " (" +
+                  (process != nullptr ? process->comm : std::string("exited")) + ")";
+        continue;
+      }
       const ProcessFacts* process = snapshot_.process(pid);
       PeerProcess peer;
       peer.pid = pid;
@@ -430,12 +569,58 @@ class CheckRun {
         peer.unit = workload.unit;
         peer.container_id = workload.container_id;
       }
+      peer.expected = !check_identity || isServer(pid);
       const std::string workload = describeWorkload(peer.unit, peer.container_id);
-      who += (who.empty() ? "" : ", ") + std::string("pid ") + std::to_string(pid) + " (" +
-             peer.comm + (workload.empty() ? "" : ", " + workload) + ")";
+      const std::string who = "pid " + std::to_string(pid) + " (" + peer.comm +
+                              (workload.empty() ? "" : ", " + workload) + ")";
+      all += (all.empty() ? "" : ", ") + who;
+      if (!peer.expected) {
+        unexpected += (unexpected.empty() ? "" : ", ") + who;
+      } else if (check_identity) {
+        std::uint32_t top = pid;
+        for (int depth = 0; depth < 64; ++depth) {
+          const ProcessFacts* at = snapshot_.process(top);
+          if (at == nullptr || at->ppid <= 1 || isServiceManager(at->ppid) || !isServer(at->ppid)) {
+            break;
+          }
+          top = at->ppid;
+        }
+        instances.insert(top);
+      }
       report_.servers.push_back(std::move(peer));
     }
-    add("peer", CheckStatus::kPass, "held open for " + direction + " by " + who);
+    const std::string activation =
+        manager.empty() ? "" : "; also by the service manager " + manager + " (socket activation)";
+    if (all.empty()) {
+      add("peer", CheckStatus::kPass,
+          held + "the service manager " + manager +
+              " only (socket activation): the server starts on first use");
+      return;
+    }
+    if (!unexpected.empty()) {
+      add("peer", CheckStatus::kFail,
+          held + unexpected + ", expected " + expectedServer() +
+              (unexpected == all ? "" : "; all holders: " + all),
+          "another program serves this " + what + ": stop " + unexpected +
+              " (a client may be talking to it instead of the server), or correct the "
+              "endpoint's `server:`");
+      return;
+    }
+    if (instances.size() > 1) {
+      std::string tops;
+      for (const auto top : instances) {
+        tops += (tops.empty() ? "" : ", ") + std::string("pid ") + std::to_string(top);
+      }
+      add("peer", CheckStatus::kFail,
+          std::to_string(instances.size()) + " instances of " + expectedServer() + " (" + tops +
+              ") serve one " + what + ": " + held + all +
+              "; each write or connection reaches any one of them",
+          "run one instance per endpoint: stop the extra one(s), or give each instance its own "
+          "path");
+      return;
+    }
+    add("peer", CheckStatus::kPass,
+        held + all + (check_identity ? ", the configured server" : "") + activation);
   }
 
   void socketPeer() {
@@ -450,6 +635,28 @@ class CheckRun {
     auto result = checkSocketPeer(snapshot_.unixSockets(), query);
     report_.peers = result.peers;
     listener_ = std::move(result.listener);
+    if (result.check.status == CheckStatus::kPass) {
+      // Who holds the serving sockets: the processes that accept() the connections.
+      std::set<std::uint32_t> pids;
+      try {
+        const auto& holders = snapshot_.socketHolders();
+        for (const auto inode : result.serving_inodes) {
+          if (const auto it = holders.find(inode); it != holders.end()) {
+            pids.insert(it->second.begin(), it->second.end());
+          }
+        }
+      } catch (const std::exception& e) {
+        add("peer", CheckStatus::kPass,
+            result.check.evidence + " (who holds them is unknown: " + e.what() + ")");
+        return;
+      }
+      pids.erase(report_.identity.pid);
+      if (!pids.empty()) {
+        judgePeers(pids, result.check.evidence + ", held by ", "socket");
+        return;
+      }
+      result.check.evidence += " (held by no process of this pid namespace's view)";
+    }
     add(result.check.name, result.check.status, std::move(result.check.evidence),
         std::move(result.check.fix));
   }
@@ -517,6 +724,132 @@ class CheckRun {
     add("umask_mode", CheckStatus::kPass, evidence);
   }
 
+  // `path_safe`: no one but root and the endpoint's owner can swap the endpoint or a directory
+  // on its path. A directory is unsafe when someone else owns it, or may write it (mode bits or
+  // ACL) without the sticky bit; a symlink on the way is unsafe when someone else owns it (its
+  // directory, checked before it, must be safe too). Seen as the client resolves the path.
+  void pathSafeCheck() {
+    if (abstract_) {
+      add("path_safe", CheckStatus::kNotApplicable,
+          "abstract socket name: no file or directory to swap");
+      return;
+    }
+    struct stat target {};
+    std::uint32_t owner = 0;
+    if (client().stat(endpoint_.path, target) == 0) {
+      owner = target.st_uid;
+    } else if (server_pid_ != 0) {
+      if (const ProcessFacts* server = snapshot_.process(server_pid_)) {
+        owner = server->euid;
+      }
+    }
+    const std::string owner_name = userNameOf(owner);
+    const auto trusted = [&](std::uint32_t uid) { return uid == 0 || uid == owner; };
+    const std::string trusted_text = owner == 0 ? std::string("root") : "root and " + owner_name;
+    const auto fail = [&](const std::string& component, const std::string& why) {
+      const std::string dir = endpoint_.path.substr(0, endpoint_.path.rfind('/'));
+      add("path_safe", CheckStatus::kFail,
+          component + " " + why +
+              ": whoever may write it can swap the endpoint for their own, and a client would "
+              "then talk to their program",
+          "move the endpoint to a directory only " + trusted_text +
+              " can write, such as /run/<service>/ (owned by " + owner_name +
+              ", mode 0755), or make " + (component == endpoint_.path ? dir : component) +
+              " writable only by " + trusted_text);
+    };
+    std::vector<std::string> components = parentDirectories(endpoint_.path);
+    components.push_back(endpoint_.path);
+    std::string via;
+    for (std::size_t i = 0; i < components.size(); ++i) {
+      const std::string& component = components[i];
+      const bool last = i + 1 == components.size();
+      struct stat link {};
+      if (client().lstat(component, link) != 0) {
+        break;  // the rest does not exist (the exists check says so)
+      }
+      if (S_ISLNK(link.st_mode)) {
+        if (!trusted(link.st_uid)) {
+          fail(component, "is a symlink owned by " + userNameOf(link.st_uid));
+          return;
+        }
+        via += (via.empty() ? "" : ", ") + component + " (a symlink of " + userNameOf(link.st_uid) +
+               ")";
+      }
+      if (last) {
+        break;
+      }
+      struct stat dir {};
+      if (client().stat(component, dir) != 0 || !S_ISDIR(dir.st_mode)) {
+        break;
+      }
+      if (!trusted(dir.st_uid)) {
+        fail(component, "is a directory owned by " + userNameOf(dir.st_uid));
+        return;
+      }
+      if ((dir.st_mode & S_ISVTX) != 0) {
+        continue;  // sticky: only an entry's owner (or the directory's) may rename or remove it
+      }
+      if ((dir.st_mode & S_IWOTH) != 0) {
+        fail(component, "is a directory every user may write (mode " + octal(dir.st_mode) +
+                            ", no sticky bit)");
+        return;
+      }
+      if ((dir.st_mode & S_IWGRP) != 0 && groupHasOthers(dir.st_gid, owner)) {
+        fail(component, "is a directory group " + groupName(dir.st_gid) + " may write (mode " +
+                            octal(dir.st_mode) + ", no sticky bit)");
+        return;
+      }
+      for (const auto& entry : readAcl(client(), component)) {
+        if ((entry.perm & 2) == 0) {
+          continue;
+        }
+        if (entry.tag == AclEntry::Tag::kUser && !trusted(entry.id)) {
+          fail(component,
+               "is a directory user " + userNameOf(entry.id) + " may write (ACL, no sticky bit)");
+          return;
+        }
+        if (entry.tag == AclEntry::Tag::kGroup && groupHasOthers(entry.id, owner)) {
+          fail(component,
+               "is a directory group " + groupName(entry.id) + " may write (ACL, no sticky bit)");
+          return;
+        }
+      }
+    }
+    add("path_safe", CheckStatus::kPass,
+        "only " + trusted_text + " can replace the endpoint or a directory on its path" +
+            (via.empty() ? "" : "; through " + via));
+  }
+
+  // Whether a user other than root and `owner` is in group `gid` (as a member or by their
+  // primary group), in the agent's user database.
+  static bool groupHasOthers(std::uint32_t gid, std::uint32_t owner) {
+    if (gid == 0) {
+      return false;
+    }
+    const auto other = [owner](std::uint32_t uid) { return uid != 0 && uid != owner; };
+    // The user database is read with calls that share state: one check at a time.
+    static std::mutex mutex;
+    std::lock_guard lock(mutex);
+    if (const group* gr = getgrgid(gid); gr != nullptr) {
+      for (char** member = gr->gr_mem; member != nullptr && *member != nullptr; ++member) {
+        const passwd* pw = getpwnam(*member);
+        if (pw == nullptr || other(pw->pw_uid)) {
+          return true;
+        }
+      }
+    }
+    bool found = false;
+    setpwent();
+    while (const passwd* pw = getpwent()) {
+      if (pw->pw_gid == gid && other(pw->pw_uid)) {
+        found = true;
+        break;
+      }
+    }
+    endpwent();
+    return found;
+  }
+
   const std::string& procfs_;
   const std::string& sysfs_;
   const DenialStore* denials_;
@@ -524,6 +857,7 @@ class CheckRun {
   EndpointReport& report_;
   const EndpointConfig& endpoint_;
   std::uint32_t server_pid_ = 0;
+  std::uint32_t pid_file_pid_ = 0;  // the running process the pid file names, 0 when none
   bool abstract_ = false;
   struct stat lstat_ {};
   struct stat stat_ {};
@@ -551,9 +885,9 @@ std::string_view checkStatusName(CheckStatus status) {
 }
 
 const std::vector<std::string>& endpointCheckNames() {
-  static const std::vector<std::string> names = {"path_clean", "exists",     "type",
-                                                 "search",     "permission", "peer",
-                                                 "backlog",    "selinux",    "umask_mode"};
+  static const std::vector<std::string> names = {"path_clean", "exists",   "type",    "search",
+                                                 "permission", "peer",     "backlog", "selinux",
+                                                 "umask_mode", "path_safe"};
   return names;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,7 @@ std::string_view checkStatusName(CheckStatus status);
 
 struct CheckResult {
   std::string name;  // path_clean, exists, type, search, permission, peer, backlog, selinux,
-                     // umask_mode
+                     // umask_mode, path_safe
   CheckStatus status = CheckStatus::kSkipped;
   std::string evidence;
   std::string fix;  // "" unless it failed or warned
@@ -32,13 +33,25 @@ struct CheckResult {
 // The checks in their order.
 const std::vector<std::string>& endpointCheckNames();
 
-// A process serving an endpoint (holding the FIFO open in the serving direction), with its
-// workload from its cgroup.
+// A process serving an endpoint (holding the FIFO open in the serving direction, or the
+// socket bound to it), with its workload from its cgroup.
 struct PeerProcess {
   std::uint32_t pid = 0;
   std::string comm;
   std::string unit;          // systemd unit, "" when none
   std::string container_id;  // short id, "" when none
+  // Whether it is the endpoint's configured `server:` (always, when none is configured). The
+  // service manager holding a socket-activated endpoint is neither: it is not listed.
+  bool expected = true;
+};
+
+// What is at an endpoint's path, for telling when it is replaced.
+struct EndpointFile {
+  std::uint64_t dev = 0;
+  std::uint64_t ino = 0;
+  std::uint32_t uid = 0;
+  std::uint32_t mode = 0;  // type and permission bits
+  bool operator==(const EndpointFile&) const = default;
 };
 
 struct EndpointReport {
@@ -50,8 +63,10 @@ struct EndpointReport {
   ClientIdentity identity;
   std::vector<CheckResult> checks;  // every check, in order
   std::uint32_t peers = 0;          // serving processes (FIFO) or listening sockets
-  std::vector<PeerProcess> servers;  // the serving processes of a FIFO, by pid
-  bool reachable = false;           // no check failed or was skipped
+  std::vector<PeerProcess> servers;  // the serving processes, by pid
+  std::optional<EndpointFile> file;  // the file at the path (symlinks followed), when any
+  std::uint32_t server_pid = 0;      // the configured server's process, 0 when not found
+  bool reachable = false;            // no check failed or was skipped
 };
 
 // Evaluates an endpoint from a client's point of view. Read-only: it stats the endpoint and

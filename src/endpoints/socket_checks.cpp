@@ -54,6 +54,9 @@ SocketPeerResult checkSocketPeer(const UnixSocketInventory& inventory,
                 socket.vfs_ino == static_cast<std::uint32_t>(query.file->ino);
       }
       if (!match) {
+        if (!abstract && !by_path && query.file && socket.name == query.path && !out.replaced) {
+          out.replaced = socket;
+        }
         continue;
       }
       if (abstract && ns.ns.inode != query.client_net_ns) {
@@ -61,6 +64,7 @@ SocketPeerResult checkSocketPeer(const UnixSocketInventory& inventory,
         continue;
       }
       ++out.peers;
+      out.serving_inodes.push_back(socket.inode);
       if (!out.listener) {
         out.listener = socket;
       }
@@ -95,11 +99,26 @@ SocketPeerResult checkSocketPeer(const UnixSocketInventory& inventory,
     const std::string unbound = by_path
                                     ? "bound to that path (" + std::string(kByPath) + ")"
                                     : "bound to it (inode " + std::to_string(query.file->ino) + ")";
-    out.check = result(CheckStatus::kFail,
-                       "stale socket file: no " + kind + " socket is " + unbound +
-                           "; the server exited without removing it",
-                       "no process listens on " + query.path +
-                           ": restart the server (it should unlink the stale file before bind)");
+    if (out.replaced) {
+      // The name matches, the file does not: someone removed the socket file and put another
+      // in its place, or the listener is another mount namespace's socket of the same path.
+      out.check = result(
+          CheckStatus::kFail,
+          "replaced socket file: no " + kind + " socket is " + unbound + ", but socket inode " +
+              std::to_string(out.replaced->inode) + " listens on the same path name bound to " +
+              "another file (inode " + std::to_string(out.replaced->vfs_ino) +
+              "): the file at the path was removed and replaced while the server kept serving "
+              "the old one (or that listener is another mount namespace's)",
+          "find who replaced " + query.path +
+              " (the directory must be writable only by root and the server), then restart the "
+              "server so that it binds the path again");
+    } else {
+      out.check = result(CheckStatus::kFail,
+                         "stale socket file: no " + kind + " socket is " + unbound +
+                             "; the server exited without removing it",
+                         "no process listens on " + query.path +
+                             ": restart the server (it should unlink the stale file before bind)");
+    }
   }
   out.check.name = "peer";
   return out;

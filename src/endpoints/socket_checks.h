@@ -23,6 +23,10 @@ struct SocketPeerResult {
   CheckResult check;
   std::uint32_t peers = 0;             // sockets bound to the endpoint and serving
   std::optional<UnixSocket> listener;  // the first of them, for the backlog check
+  std::vector<std::uint32_t> serving_inodes;  // the socket inodes of all of them
+  // A listener bound to the configured path whose file is not the one at the path now: the
+  // file was removed and replaced while the server kept serving the old one.
+  std::optional<UnixSocket> replaced;
 };
 
 // `peer` for a socket endpoint: a socket of the configured type bound to the file's inode in

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <stdexcept>
 
 #include <spdlog/spdlog.h>
 
@@ -47,6 +49,34 @@ class BpfHostFacts : public HostFactsReader {
     return out;
   }
 
+  // A second pair of iterators, loaded on first use, that also reports sockets: the FIFO walk
+  // of every scrape stays as cheap as it was.
+  std::vector<OpenSocket> openSockets(std::chrono::steady_clock::time_point) override {
+    const BpfHostIterator* iterator = nullptr;
+    {
+      std::lock_guard lock(socket_mutex_);
+      if (!socket_iterator_ && socket_error_.empty()) {
+        std::string why;
+        socket_iterator_ = BpfHostIterator::create(/*want_sockets=*/true, why);
+        if (!socket_iterator_) {
+          socket_error_ = "cannot load the socket descriptor iterator: " + why;
+          spdlog::warn("host inventory: {}", socket_error_);
+        }
+      }
+      if (!socket_iterator_) {
+        throw std::runtime_error(socket_error_);
+      }
+      iterator = socket_iterator_.get();
+    }
+    std::vector<OpenSocket> out;
+    for (const auto& file : iterator->openFiles()) {
+      if (file.kind == KernelOpenFile::Kind::kUnixSocket) {
+        out.push_back(OpenSocket{file.pid, file.ino});
+      }
+    }
+    return out;
+  }
+
  private:
   // A table past the walk's cap exists only with a raised fs.nr_open; its holders beyond the cap
   // are missing from the snapshot, which must not pass unnoticed.
@@ -62,6 +92,9 @@ class BpfHostFacts : public HostFactsReader {
   }
 
   std::unique_ptr<BpfHostIterator> iterator_;
+  std::mutex socket_mutex_;
+  std::unique_ptr<BpfHostIterator> socket_iterator_;
+  std::string socket_error_;  // why it could not be loaded (tried once)
   // Snapshots outside a scrape may read concurrently with one inside it.
   std::atomic<std::uint64_t> truncated_logged_{0};
 };

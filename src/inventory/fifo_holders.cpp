@@ -31,7 +31,7 @@ std::optional<unsigned> readFdFlags(int pid_fd, const char* fd_name) {
 
 // Returns false when the deadline passed.
 bool scanProcess(int proc_fd, const char* pid, const std::optional<std::set<FileId>>& fifos,
-                 dev_t pipe_dev, std::chrono::steady_clock::time_point deadline,
+                 dev_t pipe_dev, std::chrono::steady_clock::time_point deadline, bool sockets,
                  FifoHolderScan& result) {
   UniqueFd pid_fd(openat(proc_fd, pid, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!pid_fd.valid()) {
@@ -56,7 +56,15 @@ bool scanProcess(int proc_fd, const char* pid, const std::optional<std::set<File
       continue;
     }
     struct stat st {};
-    if (fstatat(fd_dir_fd, entry->d_name, &st, 0) != 0 || !S_ISFIFO(st.st_mode)) {
+    if (fstatat(fd_dir_fd, entry->d_name, &st, 0) != 0) {
+      continue;
+    }
+    if (sockets && S_ISSOCK(st.st_mode)) {
+      result.sockets.push_back(
+          {static_cast<std::uint32_t>(std::strtoul(pid, nullptr, 10)), st.st_ino});
+      continue;
+    }
+    if (!S_ISFIFO(st.st_mode)) {
       continue;
     }
     const FileId id{st.st_dev, st.st_ino};
@@ -119,7 +127,8 @@ FifoHolderScan findFifoHolders(const std::string& procfs, const std::set<FileId>
 
 FifoHolderScan findFifoHolders(const std::string& procfs,
                                const std::optional<std::set<FileId>>& fifos,
-                               std::chrono::steady_clock::time_point deadline, dev_t pipe_dev) {
+                               std::chrono::steady_clock::time_point deadline, dev_t pipe_dev,
+                               bool sockets) {
   FifoHolderScan result;
   const int proc_fd = open(procfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (proc_fd < 0) {
@@ -132,7 +141,7 @@ FifoHolderScan findFifoHolders(const std::string& procfs,
   }
   while (const dirent* entry = readdir(proc)) {
     if (isProcNumber(entry->d_name) &&
-        !scanProcess(proc_fd, entry->d_name, fifos, pipe_dev, deadline, result)) {
+        !scanProcess(proc_fd, entry->d_name, fifos, pipe_dev, deadline, sockets, result)) {
       result.out_of_time = true;
       break;
     }

@@ -31,9 +31,18 @@ struct FifoDescriptor {
   bool write = false;
 };
 
+// One descriptor of a process that refers to a socket; `ino` is the socket's inode in sockfs,
+// the inode sock_diag and /proc/net/unix report (one numbering for every network namespace).
+struct SocketDescriptor {
+  std::uint32_t pid = 0;
+  std::uint64_t ino = 0;
+};
+
 struct FifoHolderScan {
   std::map<FileId, FifoHolders> holders;    // only FIFOs of the set that someone holds open
   std::vector<FifoDescriptor> descriptors;  // the same, one entry per descriptor
+  std::vector<SocketDescriptor> sockets;    // only when asked for (any family: the caller
+                                            // matches the inodes it knows)
   bool out_of_time = false;
 };
 
@@ -44,8 +53,10 @@ FifoHolderScan findFifoHolders(const std::string& procfs, const std::set<FileId>
                                std::chrono::steady_clock::time_point deadline);
 // The same walk for every FIFO (`fifos` nullopt) except those on `pipe_dev`, the device of
 // anonymous pipes: the host snapshot's procfs backend.
+// With `sockets`, the socket descriptors too (the stat() of each is made anyway).
 FifoHolderScan findFifoHolders(const std::string& procfs,
                                const std::optional<std::set<FileId>>& fifos,
-                               std::chrono::steady_clock::time_point deadline, dev_t pipe_dev);
+                               std::chrono::steady_clock::time_point deadline, dev_t pipe_dev,
+                               bool sockets = false);
 
 }  // namespace ipcwatch

@@ -119,30 +119,51 @@ std::vector<ProcessFacts> ProcfsHostFacts::processes() {
   return readProcfsProcesses(procfs_);
 }
 
-std::vector<OpenFifo> ProcfsHostFacts::openFifos(std::chrono::steady_clock::time_point deadline) {
-  using Outcome = StuckCallGuard<std::vector<OpenFifo>>::Outcome;
+namespace {
+
+// One walk of <procfs>/*/fd under `guard`: the FIFO or the socket descriptors of `scan`.
+template <typename T>
+std::vector<T> guardedWalk(StuckCallGuard<std::vector<T>>& guard, const std::string& procfs,
+                           std::chrono::steady_clock::time_point deadline,
+                           std::vector<T> (*pick)(FifoHolderScan&), bool sockets) {
+  using Outcome = typename StuckCallGuard<std::vector<T>>::Outcome;
   Outcome outcome = Outcome::kDone;
   // The worker may outlive this call (and the snapshot): it captures by value only.
-  auto result = guard_.run(
-      [procfs = procfs_, deadline] {
-        const auto scan = findFifoHolders(procfs, std::nullopt, deadline, pipefsDevice());
+  auto result = guard.run(
+      [procfs, deadline, pick, sockets] {
+        auto scan = findFifoHolders(procfs, std::nullopt, deadline, pipefsDevice(), sockets);
         if (scan.out_of_time) {
           throw std::runtime_error("the walk of " + procfs + "/*/fd ran out of its budget");
         }
-        return scan.descriptors;
+        return pick(scan);
       },
       // A little past the walk's own deadline: a walk that checks the clock returns by then.
       deadline + std::chrono::milliseconds(200), outcome);
   if (outcome == Outcome::kTimedOut) {
-    throw std::runtime_error("the walk of " + procfs_ +
+    throw std::runtime_error("the walk of " + procfs +
                              "/*/fd is stuck in the kernel (a dead network or FUSE mount?); "
                              "abandoned for this scrape");
   }
   if (outcome == Outcome::kStillStuck) {
-    throw std::runtime_error("an earlier walk of " + procfs_ +
+    throw std::runtime_error("an earlier walk of " + procfs +
                              "/*/fd is still stuck in the kernel; not starting another");
   }
   return std::move(*result);
+}
+
+}  // namespace
+
+std::vector<OpenFifo> ProcfsHostFacts::openFifos(std::chrono::steady_clock::time_point deadline) {
+  return guardedWalk<OpenFifo>(
+      guard_, procfs_, deadline, [](FifoHolderScan& scan) { return std::move(scan.descriptors); },
+      false);
+}
+
+std::vector<OpenSocket> ProcfsHostFacts::openSockets(
+    std::chrono::steady_clock::time_point deadline) {
+  return guardedWalk<OpenSocket>(
+      socket_guard_, procfs_, deadline,
+      [](FifoHolderScan& scan) { return std::move(scan.sockets); }, true);
 }
 
 HostSnapshot::HostSnapshot(HostSnapshotOptions options, HostFactsReader& facts,
@@ -225,6 +246,19 @@ const std::map<FileId, FifoHolders>& HostSnapshot::fifoHolders() {
     fifo_holders_ = std::move(holders);
   }
   return *fifo_holders_;
+}
+
+const std::map<std::uint64_t, std::set<std::uint32_t>>& HostSnapshot::socketHolders() {
+  std::lock_guard lock(mutex_);
+  if (!socket_holders_) {
+    const auto deadline = std::chrono::steady_clock::now() + options_.budget;
+    std::map<std::uint64_t, std::set<std::uint32_t>> holders;
+    for (const auto& socket : facts_.openSockets(deadline)) {
+      holders[socket.ino].insert(socket.pid);
+    }
+    socket_holders_ = std::move(holders);
+  }
+  return *socket_holders_;
 }
 
 const std::vector<NetNamespace>& HostSnapshot::netNamespaces() {

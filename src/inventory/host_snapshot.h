@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,8 @@ struct ProcessFacts {
 // One descriptor of a process that refers to a named FIFO (never an anonymous pipe), as both
 // backends report it.
 using OpenFifo = FifoDescriptor;
+// One descriptor of a process that refers to a socket, by the socket's inode.
+using OpenSocket = SocketDescriptor;
 
 // Where the processes and their open FIFOs come from: BPF iterators (one read each, in the
 // kernel, nothing that can hang) or a walk of procfs.
@@ -49,6 +52,10 @@ class HostFactsReader {
   virtual std::vector<ProcessFacts> processes() = 0;
   // Throws when the facts cannot be had by `deadline` (the scrape fails, not the agent).
   virtual std::vector<OpenFifo> openFifos(std::chrono::steady_clock::time_point deadline) = 0;
+  // The AF_UNIX socket descriptors of every process (the procfs walk may report other
+  // families too; callers match the inodes they know). A separate pass, made only for those who
+  // ask: sockets are the bulk of a busy host's descriptors. Throws as openFifos does.
+  virtual std::vector<OpenSocket> openSockets(std::chrono::steady_clock::time_point deadline) = 0;
 };
 
 // The procfs walk: <procfs>/<pid>/{comm,stat,status,ns/*}, and a stat() of every
@@ -61,10 +68,12 @@ class ProcfsHostFacts : public HostFactsReader {
   std::string_view backend() const override { return "procfs"; }
   std::vector<ProcessFacts> processes() override;
   std::vector<OpenFifo> openFifos(std::chrono::steady_clock::time_point deadline) override;
+  std::vector<OpenSocket> openSockets(std::chrono::steady_clock::time_point deadline) override;
 
  private:
   std::string procfs_;
   StuckCallGuard<std::vector<OpenFifo>> guard_;
+  StuckCallGuard<std::vector<OpenSocket>> socket_guard_;
 };
 
 // The processes of one procfs, read without BPF (also the parser used for fixtures).
@@ -107,6 +116,9 @@ class HostSnapshot {
   // Every named FIFO that some process holds open, with its readers and writers. Throws when
   // the descriptors cannot be read within the budget.
   const std::map<FileId, FifoHolders>& fifoHolders();
+  // The processes holding each unix socket open, by socket inode (as UnixSocket::inode).
+  // Throws when the descriptors cannot be read within the budget.
+  const std::map<std::uint64_t, std::set<std::uint32_t>>& socketHolders();
 
   // The unix sockets of every network namespace (sock_diag, else /proc/<pid>/net/unix).
   const UnixSocketInventory& unixSockets();
@@ -127,6 +139,7 @@ class HostSnapshot {
   std::map<std::uint32_t, std::string> exe_;
   std::map<std::uint32_t, std::string> cgroup_;
   std::optional<std::map<FileId, FifoHolders>> fifo_holders_;
+  std::optional<std::map<std::uint64_t, std::set<std::uint32_t>>> socket_holders_;
   std::optional<std::vector<NetNamespace>> net_namespaces_;
   std::optional<UnixSocketInventory> unix_sockets_;
   std::optional<std::vector<IpcNamespace>> ipc_namespaces_;

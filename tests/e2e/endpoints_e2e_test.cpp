@@ -107,7 +107,10 @@ class EndpointsE2eTest : public ::testing::Test {
     endpoint.name = "ep";
     endpoint.path = path;
     endpoint.type = type;
-    endpoint.server.process = server_comm;
+    endpoint.server = server_;
+    if (!server_comm.empty()) {
+      endpoint.server.process = server_comm;
+    }
     EndpointClientConfig client;
     client.name = "cl";
     client.process = client_comm;
@@ -117,7 +120,7 @@ class EndpointsE2eTest : public ::testing::Test {
     // The agent's own choice of backend (BPF iterators here), as in production, unless the
     // test chose a source.
     const auto own = source_ == nullptr ? openHostSnapshots(config.paths.procfs) : nullptr;
-    EndpointsCollector collector(config, denials, source_ != nullptr ? *source_ : *own);
+    EndpointsCollector collector(config, denials, source_ != nullptr ? *source_ : *own, state_);
     std::vector<MetricFamily> out;
     collector.collect(out);
     return out;
@@ -142,6 +145,15 @@ class EndpointsE2eTest : public ::testing::Test {
   static double checkOk(const std::vector<MetricFamily>& families, const std::string& check) {
     return value(families, "ipc_endpoint_check_ok",
                  {{"endpoint", "ep"}, {"client", "cl"}, {"check", check}});
+  }
+  static const CheckResult& checkNamed(const EndpointReport& report, const std::string& name) {
+    for (const auto& check : report.checks) {
+      if (check.name == name) {
+        return check;
+      }
+    }
+    static const CheckResult missing{"missing", CheckStatus::kSkipped, "", ""};
+    return missing;
   }
   static double up(const std::vector<MetricFamily>& families) {
     return value(families, "ipc_endpoint_up", {{"endpoint", "ep"}, {"client", "cl"}});
@@ -179,6 +191,8 @@ class EndpointsE2eTest : public ::testing::Test {
   std::string dir_;
   std::string fifo_;
   HostSnapshotSource* source_ = nullptr;  // the snapshots `collect` reads; null: the agent's
+  CollectorState* state_ = nullptr;       // what outlives the collectors; null: their own
+  EndpointServerConfig server_;           // the endpoint's `server:` (a server_comm overrides)
   std::vector<std::string> host_files_;   // made outside dir_, removed at the end
 };
 
@@ -193,7 +207,7 @@ TEST_F(EndpointsE2eTest, HealthyFifoThenReaderKilled) {
       collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, reader_comm);
   EXPECT_EQ(up(metrics), 1);
   for (const char* check : {"path_clean", "exists", "type", "search", "permission", "peer",
-                            "backlog", "selinux", "umask_mode"}) {
+                            "backlog", "selinux", "umask_mode", "path_safe"}) {
     EXPECT_EQ(checkOk(metrics, check), 1) << check;
   }
   EXPECT_EQ(value(metrics, "ipc_endpoint_peers", {{"endpoint", "ep"}}), 1);
@@ -609,12 +623,13 @@ TEST_F(EndpointsE2eTest, SocketWithoutUnixDiagMatchedByPath) {
   const EndpointChecker checker("/proc", "/sys");
   auto report = checker.check(endpoint, client_config, *procfs_only.current());
   ASSERT_EQ(report.checks.size(), endpointCheckNames().size());
-  const auto& peer = report.checks[5];
+  const auto& peer = checkNamed(report, "peer");
   ASSERT_EQ(peer.name, "peer");
   EXPECT_EQ(peer.status, CheckStatus::kPass);
   EXPECT_THAT(peer.evidence, HasSubstr("matched by path"));
   EXPECT_THAT(peer.evidence, HasSubstr("unix_diag is unavailable"));
-  EXPECT_EQ(report.checks[6].status, CheckStatus::kNotApplicable) << report.checks[6].evidence;
+  EXPECT_EQ(checkNamed(report, "backlog").status, CheckStatus::kNotApplicable)
+      << checkNamed(report, "backlog").evidence;
 
   // The server goes away and leaves its file: nothing listens there any more.
   close(server);
@@ -623,8 +638,8 @@ TEST_F(EndpointsE2eTest, SocketWithoutUnixDiagMatchedByPath) {
   EXPECT_EQ(value(metrics, "ipc_endpoint_peers", {{"endpoint", "ep"}}), 0);
   EXPECT_EQ(up(metrics), 0);
   report = checker.check(endpoint, client_config, *procfs_only.current());
-  EXPECT_EQ(report.checks[5].status, CheckStatus::kFail);
-  EXPECT_THAT(report.checks[5].evidence, HasSubstr("bound to that path"));
+  EXPECT_EQ(checkNamed(report, "peer").status, CheckStatus::kFail);
+  EXPECT_THAT(checkNamed(report, "peer").evidence, HasSubstr("bound to that path"));
 }
 
 TEST_F(EndpointsE2eTest, DiagnoseUsageErrorsAndJson) {
@@ -640,6 +655,265 @@ TEST_F(EndpointsE2eTest, DiagnoseUsageErrorsAndJson) {
   EXPECT_THAT(output, HasSubstr("\"reachable\":true"));
   EXPECT_THAT(output, HasSubstr("{\"name\":\"peer\",\"status\":\"pass\""));
   EXPECT_THAT(output, HasSubstr("(the agent's namespaces)"));
+}
+
+// The intended peer: a FIFO read by a process that is not the configured server fails `peer`,
+// naming it; ipc_endpoint_peer_info says who serves.
+TEST_F(EndpointsE2eTest, StrayReaderIsNotTheConfiguredServer) {
+  makeFifo(fifo_, 0600, kClientUid, kClientGid);
+  const std::string stray_comm = uniqueComm("cat");
+  auto stray = startReader(fifo_, stray_comm);
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+  const std::string server_comm = uniqueComm("opensips");
+
+  auto metrics =
+      collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, server_comm);
+  EXPECT_EQ(up(metrics), 0);
+  EXPECT_EQ(checkOk(metrics, "peer"), 0);
+  EXPECT_EQ(
+      value(metrics, "ipc_endpoint_peer_info",
+            {{"endpoint", "ep"}, {"pid", std::to_string(stray->pid())}, {"comm", stray_comm}}),
+      1);
+
+  // The configured server starts and reads too: the stray reader still fails the check, and
+  // both are named.
+  auto server = startReader(fifo_, server_comm);
+  metrics = collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, server_comm);
+  EXPECT_EQ(checkOk(metrics, "peer"), 0);
+  EXPECT_EQ(
+      value(metrics, "ipc_endpoint_peer_info",
+            {{"endpoint", "ep"}, {"pid", std::to_string(server->pid())}, {"comm", server_comm}}),
+      1);
+  EXPECT_EQ(value(metrics, "ipc_endpoint_peers", {{"endpoint", "ep"}}), 2);
+
+  const std::string config_path = dir_ + "/ipcwatch.yaml";
+  std::ofstream(config_path) << "endpoints:\n  - name: mi\n    path: " << fifo_
+                             << "\n    server: { process: " << server_comm << " }\n"
+                             << "    clients:\n      - { name: panel, process: " << client_comm
+                             << " }\n";
+  auto [status, output] = diagnose("--endpoint mi --config " + config_path);
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("✗ peer"));
+  EXPECT_THAT(output, HasSubstr("held open for reading by pid " + std::to_string(stray->pid()) +
+                                " (" + stray_comm));
+  EXPECT_THAT(output, HasSubstr("expected " + server_comm));
+
+  stray->stop();
+  metrics = collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, server_comm);
+  EXPECT_EQ(up(metrics), 1);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);
+  std::tie(status, output) = diagnose("--endpoint mi --config " + config_path);
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("the configured server"));
+}
+
+// Two instances of the server reading one FIFO fail `peer`; a server whose forked worker holds
+// the FIFO too is one instance.
+TEST_F(EndpointsE2eTest, TwoInstancesOfTheServerOnOneFifo) {
+  makeFifo(fifo_, 0600, kClientUid, kClientGid);
+  const std::string server_comm = uniqueComm("opensips");
+  const std::string path = fifo_;
+  auto first = std::make_unique<TestProcess>(server_comm, [path] {
+    if (open(path.c_str(), O_RDONLY | O_NONBLOCK) < 0) {
+      return errno;
+    }
+    int ready[2];
+    if (pipe(ready) != 0) {
+      return errno;
+    }
+    const pid_t worker = fork();
+    if (worker == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      close(ready[0]);
+      char byte = 1;
+      (void)!write(ready[1], &byte, 1);  // the FIFO descriptor is inherited: it reads too
+      for (;;) {
+        pause();
+      }
+    }
+    close(ready[1]);
+    char byte = 0;
+    return worker > 0 && read(ready[0], &byte, 1) == 1 ? 0 : EIO;
+  });
+  ASSERT_TRUE(first->ready());
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+
+  auto metrics =
+      collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, server_comm);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);
+  EXPECT_EQ(value(metrics, "ipc_endpoint_peers", {{"endpoint", "ep"}}), 2);
+
+  auto second = startReader(fifo_, server_comm);
+  metrics = collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, server_comm);
+  EXPECT_EQ(checkOk(metrics, "peer"), 0);
+  EXPECT_EQ(
+      value(metrics, "ipc_endpoint_peer_info",
+            {{"endpoint", "ep"}, {"pid", std::to_string(second->pid())}, {"comm", server_comm}}),
+      1);
+  const std::string config_path = dir_ + "/ipcwatch.yaml";
+  std::ofstream(config_path) << "endpoints:\n  - name: mi\n    path: " << fifo_
+                             << "\n    server: { process: " << server_comm << " }\n"
+                             << "    clients:\n      - { name: panel, process: " << client_comm
+                             << " }\n";
+  const auto [status, output] = diagnose("--endpoint mi --config " + config_path);
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output,
+              HasSubstr("2 instances of " + server_comm + " (pid " + std::to_string(first->pid()) +
+                        ", pid " + std::to_string(second->pid()) + ")"));
+}
+
+// A socket endpoint names the process holding its listening socket, and fails when that is
+// not the configured server.
+TEST_F(EndpointsE2eTest, SocketServedByTheWrongProgram) {
+  const std::string path = dir_ + "/api.sock";
+  const std::string listener_comm = uniqueComm("python3");
+  auto listener = std::make_unique<TestProcess>(listener_comm, [path] {
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path.c_str());
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 8) != 0 ||
+        chmod(path.c_str(), 0666) != 0) {
+      return errno;
+    }
+    return 0;
+  });
+  ASSERT_TRUE(listener->ready());
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+
+  auto metrics = collect(path, EndpointType::kUnixStream, client_comm, EndpointAccess::kConnect,
+                         listener_comm);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);
+  EXPECT_EQ(
+      value(
+          metrics, "ipc_endpoint_peer_info",
+          {{"endpoint", "ep"}, {"pid", std::to_string(listener->pid())}, {"comm", listener_comm}}),
+      1);
+  EXPECT_EQ(
+      value(metrics, "ipc_endpoint_process_info",
+            {{"endpoint", "ep"}, {"client", "cl"}, {"role", "server"}, {"comm", listener_comm}}),
+      1);
+
+  const std::string server_comm = uniqueComm("sipd");
+  metrics =
+      collect(path, EndpointType::kUnixStream, client_comm, EndpointAccess::kConnect, server_comm);
+  EXPECT_EQ(up(metrics), 0);
+  EXPECT_EQ(checkOk(metrics, "peer"), 0);
+  const std::string config_path = dir_ + "/ipcwatch.yaml";
+  std::ofstream(config_path) << "endpoints:\n  - name: api\n    path: " << path
+                             << "\n    type: unix_stream\n    server: { process: " << server_comm
+                             << " }\n    clients:\n      - { name: panel, process: " << client_comm
+                             << ", access: connect }\n";
+  const auto [status, output] = diagnose("--endpoint api --config " + config_path);
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output,
+              HasSubstr("held by pid " + std::to_string(listener->pid()) + " (" + listener_comm));
+  EXPECT_THAT(output, HasSubstr("expected " + server_comm));
+}
+
+// A FIFO removed and made again under its running reader: counted once, the peer check says
+// the server holds the previous file, and the counter survives a new collector (a reload).
+TEST_F(EndpointsE2eTest, FifoReplacedUnderItsRunningReader) {
+  makeFifo(fifo_, 0600, kClientUid, kClientGid);
+  const std::string server_comm = uniqueComm("srv");
+  auto reader = startReader(fifo_, server_comm);
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+  CollectorState state;
+  state_ = &state;
+  const std::map<std::string, std::string> ep = {{"endpoint", "ep"}};
+
+  auto metrics =
+      collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, server_comm);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);
+  EXPECT_EQ(value(metrics, "ipc_endpoint_replaced_total", ep), 0);
+  metrics = collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, server_comm);
+  EXPECT_EQ(value(metrics, "ipc_endpoint_replaced_total", ep), 0);  // nothing changed
+
+  struct stat before {};
+  ASSERT_EQ(stat(fifo_.c_str(), &before), 0);
+  ASSERT_EQ(unlink(fifo_.c_str()), 0);
+  makeFifo(fifo_, 0666, 0, 0);
+  metrics = collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, server_comm);
+  EXPECT_EQ(value(metrics, "ipc_endpoint_replaced_total", ep), 1);
+  EXPECT_EQ(checkOk(metrics, "peer"), 0);
+  metrics = collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, server_comm);
+  EXPECT_EQ(value(metrics, "ipc_endpoint_replaced_total", ep), 1);  // counted once
+
+  const std::string config_path = dir_ + "/ipcwatch.yaml";
+  std::ofstream(config_path) << "endpoints:\n  - name: mi\n    path: " << fifo_
+                             << "\n    server: { process: " << server_comm << " }\n"
+                             << "    clients:\n      - { name: panel, process: " << client_comm
+                             << " }\n";
+  const auto [status, output] = diagnose("--endpoint mi --config " + config_path);
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("the server (pid " + std::to_string(reader->pid()) +
+                                ") holds the previous file (inode " +
+                                std::to_string(before.st_ino) + ", now deleted) open"));
+  EXPECT_THAT(output, HasSubstr("removed and replaced while the server ran"));
+
+  // The server restarts on the new FIFO: no replacement, however different the file.
+  reader->stop();
+  reader = startReader(fifo_, server_comm);
+  ASSERT_EQ(chmod(fifo_.c_str(), 0600), 0);
+  metrics = collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, server_comm);
+  metrics = collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, server_comm);
+  EXPECT_EQ(value(metrics, "ipc_endpoint_replaced_total", ep), 1);
+}
+
+// path_safe: a directory others may write without the sticky bit, and a symlinked directory
+// someone else owns, fail naming the component; a root-owned symlink passes and is named.
+TEST_F(EndpointsE2eTest, EndpointUnderAnUnsafeDirectory) {
+  const std::string open_dir = dir_ + "/open";
+  ASSERT_EQ(mkdir(open_dir.c_str(), 0755), 0);
+  ASSERT_EQ(chmod(open_dir.c_str(), 0777), 0);
+  const std::string fifo = open_dir + "/fifo";
+  makeFifo(fifo, 0600, kClientUid, kClientGid);
+  const std::string client_comm = uniqueComm("cli");
+  auto client = startClient(client_comm);
+  auto reader = startReader(fifo, uniqueComm("srv"));
+
+  auto metrics = collect(fifo, EndpointType::kFifo, client_comm);
+  EXPECT_EQ(checkOk(metrics, "path_safe"), 0);
+  EXPECT_EQ(checkOk(metrics, "peer"), 1);
+  EXPECT_EQ(up(metrics), 0);
+  auto [status, output] = diagnose(fifo + " --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("✗ path_safe"));
+  EXPECT_THAT(output, HasSubstr(open_dir + " is a directory every user may write (mode 0777, "
+                                           "no sticky bit)"));
+  EXPECT_THAT(output, HasSubstr("/run/<service>/"));
+
+  // The sticky bit makes it safe: no one may rename or remove another's entry.
+  ASSERT_EQ(chmod(open_dir.c_str(), 01777), 0);
+  metrics = collect(fifo, EndpointType::kFifo, client_comm);
+  EXPECT_EQ(checkOk(metrics, "path_safe"), 1);
+  EXPECT_EQ(up(metrics), 1);
+
+  // A symlinked directory owned by another user.
+  const std::string real = dir_ + "/real";
+  ASSERT_EQ(mkdir(real.c_str(), 0755), 0);
+  const std::string real_fifo = real + "/fifo";
+  makeFifo(real_fifo, 0600, kClientUid, kClientGid);
+  auto reader2 = startReader(real_fifo, uniqueComm("srv"));
+  const std::string link = dir_ + "/link";
+  ASSERT_EQ(symlink(real.c_str(), link.c_str()), 0);
+  ASSERT_EQ(lchown(link.c_str(), 65534, 65534), 0);
+  metrics = collect(link + "/fifo", EndpointType::kFifo, client_comm);
+  EXPECT_EQ(checkOk(metrics, "path_safe"), 0);
+  std::tie(status, output) = diagnose(link + "/fifo --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr(link + " is a symlink owned by nobody"));
+
+  ASSERT_EQ(lchown(link.c_str(), 0, 0), 0);
+  metrics = collect(link + "/fifo", EndpointType::kFifo, client_comm);
+  EXPECT_EQ(checkOk(metrics, "path_safe"), 1);
+  std::tie(status, output) = diagnose(link + "/fifo --as-pid " + std::to_string(client->pid()));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("through " + link + " (a symlink of root)"));
 }
 
 // The server found through its pid file: the umask check reports its umask, and a private

@@ -290,9 +290,9 @@ class PrometheusE2eTest : public ::testing::Test {
         reader_comm_, [fifo] { return open(fifo.c_str(), O_RDONLY | O_NONBLOCK) >= 0 ? 0 : 1; });
   }
 
-  // The agent watches the test's directory only, knows the FIFO as endpoint `e2e_mi` with a
-  // client that has no process (uid kClientUid), and admits one comm per metric so that the
-  // test's two SIGPIPE'd children overflow the cap.
+  // The agent watches the test's directory only, knows the FIFO as endpoint `e2e_mi` and the
+  // listener as `e2e_api`, each with a client that has no process (uid kClientUid), and admits one
+  // comm per metric so that the test's two SIGPIPE'd children overflow the cap.
   std::string agentConfig() const {
     return "web:\n  listen_address: \"127.0.0.1:0\"\n"
            "labels:\n  comm: 1\n"
@@ -317,7 +317,17 @@ class PrometheusE2eTest : public ::testing::Test {
            "        user: \"" +
            std::to_string(kClientUid) + ":" + std::to_string(kClientUid) +
            "\"\n"
-           "        access: write\n";
+           "        access: write\n"
+           // The listener produceEvents binds, held by the test itself: an endpoint whose
+           // serving process the "Who serves" panel shows while the FIFO's reader is gone.
+           "  - name: e2e_api\n"
+           "    path: " +
+           dir_ +
+           "/listener.sock\n"
+           "    type: unix_stream\n"
+           "    clients:\n"
+           "      - { name: panel, user: \"" +
+           std::to_string(kClientUid) + "\", access: connect }\n";
   }
 
   // prometheus.yml and the rules with short `for:` durations, in the test's directory.

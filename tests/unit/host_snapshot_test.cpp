@@ -28,11 +28,17 @@ class FakeFacts : public HostFactsReader {
     ++fifo_reads;
     return fifos_;
   }
+  std::vector<OpenSocket> openSockets(std::chrono::steady_clock::time_point) override {
+    ++socket_reads;
+    return sockets_;
+  }
 
   std::vector<ProcessFacts> processes_;
   std::vector<OpenFifo> fifos_;
+  std::vector<OpenSocket> sockets_;
   int process_reads = 0;
   int fifo_reads = 0;
+  int socket_reads = 0;
 };
 
 class HostSnapshotTest : public ::testing::Test {
@@ -85,6 +91,19 @@ TEST_F(HostSnapshotTest, CountsReadersAndWritersPerFifo) {
   const auto& other = holders.at(FileId{7, 1001});
   EXPECT_EQ(other.reader_pids, (std::set<std::uint32_t>{43}));
   EXPECT_EQ(other.writer_pids, (std::set<std::uint32_t>{43}));
+}
+
+TEST_F(HostSnapshotTest, SocketHoldersAreReadOnlyWhenAskedAndGroupedByInode) {
+  facts_.sockets_ = {{42, 5000}, {43, 5000}, {42, 5000}, {50, 5001}};
+  HostSnapshot snapshot({"/nonexistent"}, facts_, sockets_);
+  snapshot.fifoHolders();
+  EXPECT_EQ(facts_.socket_reads, 0);  // the FIFO walk does not pay for sockets
+  const auto& holders = snapshot.socketHolders();
+  snapshot.socketHolders();
+  EXPECT_EQ(facts_.socket_reads, 1);
+  ASSERT_EQ(holders.size(), 2u);
+  EXPECT_EQ(holders.at(5000), (std::set<std::uint32_t>{42, 43}));
+  EXPECT_EQ(holders.at(5001), (std::set<std::uint32_t>{50}));
 }
 
 TEST_F(HostSnapshotTest, IpcNamespacesNameTheirLowestPid) {

@@ -58,10 +58,15 @@ TEST(SocketChecks, PathSocketMatchedByInodeInAnyNamespace) {
   EXPECT_EQ(result.check.status, CheckStatus::kPass);
   EXPECT_EQ(result.peers, 1u);
   ASSERT_TRUE(result.listener);
-  // The same path bound to another inode: the file is stale.
+  // The same path name bound to another inode: the file at the path is not the one served.
   query.file = FileId{makedev(8, 1), 78};
   result = checkSocketPeer(inventory({{kOtherNs, bound}}), query);
   EXPECT_EQ(result.check.status, CheckStatus::kFail);
+  EXPECT_THAT(result.check.evidence, HasSubstr("replaced socket file: no unix_stream socket is "
+                                               "bound to it (inode 78)"));
+  // No listener of that name at all: the file is stale.
+  bound.name = "/run/other.sock";
+  result = checkSocketPeer(inventory({{kOtherNs, bound}}), query);
   EXPECT_THAT(result.check.evidence, HasSubstr("stale socket file: no unix_stream socket is bound "
                                                "to it (inode 78)"));
   // A datagram socket does not serve a stream endpoint.
@@ -123,6 +128,31 @@ TEST(SocketChecks, WithoutUnixDiagAPathSocketIsMatchedByPath) {
   inv = inventory({{kOtherNs, bound}});
   inv.from_procfs = true;
   EXPECT_EQ(checkSocketPeer(inv, query).check.status, CheckStatus::kFail);
+}
+
+TEST(SocketChecks, ListenerOnTheSameNameButAnotherFileIsAReplacedFile) {
+  auto old_file = listener("/run/app.sock", 0, 128);
+  old_file.inode = 9001;
+  old_file.has_vfs = true;
+  old_file.vfs_dev = kKernelDev;
+  old_file.vfs_ino = 76;  // the file it was bound to, since removed
+  SocketPeerQuery query{"/run/app.sock", EndpointType::kUnixStream, FileId{makedev(8, 1), 77},
+                        kClientNs};
+  const auto result = checkSocketPeer(inventory({{kClientNs, old_file}}), query);
+  EXPECT_EQ(result.check.status, CheckStatus::kFail);
+  EXPECT_EQ(result.peers, 0u);
+  ASSERT_TRUE(result.replaced);
+  EXPECT_EQ(result.replaced->inode, 9001u);
+  EXPECT_THAT(result.check.evidence, HasSubstr("replaced socket file"));
+  EXPECT_THAT(result.check.evidence, HasSubstr("socket inode 9001 listens on the same path name "
+                                               "bound to another file (inode 76)"));
+
+  // Serving the file at the path: its socket inode is what names the holders.
+  old_file.vfs_ino = 77;
+  const auto serving = checkSocketPeer(inventory({{kClientNs, old_file}}), query);
+  EXPECT_EQ(serving.check.status, CheckStatus::kPass);
+  EXPECT_FALSE(serving.replaced);
+  EXPECT_EQ(serving.serving_inodes, (std::vector<std::uint32_t>{9001}));
 }
 
 TEST(SocketChecks, BacklogFullOnlyWhenQueueExceedsBacklog) {
