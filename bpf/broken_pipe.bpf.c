@@ -11,6 +11,9 @@
  * - SIGPIPE: tp_btf/signal_generate, which fires only when a signal is generated and hands us
  *   the target task, so its disposition and mask tell what becomes of the signal.
  * - Deaths: tp_btf/sched_process_exit, the group leader's exit code.
+ * - Pipe buffer limits: on the exits of pipe/pipe2 (ENFILE past the hard limit; a new pipe
+ *   with fewer pages than the default, past the soft limit) and fcntl (F_SETPIPE_SZ refused
+ *   with EPERM), fexit on the entry points where the kernel has trampolines, as for EPIPE.
  * The BTF tracepoints need no tracefs and cost nothing on the syscall path. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -22,6 +25,10 @@
 #include "ipcwatch/bpf/broken_pipe.h"
 
 #define EPIPE 32
+#define EPERM 1
+#define ENFILE 23
+#define F_SETPIPE_SZ 1031
+#define PIPE_DEF_BUFFERS 16
 #define SIGPIPE 13
 #define AF_UNIX 1
 #define AF_INET 2
@@ -56,6 +63,13 @@ struct {
   __type(key, struct ipcw_comm_key);
   __type(value, __u64);
 } sigpipe_deaths SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct ipcw_comm_key);
+  __type(value, __u64);
+} pipe_limit_counts SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -202,6 +216,88 @@ EPIPE_FEXIT(sendmsg, epipe_fexit_sendmsg, 1)
 EPIPE_FEXIT(sendmmsg, epipe_fexit_sendmmsg, 1)
 EPIPE_FEXIT(splice, epipe_fexit_splice, 3)
 EPIPE_FEXIT(sendfile64, epipe_fexit_sendfile, 1)
+
+/* Counts one pipe limit event of the current task. */
+static __always_inline void count_pipe_limit(__u32 event)
+{
+  struct ipcw_comm_key key = {};
+  key.code = event;
+  bpf_get_current_comm(key.comm, sizeof(key.comm));
+  key.cgroup = ipcw_task_cgroup(ipcw_current_task());
+  count(&pipe_limit_counts, &key, IPCW_FALLBACK_PIPE_LIMIT_BASE + event);
+}
+
+#define NR_pipe 22
+#define NR_pipe2 293
+#define NR_fcntl 72
+
+/* The exit of pipe(fds) or pipe2(fds, flags): ENFILE is the hard limit (or the system's file
+ * limit); a success is judged by the new pipe's size, read through the read end the syscall
+ * just stored in the user's array. */
+static __always_inline int on_pipe_exit(long ret, long syscall_nr)
+{
+  if (ret == -ENFILE) {
+    count_pipe_limit(IPCW_PIPE_CREATE_ENFILE);
+    return 0;
+  }
+  if (ret != 0) {
+    return 0;
+  }
+  struct task_struct *task = ipcw_current_task();
+  struct pt_regs *regs = ipcw_syscall_regs(task, syscall_nr);
+  if (!regs) {
+    return 0;
+  }
+  int fds[2] = {-1, -1};
+  if (bpf_probe_read_user(fds, sizeof(fds), (void *)PT_REGS_PARM1_CORE_SYSCALL(regs)) != 0) {
+    return 0;
+  }
+  struct file *file = ipcw_fd_file(task, fds[0]);
+  if (!file) {
+    return 0;
+  }
+  struct pipe_inode_info *pipe = BPF_CORE_READ(file, private_data);
+  if (pipe && BPF_CORE_READ(pipe, max_usage) < PIPE_DEF_BUFFERS) {
+    count_pipe_limit(IPCW_PIPE_REDUCED);
+  }
+  return 0;
+}
+
+static __always_inline int on_fcntl_exit(long ret)
+{
+  if (ret != -EPERM) {
+    return 0;
+  }
+  struct pt_regs *regs = ipcw_syscall_regs(ipcw_current_task(), NR_fcntl);
+  if (regs && PT_REGS_PARM2_CORE_SYSCALL(regs) == F_SETPIPE_SZ) {
+    count_pipe_limit(IPCW_PIPE_RESIZE_EPERM);
+  }
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_pipe")
+int pipe_limit_pipe(struct trace_event_raw_sys_exit *ctx) { return on_pipe_exit(ctx->ret, NR_pipe); }
+
+SEC("tracepoint/syscalls/sys_exit_pipe2")
+int pipe_limit_pipe2(struct trace_event_raw_sys_exit *ctx)
+{
+  return on_pipe_exit(ctx->ret, NR_pipe2);
+}
+
+SEC("tracepoint/syscalls/sys_exit_fcntl")
+int pipe_limit_fcntl(struct trace_event_raw_sys_exit *ctx) { return on_fcntl_exit(ctx->ret); }
+
+SEC("fexit/__x64_sys_pipe")
+int pipe_limit_fexit_pipe(unsigned long long *ctx) { return on_pipe_exit((long)ctx[1], NR_pipe); }
+
+SEC("fexit/__x64_sys_pipe2")
+int pipe_limit_fexit_pipe2(unsigned long long *ctx)
+{
+  return on_pipe_exit((long)ctx[1], NR_pipe2);
+}
+
+SEC("fexit/__x64_sys_fcntl")
+int pipe_limit_fexit_fcntl(unsigned long long *ctx) { return on_fcntl_exit((long)ctx[1]); }
 
 /* Before 6.13 a request named its task directly; since, through its io_uring_task. */
 struct io_kiocb___task {

@@ -65,6 +65,11 @@ int host_tasks(struct bpf_iter__task *ctx)
   rec.euid = BPF_CORE_READ(task, real_cred, euid.val);
   rec.egid = BPF_CORE_READ(task, real_cred, egid.val);
   BPF_CORE_READ_INTO(&rec.comm, task, comm);
+  struct user_struct *user = BPF_CORE_READ(task, real_cred, user);
+  if (user) {
+    rec.pipe_uid = BPF_CORE_READ(user, uid.val);
+    rec.pipe_pages = BPF_CORE_READ(user, pipe_bufs.counter);
+  }
   struct nsproxy *ns = BPF_CORE_READ(task, nsproxy);
   if (ns) {
     rec.mnt_ns = BPF_CORE_READ(ns, mnt_ns, ns.inum);

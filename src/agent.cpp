@@ -240,12 +240,13 @@ void Agent::startProbes() {
   }
   identities_ = std::make_unique<FailureIdentities>(config_->workload, workloads_.get(), caps_);
   const bool record_comm = config_->workload.wants("comm");
-  if (probes.broken_pipe.enabled || probes.sigpipe.enabled) {
+  if (probes.broken_pipe.enabled || probes.sigpipe.enabled || probes.pipe_limits.enabled) {
     BrokenPipeProbeOptions options;
     options.epipe = probes.broken_pipe.enabled;
     options.syscalls = probes.broken_pipe.syscalls;
     options.syscall_tracepoints = probes.syscall_tracepoints;
     options.sigpipe = probes.sigpipe.enabled;
+    options.pipe_limits = probes.pipe_limits.enabled;
     options.map_entries = counterMapEntries(config_->labels.comm);
     options.cgroup_source = cgroup_source;
     broken_pipe_ = std::make_unique<BrokenPipeProbe>(std::move(options));

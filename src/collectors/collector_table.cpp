@@ -4,6 +4,7 @@
 #include "collectors/endpoints_collector.h"
 #include "collectors/fifo_open_collector.h"
 #include "collectors/ipc_files_collector.h"
+#include "collectors/pipe_limits_collector.h"
 #include "collectors/posix_ipc_collector.h"
 #include "collectors/selinux_collector.h"
 #include "collectors/sysv_ipc_collector.h"
@@ -41,6 +42,13 @@ const std::vector<CollectorSpec>& collectorTable() {
            return nullptr;
          }
          return std::make_unique<SigpipeCollector>(*deps.broken_pipe, *deps.caps, deps.identities);
+       }},
+      {"pipe_limits", true,
+       "pipe buffer limits, pages per user, and the limits hit (broken_pipe probe's pipe_limits)",
+       [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
+         return std::make_unique<PipeLimitsCollector>(
+             deps.config->paths.procfs, *deps.snapshots, deps.config->inventory.pipe_user_top_n,
+             deps.broken_pipe, *deps.caps, deps.identities);
        }},
       {"fifo_open", true,
        "FIFO open waits, blocked opens, open errors and opens blocked now (fifo_open probe)",

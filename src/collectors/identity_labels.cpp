@@ -77,6 +77,7 @@ FailureIdentities::FailureIdentities(const WorkloadConfig& config, WorkloadResol
       fifo_errors(config, resolver, caps.workload("ipc_fifo_open_errors_total")),
       epipe(config, resolver, caps.workload("ipc_epipe_total")),
       sigpipe(config, resolver, caps.workload("ipc_sigpipe_total")),
-      sigpipe_deaths(config, resolver, caps.workload("ipc_sigpipe_deaths_total")) {}
+      sigpipe_deaths(config, resolver, caps.workload("ipc_sigpipe_deaths_total")),
+      pipe_limits(config, resolver, caps.workload("ipc_pipe_limit_events_total")) {}
 
 }  // namespace ipcwatch

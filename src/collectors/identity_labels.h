@@ -58,6 +58,7 @@ struct FailureIdentities {
   IdentityLabels epipe;
   IdentityLabels sigpipe;
   IdentityLabels sigpipe_deaths;
+  IdentityLabels pipe_limits;
 };
 
 }  // namespace ipcwatch

@@ -62,53 +62,79 @@ void parseSyscalls(YamlValidator& v, const YAML::Node& node, const std::string& 
 
 void parseProbes(YamlValidator& v, const YAML::Node& node, const std::string& path, Config& config) {
   auto& bp = config.probes.broken_pipe;
-  v.mapping(node, path, {
-      {"syscall_tracepoints", [&](const YAML::Node& n, const std::string& p) {
-         v.boolean(n, p, config.probes.syscall_tracepoints);
-       }},
-      {"broken_pipe", [&](const YAML::Node& n, const std::string& p) {
-         v.mapping(n, p, {
-             {"enabled", [&](const YAML::Node& m, const std::string& q) {
-                v.boolean(m, q, bp.enabled);
-              }},
-             {"syscalls", [&](const YAML::Node& m, const std::string& q) {
-                parseSyscalls(v, m, q, knownBrokenPipeSyscalls(), bp.syscalls);
-              }},
-         });
-       }},
-      {"sigpipe", [&](const YAML::Node& n, const std::string& p) {
-         v.mapping(n, p, {
-             {"enabled", [&](const YAML::Node& m, const std::string& q) {
-                v.boolean(m, q, config.probes.sigpipe.enabled);
-              }},
-         });
-       }},
-      {"fifo_open", [&](const YAML::Node& n, const std::string& p) {
-         auto& fifo = config.probes.fifo_open;
-         v.mapping(n, p, {
-             {"enabled", [&](const YAML::Node& m, const std::string& q) {
-                v.boolean(m, q, fifo.enabled);
-              }},
-             {"blocked_threshold_seconds", [&](const YAML::Node& m, const std::string& q) {
-                v.number(m, q, 0.001, 3600, fifo.blocked_threshold_seconds, "a number of seconds");
-              }},
-             {"syscalls", [&](const YAML::Node& m, const std::string& q) {
-                parseSyscalls(v, m, q, {"openat", "open"}, fifo.syscalls);
-              }},
-         });
-       }},
-      {"unix_sock", [&](const YAML::Node& n, const std::string& p) {
-         auto& unix_sock = config.probes.unix_sock;
-         v.mapping(n, p, {
-             {"enabled", [&](const YAML::Node& m, const std::string& q) {
-                v.boolean(m, q, unix_sock.enabled);
-              }},
-             {"syscalls", [&](const YAML::Node& m, const std::string& q) {
-                parseSyscalls(v, m, q, {"connect", "bind"}, unix_sock.syscalls);
-              }},
-         });
-       }},
-  });
+  v.mapping(
+      node, path,
+      {
+          {"syscall_tracepoints",
+           [&](const YAML::Node& n, const std::string& p) {
+             v.boolean(n, p, config.probes.syscall_tracepoints);
+           }},
+          {"broken_pipe",
+           [&](const YAML::Node& n, const std::string& p) {
+             v.mapping(n, p,
+                       {
+                           {"enabled", [&](const YAML::Node& m,
+                                           const std::string& q) { v.boolean(m, q, bp.enabled); }},
+                           {"syscalls",
+                            [&](const YAML::Node& m, const std::string& q) {
+                              parseSyscalls(v, m, q, knownBrokenPipeSyscalls(), bp.syscalls);
+                            }},
+                       });
+           }},
+          {"sigpipe",
+           [&](const YAML::Node& n, const std::string& p) {
+             v.mapping(n, p,
+                       {
+                           {"enabled",
+                            [&](const YAML::Node& m, const std::string& q) {
+                              v.boolean(m, q, config.probes.sigpipe.enabled);
+                            }},
+                       });
+           }},
+          {"pipe_limits",
+           [&](const YAML::Node& n, const std::string& p) {
+             v.mapping(n, p,
+                       {
+                           {"enabled",
+                            [&](const YAML::Node& m, const std::string& q) {
+                              v.boolean(m, q, config.probes.pipe_limits.enabled);
+                            }},
+                       });
+           }},
+          {"fifo_open",
+           [&](const YAML::Node& n, const std::string& p) {
+             auto& fifo = config.probes.fifo_open;
+             v.mapping(
+                 n, p,
+                 {
+                     {"enabled", [&](const YAML::Node& m,
+                                     const std::string& q) { v.boolean(m, q, fifo.enabled); }},
+                     {"blocked_threshold_seconds",
+                      [&](const YAML::Node& m, const std::string& q) {
+                        v.number(m, q, 0.001, 3600, fifo.blocked_threshold_seconds,
+                                 "a number of seconds");
+                      }},
+                     {"syscalls",
+                      [&](const YAML::Node& m, const std::string& q) {
+                        parseSyscalls(v, m, q, {"openat", "open"}, fifo.syscalls);
+                      }},
+                 });
+           }},
+          {"unix_sock",
+           [&](const YAML::Node& n, const std::string& p) {
+             auto& unix_sock = config.probes.unix_sock;
+             v.mapping(
+                 n, p,
+                 {
+                     {"enabled", [&](const YAML::Node& m,
+                                     const std::string& q) { v.boolean(m, q, unix_sock.enabled); }},
+                     {"syscalls",
+                      [&](const YAML::Node& m, const std::string& q) {
+                        parseSyscalls(v, m, q, {"connect", "bind"}, unix_sock.syscalls);
+                      }},
+                 });
+           }},
+      });
 }
 
 void parseWatchPaths(YamlValidator& v, const YAML::Node& node, const std::string& path,
@@ -180,20 +206,28 @@ void parseInventory(YamlValidator& v, const YAML::Node& node, const std::string&
                     Config& config) {
   auto& inv = config.inventory;
   constexpr std::uint32_t kMaxTopN = 1000;  // per-object series are for the worst few, not all
-  v.mapping(node, path, {
-      {"msg_queue_top_n", [&](const YAML::Node& m, const std::string& q) {
-         v.integer(m, q, 0, kMaxTopN, inv.msg_queue_top_n);
-       }},
-      {"posix_mqueue_top_n", [&](const YAML::Node& m, const std::string& q) {
-         v.integer(m, q, 0, kMaxTopN, inv.posix_mqueue_top_n);
-       }},
-      {"posix_shm_top_n", [&](const YAML::Node& m, const std::string& q) {
-         v.integer(m, q, 0, kMaxTopN, inv.posix_shm_top_n);
-       }},
-      {"posix_shm_dir", [&](const YAML::Node& m, const std::string& q) {
-         v.absolutePath(m, q, inv.posix_shm_dir);
-       }},
-  });
+  v.mapping(
+      node, path,
+      {
+          {"msg_queue_top_n",
+           [&](const YAML::Node& m, const std::string& q) {
+             v.integer(m, q, 0, kMaxTopN, inv.msg_queue_top_n);
+           }},
+          {"posix_mqueue_top_n",
+           [&](const YAML::Node& m, const std::string& q) {
+             v.integer(m, q, 0, kMaxTopN, inv.posix_mqueue_top_n);
+           }},
+          {"posix_shm_top_n",
+           [&](const YAML::Node& m, const std::string& q) {
+             v.integer(m, q, 0, kMaxTopN, inv.posix_shm_top_n);
+           }},
+          {"pipe_user_top_n",
+           [&](const YAML::Node& m, const std::string& q) {
+             v.integer(m, q, 0, kMaxTopN, inv.pipe_user_top_n);
+           }},
+          {"posix_shm_dir", [&](const YAML::Node& m,
+                                const std::string& q) { v.absolutePath(m, q, inv.posix_shm_dir); }},
+      });
 }
 
 // A list of distinct names out of `known` (`what` names one in messages: "source", "label").

@@ -65,6 +65,14 @@ struct SigpipeProbeConfig {
   bool operator==(const SigpipeProbeConfig&) const = default;
 };
 
+// Pipe buffer limits hit: pipe()/pipe2() failing with ENFILE, fcntl(F_SETPIPE_SZ) with EPERM,
+// pipes created smaller than the default (on the exits of pipe, pipe2 and fcntl).
+struct PipeLimitsProbeConfig {
+  bool enabled = true;
+
+  bool operator==(const PipeLimitsProbeConfig&) const = default;
+};
+
 struct FifoOpenProbeConfig {
   bool enabled = true;
   double blocked_threshold_seconds = 1.0;  // an open waiting this long counts as blocked
@@ -86,6 +94,7 @@ struct ProbesConfig {
   bool syscall_tracepoints = true;
   BrokenPipeProbeConfig broken_pipe;
   SigpipeProbeConfig sigpipe;
+  PipeLimitsProbeConfig pipe_limits;
   FifoOpenProbeConfig fifo_open;
   UnixSockProbeConfig unix_sock;
 
@@ -108,6 +117,7 @@ struct InventoryConfig {
   std::uint32_t posix_mqueue_top_n = 10;  // per-queue series for the fullest POSIX queues
   std::uint32_t posix_shm_top_n = 10;     // per-object series for the largest /dev/shm objects
   std::string posix_shm_dir = "/dev/shm";
+  std::uint32_t pipe_user_top_n = 10;  // per-user series of pipe buffer pages, the most first
 };
 
 // A FIFO or unix socket that clients must be able to reach (`endpoints:`).

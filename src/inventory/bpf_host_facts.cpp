@@ -32,7 +32,7 @@ class BpfHostFacts : public HostFactsReader {
     for (auto& kernel : iterator_->processes()) {
       out.push_back(ProcessFacts{kernel.pid, kernel.ppid, std::move(kernel.comm), kernel.euid,
                                  kernel.egid, kernel.mnt_ns, kernel.net_ns, kernel.ipc_ns,
-                                 kernel.mqueue_limits});
+                                 kernel.mqueue_limits, kernel.pipe_pages, kernel.pipe_uid});
     }
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.pid < b.pid; });
     return out;

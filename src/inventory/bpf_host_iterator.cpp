@@ -20,7 +20,7 @@
 
 namespace ipcwatch {
 
-static_assert(sizeof(ipcw_host_task) == 64, "ABI of struct ipcw_host_task changed");
+static_assert(sizeof(ipcw_host_task) == 80, "ABI of struct ipcw_host_task changed");
 static_assert(sizeof(ipcw_host_file) == 24, "ABI of struct ipcw_host_file changed");
 
 namespace {
@@ -188,6 +188,8 @@ std::vector<KernelProcess> BpfHostIterator::processes() const {
     process.net_ns = rec.net_ns;
     process.ipc_ns = rec.ipc_ns;
     process.pid_ns = rec.pid_ns;
+    process.pipe_uid = rec.pipe_uid;
+    process.pipe_pages = rec.pipe_pages;
     if (rec.mq_valid != 0) {
       process.mqueue_limits = MqueueLimits{rec.mq_queues_max, rec.mq_msg_max, rec.mq_msgsize_max};
     }

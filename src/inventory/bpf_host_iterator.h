@@ -31,6 +31,9 @@ struct KernelProcess {
   std::uint64_t pid_ns = 0;
   // The POSIX message queue limits of its IPC namespace; none on kernels without POSIX mqueues.
   std::optional<MqueueLimits> mqueue_limits;
+  // The pipe buffer pages charged to its user (real uid), as the kernel counts them.
+  std::uint32_t pipe_uid = 0;
+  std::uint64_t pipe_pages = 0;
 };
 
 // A descriptor that refers to a named FIFO or an AF_UNIX socket. For a FIFO, dev/ino match

@@ -34,6 +34,10 @@ struct ProcessFacts {
   std::uint64_t ipc_ns = 0;
   // The POSIX message queue limits of its IPC namespace, when the backend reads them.
   std::optional<MqueueLimits> mqueue_limits;
+  // The pipe buffer pages the kernel charges to its user (real uid) and that uid, when the
+  // backend reads them (the BPF iterators; procfs shows neither).
+  std::optional<std::uint64_t> pipe_pages;
+  std::uint32_t pipe_uid = 0;
 };
 
 // One descriptor of a process that refers to a named FIFO (never an anonymous pipe), as both

@@ -31,6 +31,10 @@ std::map<std::string, TrampolineVariant> trampolineVariants() {
                                                             std::string("__x64_sys_") + syscall};
   }
   variants["epipe_sendfile"] = {"epipe_fexit_sendfile", "__x64_sys_sendfile64"};
+  for (const char* syscall : {"pipe", "pipe2", "fcntl"}) {
+    variants[std::string("pipe_limit_") + syscall] = {std::string("pipe_limit_fexit_") + syscall,
+                                                      std::string("__x64_sys_") + syscall};
+  }
   return variants;
 }
 
@@ -92,8 +96,8 @@ BrokenPipeProbe::BrokenPipeProbe(BrokenPipeProbeOptions options)
   // every syscall tracepoint moves all syscalls of all tasks onto the slow path.
   skel_ = programs_.openAndLoad<broken_pipe_bpf, SkeletonDeleter>(
       broken_pipe_bpf__open, broken_pipe_bpf__load, [&](broken_pipe_bpf& skel) {
-        for (bpf_map* map :
-             {skel.maps.epipe_counts, skel.maps.sigpipe_counts, skel.maps.sigpipe_deaths}) {
+        for (bpf_map* map : {skel.maps.epipe_counts, skel.maps.sigpipe_counts,
+                             skel.maps.sigpipe_deaths, skel.maps.pipe_limit_counts}) {
           bpf_map__set_max_entries(map, options_.map_entries);
         }
         skel.rodata->ipcw_cgroup_source = options_.cgroup_source;
@@ -118,6 +122,11 @@ std::vector<std::string> BrokenPipeProbe::enabledPrograms() const {
     names.emplace_back("sigpipe_generate");
     names.emplace_back("sigpipe_exit");
   }
+  if (options_.pipe_limits) {
+    for (const char* syscall : {"pipe", "pipe2", "fcntl"}) {
+      names.push_back(std::string("pipe_limit_") + syscall);
+    }
+  }
   return names;
 }
 
@@ -129,6 +138,9 @@ int BrokenPipeProbe::sigpipeCountsFd() const {
 }
 int BrokenPipeProbe::sigpipeDeathsFd() const {
   return bpf_map__fd(skel_->maps.sigpipe_deaths);
+}
+int BrokenPipeProbe::pipeLimitCountsFd() const {
+  return bpf_map__fd(skel_->maps.pipe_limit_counts);
 }
 int BrokenPipeProbe::fallbackCountsFd() const {
   return bpf_map__fd(skel_->maps.fallback_counts);

@@ -17,6 +17,7 @@ struct BrokenPipeProbeOptions {
   std::vector<std::string> syscalls;  // the syscalls (and io_uring) whose EPIPE is counted
   bool syscall_tracepoints = true;    // false: on BPF trampolines or not at all (ProgramSet)
   bool sigpipe = true;                // signal_generate + sched_process_exit
+  bool pipe_limits = true;            // the exits of pipe, pipe2 and fcntl
   std::uint32_t map_entries = 4096;   // per counter map; a full map counts into "other"
   // Whose cgroup the kernel records with each count (bpf/ipcw_identity.bpf.h):
   // cgroupSource() of the hierarchy, kNoCgroup for none.
@@ -42,6 +43,7 @@ class BrokenPipeProbe : public Probe {
   int epipeCountsFd() const;
   int sigpipeCountsFd() const;
   int sigpipeDeathsFd() const;
+  int pipeLimitCountsFd() const;
   int fallbackCountsFd() const;
 
   // BPF program names for the EPIPE syscall tracepoints ("epipe_<syscall>").

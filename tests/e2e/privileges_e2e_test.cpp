@@ -232,7 +232,7 @@ TEST(PrivilegesE2E, KeepsOnlyTheDocumentedCapabilitiesAndEverythingStillWorks) {
       ++collectors;
     }
   }
-  EXPECT_EQ(collectors, 13);  // the 11 of the collector table, config and self
+  EXPECT_EQ(collectors, 14);  // the 12 of the collector table, config and self
   for (const auto& [key, value] : samples) {
     if (key.rfind("ipcwatch_probe_attached{", 0) == 0) {
       EXPECT_EQ(value, 1) << key;

@@ -345,7 +345,8 @@ class PrometheusE2eTest : public ::testing::Test {
         << "      - targets: ['127.0.0.1:" << agent_port << "']\n";
   }
 
-  // What the dashboard shows: broken pipes, a SIGPIPE death, blocked and failed FIFO opens, a
+  // What the dashboard shows: broken pipes, a SIGPIPE death, a refused pipe resize, blocked
+  // and failed FIFO opens, a
   // stale world-writable socket file refusing connect() and bind(), a listener, a FIFO in a
   // directory anyone may write to, a USER_AVC denial and a world-readable SysV segment.
   void produceEvents(AgentProcess& agent, int agent_port) {
@@ -464,6 +465,16 @@ class PrometheusE2eTest : public ::testing::Test {
                           "_t:s0 tcontext=system_u:object_r:user_tmp_t:s0 "
                           "tclass=fifo_file permissive=0"),
               0);
+
+    // A pipe limit hit without lowering any limit: an unprivileged user asking for a pipe
+    // larger than fs.pipe-max-size is refused with EPERM.
+    EXPECT_TRUE(exitedCleanly(runAs(uniqueComm("pipesz"), [] {
+      int fds[2];
+      if (setgid(kClientUid) != 0 || setuid(kClientUid) != 0 || pipe(fds) != 0) {
+        return 1;
+      }
+      return fcntl(fds[1], F_SETPIPE_SZ, 64 << 20) == -1 && errno == EPERM ? 0 : 1;
+    })));
 
     shm_id_ = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0666);
     EXPECT_GE(shm_id_, 0) << std::strerror(errno);

@@ -33,6 +33,7 @@ TEST_F(BrokenPipeProbeTest, UnknownProgramIsDegradedOthersAttach) {
   BrokenPipeProbeOptions options;
   options.syscalls = {"write", "no_such_syscall"};
   options.sigpipe = false;
+  options.pipe_limits = false;
   BrokenPipeProbe probe(options);
   ASSERT_TRUE(probe.loaded());
   const auto programs = probe.programs();
@@ -47,12 +48,24 @@ TEST_F(BrokenPipeProbeTest, UnknownProgramIsDegradedOthersAttach) {
 TEST_F(BrokenPipeProbeTest, OnlyEnabledProgramsAreListed) {
   BrokenPipeProbeOptions options;
   options.epipe = false;
+  options.pipe_limits = false;
   BrokenPipeProbe probe(options);
   const auto programs = probe.programs();
   ASSERT_EQ(programs.size(), 2u);
   EXPECT_EQ(programs[0].name, "sigpipe_generate");
   EXPECT_EQ(programs[1].name, "sigpipe_exit");
   EXPECT_TRUE(programs[0].attached && programs[1].attached);
+  options.sigpipe = false;
+  options.pipe_limits = true;
+  BrokenPipeProbe limits(options);
+  const auto pipe_programs = limits.programs();
+  ASSERT_EQ(pipe_programs.size(), 3u);
+  EXPECT_EQ(pipe_programs[0].name, "pipe_limit_pipe");
+  EXPECT_EQ(pipe_programs[1].name, "pipe_limit_pipe2");
+  EXPECT_EQ(pipe_programs[2].name, "pipe_limit_fcntl");
+  for (const auto& program : pipe_programs) {
+    EXPECT_TRUE(program.attached) << program.name << ": " << program.error;
+  }
 }
 
 TEST_F(BrokenPipeProbeTest, CollectorsReportExactCountsForOwnChild) {

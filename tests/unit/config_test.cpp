@@ -183,11 +183,13 @@ TEST_F(ConfigTest, ReportsEveryErrorWithFileLineColumnAndKey) {
           ":8:29: labels.folded_values_remembered: expected an integer from 0 to 10000000, "
           "got '-5'",
       path +
-          ":10:3: probes.brokenpipe: unknown key (known: broken_pipe, fifo_open, sigpipe, "
+          ":10:3: probes.brokenpipe: unknown key (known: broken_pipe, fifo_open, pipe_limits, "
+          "sigpipe, "
           "syscall_tracepoints, unix_sock); did you mean 'broken_pipe'?",
       path + ":13:14: probes.sigpipe.enabled: expected true or false, got 'maybe'",
       path +
-          ":15:3: collectors.sigpip: unknown collector (known: broken_pipe, sigpipe, fifo_open, "
+          ":15:3: collectors.sigpip: unknown collector (known: broken_pipe, sigpipe, pipe_limits, "
+          "fifo_open, "
           "unix_sock, unix_sockets, workload_info, ipc_files, sysv_ipc, posix_ipc, endpoints, "
           "selinux); did you mean 'sigpipe'?",
   };
@@ -373,7 +375,8 @@ TEST_F(ConfigTest, InventoryProblems) {
                         "'dev/shm'"));
   EXPECT_THAT(errorsOf("inventory:\n  msg_queue_topn: 5\n"),
               HasSubstr("test.yaml:2:3: inventory.msg_queue_topn: unknown key (known: "
-                        "msg_queue_top_n, posix_mqueue_top_n, posix_shm_dir, posix_shm_top_n); did "
+                        "msg_queue_top_n, pipe_user_top_n, posix_mqueue_top_n, posix_shm_dir, "
+                        "posix_shm_top_n); did "
                         "you mean 'msg_queue_top_n'?"));
   EXPECT_THAT(errorsOf("inventory: 5\n"),
               HasSubstr("test.yaml:1:12: inventory: expected a mapping"));

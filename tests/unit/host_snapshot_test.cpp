@@ -8,7 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include "collectors/pipe_limits_collector.h"
 #include "inventory/host_snapshot.h"
+#include "metrics/label_caps.h"
 #include "util/stuck_call_guard.h"
 
 namespace ipcwatch {
@@ -45,10 +47,10 @@ class HostSnapshotTest : public ::testing::Test {
  protected:
   HostSnapshotTest() : sockets_("/nonexistent", "/nonexistent") {
     facts_.processes_ = {
-        {1, 0, "init", 0, 0, 10, 20, 30, MqueueLimits{256, 10, 8192}},
-        {42, 1, "httpd", 48, 48, 10, 20, 31, MqueueLimits{64, 12, 4096}},
-        {43, 42, "httpd", 0, 0, 10, 21, 31, MqueueLimits{64, 12, 4096}},
-        {50, 1, "opensips", 999, 999, 11, 21, 30, MqueueLimits{256, 10, 8192}},
+        {1, 0, "init", 0, 0, 10, 20, 30, MqueueLimits{256, 10, 8192}, std::nullopt, 0},
+        {42, 1, "httpd", 48, 48, 10, 20, 31, MqueueLimits{64, 12, 4096}, std::nullopt, 0},
+        {43, 42, "httpd", 0, 0, 10, 21, 31, MqueueLimits{64, 12, 4096}, std::nullopt, 0},
+        {50, 1, "opensips", 999, 999, 11, 21, 30, MqueueLimits{256, 10, 8192}, std::nullopt, 0},
     };
     const FileId fifo{7, 1000};
     const FileId other{7, 1001};
@@ -207,6 +209,60 @@ TEST(StuckCallGuard, AbandonsAHungCallAndRefusesMoreUntilItReturns) {
   EXPECT_FALSE(guard.stuck());
   EXPECT_EQ(guard.run([] { return 3; }, std::chrono::steady_clock::now() + 5s, outcome), 3);
   EXPECT_EQ(outcome, Outcome::kDone);
+}
+
+// The pipe limits collector over a snapshot whose processes carry the kernel's per-user count:
+// each user once, the most first, the rest summed as "other"; the limits from <procfs>/sys/fs.
+TEST_F(HostSnapshotTest, PipeUserPagesTopUsersAndLimits) {
+  auto processes = facts_.processes_;
+  processes[0].pipe_pages = 40;  // root (init)
+  processes[1].pipe_pages = 96;  // uid 48 (httpd)...
+  processes[1].pipe_uid = 48;
+  processes[2].pipe_pages = 96;  // ...and its other process, the same count
+  processes[2].pipe_uid = 48;
+  processes[3].pipe_pages = 8;
+  processes[3].pipe_uid = 999;
+  EXPECT_EQ(pipePagesByUser(processes),
+            (std::vector<std::pair<std::uint32_t, std::uint64_t>>{{0, 40}, {48, 96}, {999, 8}}));
+
+  const auto procfs =
+      std::filesystem::temp_directory_path() / ("ipcwatch-pipe-limits-" + std::to_string(getpid()));
+  std::filesystem::create_directories(procfs / "sys/fs");
+  std::ofstream(procfs / "sys/fs/pipe-user-pages-soft") << "16384\n";
+  std::ofstream(procfs / "sys/fs/pipe-user-pages-hard") << "0\n";
+  std::ofstream(procfs / "sys/fs/pipe-max-size") << "1048576\n";
+  auto fake = std::make_unique<FakeFacts>(facts_);
+  fake->processes_ = processes;
+  HostSnapshotSource source({procfs.string()}, std::move(fake));
+  LabelCaps caps(100, 100, 1000);
+  PipeLimitsCollector collector(procfs.string(), source, 2, nullptr, caps);
+  std::vector<MetricFamily> out;
+  collector.collect(out);
+  std::filesystem::remove_all(procfs);
+
+  std::map<std::string, std::map<std::string, double>> got;  // family -> label value -> value
+  for (const auto& family : out) {
+    for (const auto& sample : family.samples) {
+      ASSERT_EQ(sample.labels.size(), 1u);
+      got[family.name][sample.labels[0].second] = sample.value;
+    }
+  }
+  EXPECT_EQ(got["ipc_pipe_limit"],
+            (std::map<std::string, double>{
+                {"user_pages_soft", 16384}, {"user_pages_hard", 0}, {"max_size_bytes", 1048576}}));
+  EXPECT_EQ(got["ipc_pipe_user_pages"],
+            (std::map<std::string, double>{{"48", 96}, {"0", 40}, {"other", 8}}));
+  EXPECT_EQ(got.count("ipc_pipe_limit_events_total"), 0u);  // no probe
+}
+
+// Without the kernel's count (the procfs backend), the family is absent, not zero.
+TEST_F(HostSnapshotTest, PipeUserPagesAbsentWithoutTheKernelsCount) {
+  HostSnapshotSource source({"/nonexistent"}, std::make_unique<FakeFacts>(facts_));
+  LabelCaps caps(100, 100, 1000);
+  PipeLimitsCollector collector("/nonexistent", source, 10, nullptr, caps);
+  std::vector<MetricFamily> out;
+  collector.collect(out);
+  EXPECT_TRUE(out.empty());
 }
 
 TEST(StuckCallGuard, PassesExceptionsThrough) {

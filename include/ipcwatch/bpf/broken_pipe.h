@@ -27,15 +27,24 @@ enum ipcw_sigpipe_action {
   IPCW_SIGPIPE_ACTION_COUNT = 4,
 };
 
+/* What a pipe buffer limit (fs.pipe-user-pages-soft/-hard, fs.pipe-max-size) did to a task. */
+enum ipcw_pipe_limit_event {
+  IPCW_PIPE_CREATE_ENFILE = 0,  /* pipe()/pipe2() failed with ENFILE (past the hard limit) */
+  IPCW_PIPE_RESIZE_EPERM = 1,   /* fcntl(F_SETPIPE_SZ) failed with EPERM */
+  IPCW_PIPE_REDUCED = 2,        /* a pipe created with fewer than the default 16 pages */
+  IPCW_PIPE_LIMIT_EVENT_COUNT = 3,
+};
+
 /* Slots of the per-CPU fallback array used when a counter hash map is full, so that no event is
- * lost: EPIPE kinds first, then SIGPIPE actions, then deaths. */
+ * lost: EPIPE kinds first, then SIGPIPE actions, then deaths, then pipe limit events. */
 #define IPCW_FALLBACK_EPIPE_BASE 0
 #define IPCW_FALLBACK_SIGPIPE_BASE (IPCW_FALLBACK_EPIPE_BASE + IPCW_KIND_COUNT)
 #define IPCW_FALLBACK_DEATH_SLOT (IPCW_FALLBACK_SIGPIPE_BASE + IPCW_SIGPIPE_ACTION_COUNT)
-#define IPCW_FALLBACK_SLOTS (IPCW_FALLBACK_DEATH_SLOT + 1)
+#define IPCW_FALLBACK_PIPE_LIMIT_BASE (IPCW_FALLBACK_DEATH_SLOT + 1)
+#define IPCW_FALLBACK_SLOTS (IPCW_FALLBACK_PIPE_LIMIT_BASE + IPCW_PIPE_LIMIT_EVENT_COUNT)
 
-/* Key of the per-CPU counter hash maps: the task's comm and cgroup plus a kind or action code
- * (0 for deaths). Values are __u64 counts per CPU. */
+/* Key of the per-CPU counter hash maps: the task's comm and cgroup plus a kind, action or pipe
+ * limit event code (0 for deaths). Values are __u64 counts per CPU. */
 struct ipcw_comm_key {
   char comm[IPCW_COMM_LEN];
   __u32 code;

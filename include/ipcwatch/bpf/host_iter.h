@@ -26,6 +26,12 @@ struct ipcw_host_task {
   __u32 mq_msg_max;
   __u32 mq_msgsize_max;
   __u32 mq_valid;
+  /* The pipe buffer pages charged to the task's user (its real uid's user_struct, what the
+   * kernel holds against fs.pipe-user-pages-soft and -hard), and that uid (initial user
+   * namespace). Every task of one user reports the same count. */
+  __u32 pipe_uid;
+  __u32 pad;
+  __u64 pipe_pages;
 };
 
 enum ipcw_host_file_kind {
