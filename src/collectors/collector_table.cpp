@@ -95,13 +95,21 @@ const std::vector<CollectorSpec>& collectorTable() {
              *deps.parse_errors, snapshotIpcNamespaces(config.paths.procfs, *deps.snapshots));
        }},
       {"posix_ipc", true,
-       "POSIX shared memory and semaphores in /dev/shm, message queues of every IPC namespace",
+       "POSIX shared memory and semaphores in /dev/shm of every mount namespace, message queues "
+       "of every IPC namespace",
        [](const CollectorDeps& deps) -> std::unique_ptr<Collector> {
          const auto& config = *deps.config;
+         PosixIpcOptions options;
+         options.shm_dir = config.inventory.posix_shm_dir;
+         options.shm_top_n = config.inventory.posix_shm_top_n;
+         options.mqueue_top_n = config.inventory.posix_mqueue_top_n;
+         options.procfs = config.paths.procfs;
+         options.mount_namespaces = [snapshots = deps.snapshots] {
+           return snapshots->current()->mountNamespaces();
+         };
          return std::make_unique<PosixIpcCollector>(
-             PosixIpcOptions{config.inventory.posix_shm_dir, config.inventory.posix_shm_top_n,
-                             config.inventory.posix_mqueue_top_n},
-             *deps.parse_errors, snapshotIpcNamespaces(config.paths.procfs, *deps.snapshots));
+             std::move(options), *deps.parse_errors,
+             snapshotIpcNamespaces(config.paths.procfs, *deps.snapshots));
        }},
       {"endpoints", true,
        "reachability of the configured endpoints from each client's point of view",

@@ -8,15 +8,19 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 #include <tuple>
 
 #include <spdlog/spdlog.h>
 
+#include "endpoints/client_identity.h"
 #include "inventory/parsers/ipc_parsers.h"
 #include "inventory/proc_file.h"
 #include "metrics/family.h"
 #include "metrics/label_value.h"
+#include "util/in_root.h"
+#include "util/unique_fd.h"
 
 namespace ipcwatch {
 namespace {
@@ -25,7 +29,7 @@ constexpr const char* kCollector = "posix_ipc";
 constexpr std::string_view kSemaphorePrefix = "sem.";  // glibc's sem_open names in /dev/shm
 
 struct NamedSize {
-  std::string ipcns;  // empty for /dev/shm
+  std::string ns;  // the ipcns of a queue, the mntns of a /dev/shm object ("" without one)
   std::string name;
   std::uint64_t bytes = 0;
 };
@@ -51,9 +55,8 @@ void keepLargest(std::vector<NamedSize>& items, std::size_t n) {
   n = std::min(n, items.size());
   std::partial_sort(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(n), items.end(),
                     [](const NamedSize& a, const NamedSize& b) {
-                      return a.bytes != b.bytes
-                                 ? a.bytes > b.bytes
-                                 : std::tie(a.ipcns, a.name) < std::tie(b.ipcns, b.name);
+                      return a.bytes != b.bytes ? a.bytes > b.bytes
+                                                : std::tie(a.ns, a.name) < std::tie(b.ns, b.name);
                     });
   items.resize(n);
 }
@@ -77,52 +80,93 @@ void PosixIpcCollector::collect(std::vector<MetricFamily>& out) {
   collectMqueues(out);
 }
 
-void PosixIpcCollector::collectShm(std::vector<MetricFamily>& out) {
-  const int dir_fd = open(options_.shm_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) {
+std::vector<PosixIpcCollector::ShmDir> PosixIpcCollector::shmDirs() const {
+  std::vector<ShmDir> dirs;
+  const int own = open(options_.shm_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (own < 0) {
     throw std::runtime_error("cannot open " + options_.shm_dir + ": " + std::strerror(errno));
   }
-  double files = 0, bytes = 0, semaphores = 0;
-  std::vector<NamedSize> objects;
-  forEachEntry(dir_fd, options_.shm_dir, [&](int fd, const char* name) {
-    struct stat st {};
-    if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
-      return;  // removed meanwhile, or not an object (directories some programs create)
+  if (!options_.mount_namespaces) {
+    dirs.push_back({"", UniqueFd(own)});
+    return dirs;
+  }
+  // The agent's own first, so that the host's /dev/shm carries the host's namespace; then
+  // every other namespace whose /dev/shm is another directory (its own tmpfs), seen as its
+  // processes see it (inside their root).
+  std::set<std::pair<dev_t, ino_t>> seen;
+  struct stat st {};
+  fstat(own, &st);
+  seen.emplace(st.st_dev, st.st_ino);
+  const std::uint64_t own_ns = nsInode(options_.procfs + "/self/ns/mnt");
+  dirs.push_back({std::to_string(own_ns), UniqueFd(own)});
+  for (const auto& ns : options_.mount_namespaces()) {
+    if (ns.inode == own_ns) {
+      continue;
     }
-    if (std::string_view(name).starts_with(kSemaphorePrefix)) {
-      semaphores += 1;
-      return;
+    const RootedView view(options_.procfs + "/" + std::to_string(ns.pid) + "/root");
+    const UniqueFd path = view.open(options_.shm_dir, /*follow=*/true);
+    if (!path.valid() || fstat(path.get(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+        !seen.emplace(st.st_dev, st.st_ino).second) {
+      continue;  // gone, none, or the same directory as a namespace already read
     }
-    // Allocated, not apparent, size: ftruncate makes a large sparse object that costs nothing
-    // until written, and what fills tmpfs (and memory) is what was written.
-    const auto allocated = static_cast<std::uint64_t>(st.st_blocks) * 512;
-    files += 1;
-    bytes += static_cast<double>(allocated);
-    if (options_.shm_top_n > 0) {
-      objects.push_back({"", name, allocated});
+    const int fd = openat(path.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      dirs.push_back({std::to_string(ns.inode), UniqueFd(fd)});
     }
-  });
+  }
+  return dirs;
+}
+
+void PosixIpcCollector::collectShm(std::vector<MetricFamily>& out) {
   FamilyBuilder files_family("ipc_posix_shm_files",
                              "POSIX shared memory objects (regular files in /dev/shm other than "
-                             "named semaphores).",
+                             "named semaphores), per mount namespace with a /dev/shm of its own.",
                              MetricType::Gauge);
-  files_family.set({}, files);
   FamilyBuilder bytes_family("ipc_posix_shm_bytes",
                              "Memory allocated to the POSIX shared memory objects in /dev/shm "
                              "(st_blocks x 512: written pages, not the apparent size).",
                              MetricType::Gauge);
-  bytes_family.set({}, bytes);
   FamilyBuilder semaphores_family("ipc_posix_named_semaphores",
                                   "POSIX named semaphores (sem.* files in /dev/shm).",
                                   MetricType::Gauge);
-  semaphores_family.set({}, semaphores);
   FamilyBuilder top("ipc_posix_shm_top_bytes",
                     "Memory allocated to each of the largest POSIX shared memory objects "
-                    "(inventory.posix_shm_top_n), by file name in /dev/shm.",
+                    "(inventory.posix_shm_top_n, over every mount namespace), by file name in "
+                    "/dev/shm.",
                     MetricType::Gauge);
+  std::vector<NamedSize> objects;
+  for (auto& dir : shmDirs()) {
+    double files = 0, bytes = 0, semaphores = 0;
+    forEachEntry(dir.fd.release(), options_.shm_dir, [&](int fd, const char* name) {
+      struct stat st {};
+      if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+        return;  // removed meanwhile, or not an object (directories some programs create)
+      }
+      if (std::string_view(name).starts_with(kSemaphorePrefix)) {
+        semaphores += 1;
+        return;
+      }
+      // Allocated, not apparent, size: ftruncate makes a large sparse object that costs
+      // nothing until written, and what fills tmpfs (and memory) is what was written.
+      const auto allocated = static_cast<std::uint64_t>(st.st_blocks) * 512;
+      files += 1;
+      bytes += static_cast<double>(allocated);
+      if (options_.shm_top_n > 0) {
+        objects.push_back({dir.mntns, name, allocated});
+      }
+    });
+    const LabelSet labels = dir.mntns.empty() ? LabelSet{} : LabelSet{{"mntns", dir.mntns}};
+    files_family.set(labels, files);
+    bytes_family.set(labels, bytes);
+    semaphores_family.set(labels, semaphores);
+  }
   keepLargest(objects, options_.shm_top_n);
   for (const auto& object : objects) {
-    top.set({{"name", sanitizeLabelValue(object.name)}}, static_cast<double>(object.bytes));
+    LabelSet labels = {{"name", sanitizeLabelValue(object.name)}};
+    if (!object.ns.empty()) {
+      labels.insert(labels.begin(), {"mntns", object.ns});
+    }
+    top.set(std::move(labels), static_cast<double>(object.bytes));
   }
   for (auto* family : {&files_family, &bytes_family, &semaphores_family, &top}) {
     push(out, *family);
@@ -201,7 +245,7 @@ void PosixIpcCollector::collectMqueues(std::vector<MetricFamily>& out) {
                     MetricType::Gauge);
   keepLargest(queues, options_.mqueue_top_n);
   for (const auto& queue : queues) {
-    top.set({{"ipcns", queue.ipcns}, {"name", sanitizeLabelValue(queue.name)}},
+    top.set({{"ipcns", queue.ns}, {"name", sanitizeLabelValue(queue.name)}},
             static_cast<double>(queue.bytes));
   }
   for (auto* family : {&queues_family, &bytes_family, &top, &limits}) {

@@ -65,12 +65,14 @@ WorkloadInfoCollector::WorkloadInfoCollector(HostSnapshotSource& snapshots,
     : snapshots_(snapshots),
       resolver_(resolver),
       netns_cap_(caps.gaugeWorkload("ipc_netns_info")),
-      ipcns_cap_(caps.gaugeWorkload("ipc_ipcns_info")) {}
+      ipcns_cap_(caps.gaugeWorkload("ipc_ipcns_info")),
+      mntns_cap_(caps.gaugeWorkload("ipc_mntns_info")) {}
 
 void WorkloadInfoCollector::collect(std::vector<MetricFamily>& out) {
   const auto snapshot = snapshots_.current();
   Census net;
   Census ipc;
+  Census mnt;
   for (const ProcessFacts& process : snapshot->processes()) {
     if (process.net_ns == 0 && process.ipc_ns == 0) {
       continue;  // gone, or a kernel thread being torn down
@@ -87,6 +89,9 @@ void WorkloadInfoCollector::collect(std::vector<MetricFamily>& out) {
     if (process.ipc_ns != 0) {
       ++ipc[process.ipc_ns][labels];
     }
+    if (process.mnt_ns != 0) {
+      ++mnt[process.mnt_ns][labels];
+    }
   }
   addFamily("ipc_netns_info",
             "A workload (systemd unit, container, pod) with processes in the network namespace: "
@@ -96,6 +101,10 @@ void WorkloadInfoCollector::collect(std::vector<MetricFamily>& out) {
             "A workload (systemd unit, container, pod) with processes in the IPC namespace: join "
             "on ipcns to name a namespace's workloads.",
             "ipcns", ipc, ipcns_cap_, out);
+  addFamily("ipc_mntns_info",
+            "A workload (systemd unit, container, pod) with processes in the mount namespace: "
+            "join on mntns to name the owner of a /dev/shm.",
+            "mntns", mnt, mntns_cap_, out);
 }
 
 }  // namespace ipcwatch

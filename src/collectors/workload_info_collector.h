@@ -26,6 +26,7 @@ class WorkloadInfoCollector : public Collector {
   WorkloadResolver& resolver_;
   ScrapeLabelCap& netns_cap_;
   ScrapeLabelCap& ipcns_cap_;
+  ScrapeLabelCap& mntns_cap_;
 };
 
 }  // namespace ipcwatch

@@ -302,6 +302,21 @@ const std::vector<IpcNamespace>& HostSnapshot::ipcNamespaces() {
   return *ipc_namespaces_;
 }
 
+std::vector<MountNamespace> HostSnapshot::mountNamespaces() {
+  std::lock_guard lock(mutex_);
+  std::map<std::uint64_t, std::uint32_t> by_inode;  // processes are sorted by pid
+  for (const auto& process : processesLocked()) {
+    if (process.mnt_ns != 0) {
+      by_inode.try_emplace(process.mnt_ns, process.pid);
+    }
+  }
+  std::vector<MountNamespace> out;
+  for (const auto& [inode, pid] : by_inode) {
+    out.push_back({inode, pid});
+  }
+  return out;
+}
+
 HostSnapshotSource::HostSnapshotSource(HostSnapshotOptions options,
                                        std::unique_ptr<HostFactsReader> kernel_facts,
                                        UnixSocketInventoryReader::Source socket_source)

@@ -40,6 +40,12 @@ struct ProcessFacts {
   std::uint32_t pipe_uid = 0;
 };
 
+// A mount namespace with a process in it: a pid whose <procfs>/<pid>/root shows its files.
+struct MountNamespace {
+  std::uint64_t inode = 0;
+  std::uint32_t pid = 0;  // the lowest pid in it
+};
+
 // One descriptor of a process that refers to a named FIFO (never an anonymous pipe), as both
 // backends report it.
 using OpenFifo = FifoDescriptor;
@@ -130,6 +136,8 @@ class HostSnapshot {
   const std::vector<NetNamespace>& netNamespaces();
   // IPC namespaces of the processes, each with the lowest pid in it, sorted by inode.
   const std::vector<IpcNamespace>& ipcNamespaces();
+  // Mount namespaces of the processes, each with the lowest pid in it, sorted by inode.
+  std::vector<MountNamespace> mountNamespaces();
 
  private:
   const std::vector<ProcessFacts>& processesLocked();

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -20,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "agent_process.h"
+#include "child_process.h"
 
 namespace ipcwatch::testing {
 namespace {
@@ -158,14 +160,19 @@ class IpcNamespaceChild {
   Created created_;
 };
 
-std::string ipcNamespaceOf(pid_t pid) {
+// The inode of a namespace of `pid` ("ipc", "mnt"), as the agent labels it.
+std::string namespaceOf(pid_t pid, const std::string& type) {
   char target[64] = {};
-  const std::string link = "/proc/" + std::to_string(pid) + "/ns/ipc";
+  const std::string link = "/proc/" + std::to_string(pid) + "/ns/" + type;
   if (readlink(link.c_str(), target, sizeof target - 1) <= 0) {
     return "";
   }
   const std::string text = target;  // ipc:[4026532...]
-  return text.substr(5, text.size() - 6);
+  return text.substr(type.size() + 2, text.size() - type.size() - 3);
+}
+
+std::string ipcNamespaceOf(pid_t pid) {
+  return namespaceOf(pid, "ipc");
 }
 
 // A POSIX shared memory object of ours in /dev/shm with exactly `pages` pages written.
@@ -282,7 +289,9 @@ TEST_F(IpcInventoryE2E, ReportsExactObjectsOfAChildsIpcNamespace) {
   EXPECT_EQ(valueOf(s, "ipc_posix_mqueue_top_bytes", {{"ipcns", ns}, {"name", "ipcwatch-e2e"}}),
             18);
   EXPECT_EQ(valueOf(s, "ipc_posix_mqueue_limit", {{"ipcns", ns}, {"resource", "queues_max"}}), 77);
-  EXPECT_EQ(valueOf(s, "ipc_posix_shm_top_bytes", {{"name", shm_name}}), 5 * 4096);
+  EXPECT_EQ(valueOf(s, "ipc_posix_shm_top_bytes",
+                    {{"mntns", namespaceOf(getpid(), "mnt")}, {"name", shm_name}}),
+            5 * 4096);
 
   // The agent's own namespace is reported too, with its own (default) limits.
   const std::map<std::string, std::string> host = {{"ipcns", ipcNamespaceOf(getpid())}};
@@ -307,6 +316,54 @@ TEST_F(IpcInventoryE2E, NamespaceDisappearsWithItsLastProcess) {
   const auto s = scrapeUntil(port, "ipcwatch_collector_success", {{"collector", "sysv_ipc"}});
   EXPECT_EQ(valueOf(s, "ipcwatch_collector_success", {{"collector", "sysv_ipc"}}), 1);
   EXPECT_FALSE(s.contains(sampleKey("ipc_sysv_shm_segments", {{"ipcns", ns}})));
+}
+
+// A mount namespace with a /dev/shm of its own (a container's tmpfs) is read as its processes
+// see it, and labelled with its namespace; one that shares the host's /dev/shm is not counted
+// twice.
+TEST_F(IpcInventoryE2E, PosixShmOfEveryMountNamespaceWithItsOwnDevShm) {
+  const std::string name = uniqueComm("ipcw-own");
+  constexpr int kPages = 3;
+  auto own = std::make_unique<HeldChild>(uniqueComm("shmns"), [name] {
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=1m,mode=1777") != 0) {
+      return errno;
+    }
+    const int fd = open(("/dev/shm/" + name).c_str(), O_CREAT | O_WRONLY, 0600);
+    const std::string page(4096, 'x');
+    for (int i = 0; i < kPages; ++i) {
+      if (write(fd, page.data(), page.size()) != static_cast<ssize_t>(page.size())) {
+        return EIO;
+      }
+    }
+    const int sem = open("/dev/shm/sem.ipcw", O_CREAT | O_WRONLY, 0600);
+    return fd >= 0 && sem >= 0 ? 0 : EIO;
+  });
+  ASSERT_TRUE(own->ready()) << own->result();
+  auto shared = std::make_unique<HeldChild>(uniqueComm("shared"), [] {
+    return unshare(CLONE_NEWNS) == 0 ? 0 : errno;  // the host's /dev/shm, seen through a copy
+  });
+  ASSERT_TRUE(shared->ready());
+  const std::string own_ns = namespaceOf(own->pid(), "mnt");
+  const std::string shared_ns = namespaceOf(shared->pid(), "mnt");
+  ASSERT_NE(own_ns, namespaceOf(getpid(), "mnt"));
+  ASSERT_NE(shared_ns, namespaceOf(getpid(), "mnt"));
+
+  AgentProcess agent(kConfig);
+  const int port = agent.waitForPort(30s);
+  ASSERT_NE(port, 0) << agent.log();
+  const auto s = scrapeUntil(port, "ipc_posix_shm_files", {{"mntns", own_ns}});
+  EXPECT_EQ(valueOf(s, "ipc_posix_shm_files", {{"mntns", own_ns}}), 1);
+  EXPECT_EQ(valueOf(s, "ipc_posix_shm_bytes", {{"mntns", own_ns}}), kPages * 4096);
+  EXPECT_EQ(valueOf(s, "ipc_posix_named_semaphores", {{"mntns", own_ns}}), 1);
+  EXPECT_EQ(valueOf(s, "ipc_posix_shm_top_bytes", {{"mntns", own_ns}, {"name", name}}),
+            kPages * 4096);
+  // The host's own, under the agent's namespace; the shared copy adds nothing.
+  EXPECT_GE(valueOf(s, "ipc_posix_shm_files", {{"mntns", namespaceOf(getpid(), "mnt")}}), 0);
+  EXPECT_FALSE(s.contains(sampleKey("ipc_posix_shm_files", {{"mntns", shared_ns}})));
+  EXPECT_FALSE(s.contains(sampleKey("ipc_posix_shm_top_bytes",
+                                    {{"mntns", namespaceOf(getpid(), "mnt")}, {"name", name}})));
 }
 
 TEST_F(IpcInventoryE2E, CollectorsCanBeSwitchedOff) {

@@ -421,7 +421,8 @@ class PrometheusE2eTest : public ::testing::Test {
       const auto leaves = cgroups_[i]->leaves();
       const bool own_namespaces = i == 1;
       children_.push_back(std::make_unique<Child>(uniqueComm("wl"), [=] {
-        if (!enterSelf(leaves) || (own_namespaces && unshare(CLONE_NEWNET | CLONE_NEWIPC) != 0)) {
+        if (!enterSelf(leaves) ||
+            (own_namespaces && unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS) != 0)) {
           return 1;
         }
         const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -231,7 +231,7 @@ TEST_F(WorkloadE2E, BrokenPipesAndSigpipeDeathsNameTheirUnit) {
   })) << agent_->log();
 }
 
-// A process of a pod's container in network and IPC namespaces of its own: the info metrics
+// A process of a pod's container in network, IPC and mount namespaces of its own: the info metrics
 // join each namespace's inode to that workload, and to nothing else.
 TEST_F(WorkloadE2E, NamespacesOfAContainerJoinItsPod) {
   const std::string uid = randomPodUid();
@@ -247,7 +247,9 @@ TEST_F(WorkloadE2E, NamespacesOfAContainerJoinItsPod) {
   ASSERT_EQ(pipe(done), 0);
   const pid_t child = fork();
   if (child == 0) {
-    char byte = enterSelf(cgroup.leaves()) && unshare(CLONE_NEWNET | CLONE_NEWIPC) == 0 ? 'y' : 'n';
+    char byte =
+        enterSelf(cgroup.leaves()) && unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS) == 0 ? 'y'
+                                                                                              : 'n';
     (void)!write(ready[1], &byte, 1);
     (void)!read(done[0], &byte, 1);  // stay until the parent has scraped
     _exit(0);
@@ -257,9 +259,11 @@ TEST_F(WorkloadE2E, NamespacesOfAContainerJoinItsPod) {
   ASSERT_EQ(byte, 'y');
   struct stat net {};
   struct stat ipc {};
+  struct stat mnt {};
   const std::string proc = "/proc/" + std::to_string(child) + "/ns/";
   ASSERT_EQ(stat((proc + "net").c_str(), &net), 0);
   ASSERT_EQ(stat((proc + "ipc").c_str(), &ipc), 0);
+  ASSERT_EQ(stat((proc + "mnt").c_str(), &mnt), 0);
   const auto series_of = [](const Samples& s, const std::string& metric, const std::string& label,
                             const std::string& inode) {
     std::vector<std::string> keys;
@@ -277,11 +281,14 @@ TEST_F(WorkloadE2E, NamespacesOfAContainerJoinItsPod) {
   net_labels["netns"] = std::to_string(net.st_ino);
   Labels ipc_labels = workload;
   ipc_labels["ipcns"] = std::to_string(ipc.st_ino);
+  Labels mnt_labels = workload;
+  mnt_labels["mntns"] = std::to_string(mnt.st_ino);
   Samples s;
   const bool found = waitFor([&](const Samples& scraped) {
     s = scraped;
     return findSample(s, "ipc_netns_info", net_labels) == 1 &&
-           findSample(s, "ipc_ipcns_info", ipc_labels) == 1;
+           findSample(s, "ipc_ipcns_info", ipc_labels) == 1 &&
+           findSample(s, "ipc_mntns_info", mnt_labels) == 1;
   });
   (void)!write(done[1], &byte, 1);
   waitpid(child, nullptr, 0);
@@ -290,6 +297,8 @@ TEST_F(WorkloadE2E, NamespacesOfAContainerJoinItsPod) {
             std::vector<std::string>{sampleKey("ipc_netns_info", net_labels)});
   EXPECT_EQ(series_of(s, "ipc_ipcns_info", "ipcns", std::to_string(ipc.st_ino)),
             std::vector<std::string>{sampleKey("ipc_ipcns_info", ipc_labels)});
+  EXPECT_EQ(series_of(s, "ipc_mntns_info", "mntns", std::to_string(mnt.st_ino)),
+            std::vector<std::string>{sampleKey("ipc_mntns_info", mnt_labels)});
 }
 
 // A FIFO endpoint whose server and client run in units of their own: the metrics and diagnose

@@ -122,7 +122,7 @@ TEST(IpcInventoryGolden, FixtureTreeRendersTheGoldenExposition) {
   SysvIpcCollector sysv(SysvIpcOptions{procfs, 3}, errors,
                         std::make_unique<FixtureVisitor>(procfs, kFixtures + "/ipcns"),
                         fakeUserName);
-  PosixIpcCollector posix(PosixIpcOptions{shm.path(), 2, 2}, errors,
+  PosixIpcCollector posix(PosixIpcOptions{shm.path(), 2, 2, "/proc", {}}, errors,
                           std::make_unique<FixtureVisitor>(procfs, kFixtures + "/ipcns"));
   const std::string text = renderMetrics(Collectors({&sysv, &posix}));
 
@@ -154,7 +154,7 @@ TEST(IpcInventoryGolden, UnreadableTableFailsTheScrapeMissingMqueueSkipsTheNames
   std::vector<MetricFamily> out;
   EXPECT_THROW(sysv.collect(out), std::runtime_error);
 
-  PosixIpcCollector posix(PosixIpcOptions{shm.path(), 2, 2}, errors,
+  PosixIpcCollector posix(PosixIpcOptions{shm.path(), 2, 2, "/proc", {}}, errors,
                           std::make_unique<FixtureVisitor>(procfs, shm.path()));
   out.clear();
   posix.collect(out);

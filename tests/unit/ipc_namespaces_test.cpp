@@ -232,7 +232,7 @@ TEST(PosixMqueueLimits, TakenFromTheListerWhenItKnowsThem) {
     ParseErrors errors;
     ScrapeRegistry registry;
     registry.add(
-        std::make_unique<PosixIpcCollector>(PosixIpcOptions{shm_dir, 0, 0}, errors,
+        std::make_unique<PosixIpcCollector>(PosixIpcOptions{shm_dir, 0, 0, "/proc", {}}, errors,
                                             std::make_unique<OwnNamespaceVisitor>(true, known)));
     return linesStartingWith(registry, {"ipc_posix_mqueue_limit{"});
   };
