@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "cli/args.h"
 #include "cli/diagnose_command.h"
+#include "cli/endpoints_command.h"
 #include "collectors/collector_table.h"
 #include "collectors/self_collector.h"
 #include "config/config.h"
@@ -126,8 +127,9 @@ int main(int argc, char** argv) {
     config = loadConfig(args);
   } catch (const ConfigError& e) {
     std::cerr << "ipcwatch: invalid configuration:\n" << e.what() << "\n";
-    // diagnose keeps 1 for "not reachable".
-    return args.command == Command::kDiagnose ? kExitUsage : kExitFailure;
+    // diagnose keeps 1 for "not reachable", endpoints for a host it cannot read.
+    return args.command == Command::kDiagnose || args.command == Command::kEndpoints ? kExitUsage
+                                                                                     : kExitFailure;
   }
   if (args.command == Command::kCheckConfig) {
     std::cout << *args.config_path << ": configuration is valid\n";
@@ -135,6 +137,9 @@ int main(int argc, char** argv) {
   }
   if (args.command == Command::kDiagnose) {
     return runDiagnose(args, config);
+  }
+  if (args.command == Command::kEndpoints) {
+    return runEndpoints(args, config);
   }
   return runAgent(config, args);
 }

@@ -17,7 +17,7 @@ kernels=${2:?kernel series, e.g. "6.1 6.12"}
 # web process's confinement (an empty root from a detached tmpfs, no capability in any set); in
 # the SELinux guest, the kernel's own AVC denials through every audit source, the endpoint
 # selinux check and diagnose.
-kernel_filter=${3:-BrokenPipeE2E.*:PipeLimitsE2E.*:FifoUnixE2E.*:WorkloadE2E.*:UnixSocketsE2E.*:IpcInventoryE2E.*:EndpointsE2eTest.*:PrivilegesE2E.TheProcessThatServesHttpHoldsNoCapability:ProbeBackendE2E.*}
+kernel_filter=${3:-BrokenPipeE2E.*:PipeLimitsE2E.*:ListEndpointsE2E.*:FifoUnixE2E.*:WorkloadE2E.*:UnixSocketsE2E.*:IpcInventoryE2E.*:EndpointsE2eTest.*:PrivilegesE2E.TheProcessThatServesHttpHoldsNoCapability:ProbeBackendE2E.*}
 selinux_filter=${3:-SelinuxKernelE2E.*}
 here=$(dirname "$(realpath "$0")")
 

@@ -25,6 +25,39 @@ constexpr Flag kDiagnoseFlags[] = {
     {"--type", &Args::diagnose_type},
 };
 
+// Accepted only after `endpoints`.
+constexpr Flag kEndpointsFlags[] = {
+    {"--type", &Args::endpoints_type},
+    {"--path", &Args::endpoints_path},
+    {"--pid", &Args::endpoints_pid},
+    {"--context", &Args::endpoints_context},
+};
+
+// A command's own flags: "--flag VALUE" or "--flag=VALUE". Sets `matched` when `arg` is one;
+// an error when it is but has no value.
+template <std::size_t N>
+std::optional<ArgsError> commandFlag(const Flag (&flags)[N], const std::vector<std::string>& argv,
+                                     std::size_t& i, Args& args, bool& matched) {
+  const std::string& arg = argv[i];
+  for (const auto& flag : flags) {
+    const std::string name = flag.name;
+    if (arg == name) {
+      if (i + 1 >= argv.size() || argv[i + 1].empty()) {
+        return ArgsError{name + " needs a value"};
+      }
+      args.*(flag.field) = argv[++i];
+      matched = true;
+      return std::nullopt;
+    }
+    if (arg.rfind(name + "=", 0) == 0 && arg.size() > name.size() + 1) {
+      args.*(flag.field) = arg.substr(name.size() + 1);
+      matched = true;
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<ArgsError> checkDiagnose(const Args& args) {
   if (args.diagnose_path.has_value() == args.diagnose_endpoint.has_value()) {
     return ArgsError{"diagnose needs either a PATH or --endpoint NAME"};
@@ -51,6 +84,7 @@ std::string usage() {
   ipcwatch check-config FILE
   ipcwatch diagnose PATH (--as USER | --as-pid PID) [--access ACCESS] [--json]
   ipcwatch diagnose --endpoint NAME [--config FILE] [--json]
+  ipcwatch endpoints [--type TYPE] [--path PREFIX] [--pid PID] [--context GLOB] [--json]
   ipcwatch --version
   ipcwatch --help
 
@@ -75,6 +109,14 @@ Commands:
                              check whether the client can reach the FIFO or unix socket, from
                              its point of view; prints each check with its evidence and a fix.
                              Exit 0 reachable, 1 not reachable, 2 usage error
+  endpoints [--type fifo|unix|unix_stream|unix_dgram|unix_seqpacket|mqueue|sysv|sysv_shm|
+            sysv_sem|sysv_msg] [--path PREFIX] [--pid PID] [--context GLOB] [--json]
+                             list the host's IPC endpoints (FIFOs held open, bound unix sockets,
+                             POSIX message queues, SysV objects) with owner, mode, SELinux label,
+                             namespace and the processes holding each (pid/comm(direction
+                             context)); --context matches a holder's context or the label, e.g.
+                             '*:httpd_t:*'. Needs root. Exit 0, 1 when the host cannot be read,
+                             2 usage error
 )";
 }
 
@@ -108,7 +150,13 @@ std::variant<Args, ArgsError> parseArgs(const std::vector<std::string>& argv) {
       }
       continue;
     }
-    if (arg == "--json" && args.command == Command::kDiagnose) {
+    if (arg == "endpoints" && !command_seen) {
+      command_seen = true;
+      args.command = Command::kEndpoints;
+      continue;
+    }
+    if (arg == "--json" &&
+        (args.command == Command::kDiagnose || args.command == Command::kEndpoints)) {
       args.json = true;
       continue;
     }
@@ -133,20 +181,14 @@ std::variant<Args, ArgsError> parseArgs(const std::vector<std::string>& argv) {
       matched = true;
       break;
     }
-    for (const auto& flag : kDiagnoseFlags) {
-      if (matched || args.command != Command::kDiagnose) {
-        break;
+    if (!matched && args.command == Command::kDiagnose) {
+      if (auto error = commandFlag(kDiagnoseFlags, argv, i, args, matched)) {
+        return *error;
       }
-      const std::string name = flag.name;
-      if (arg == name) {
-        if (i + 1 >= argv.size() || argv[i + 1].empty()) {
-          return ArgsError{name + " needs a value"};
-        }
-        args.*(flag.field) = argv[++i];
-        matched = true;
-      } else if (arg.rfind(name + "=", 0) == 0 && arg.size() > name.size() + 1) {
-        args.*(flag.field) = arg.substr(name.size() + 1);
-        matched = true;
+    }
+    if (!matched && args.command == Command::kEndpoints) {
+      if (auto error = commandFlag(kEndpointsFlags, argv, i, args, matched)) {
+        return *error;
       }
     }
     if (!matched) {

@@ -7,7 +7,7 @@
 
 namespace ipcwatch {
 
-enum class Command { kRun, kCheckConfig, kDiagnose, kVersion, kHelp };
+enum class Command { kRun, kCheckConfig, kDiagnose, kEndpoints, kVersion, kHelp };
 
 struct Args {
   Command command = Command::kRun;
@@ -24,7 +24,12 @@ struct Args {
   std::optional<std::string> diagnose_pid;       // --as-pid PID
   std::optional<std::string> diagnose_access;    // --access read|write|read_write|connect
   std::optional<std::string> diagnose_type;      // --type fifo|unix_stream|...
-  bool json = false;                             // --json
+  // endpoints [--type T] [--path PREFIX] [--pid PID] [--context GLOB] [--json]
+  std::optional<std::string> endpoints_type;
+  std::optional<std::string> endpoints_path;
+  std::optional<std::string> endpoints_pid;
+  std::optional<std::string> endpoints_context;
+  bool json = false;  // --json (diagnose, endpoints)
 };
 
 struct ArgsError {

@@ -617,6 +617,36 @@ TEST_F(SelinuxKernelE2E, ConnecttoDenialFailsTheSocketEndpoint) {
 
 // The state gauges follow selinuxfs: enabled with a policy, enforcing as setenforce sets it,
 // and the loaded policy's version and capability.
+// `ipcwatch endpoints` shows the FIFO's label and its holder's context, and --context finds
+// the endpoint by either (the `lsof -Z` / `ss -Z` question: who in which domain holds what).
+TEST_F(SelinuxKernelE2E, EndpointsListingShowsLabelsAndContexts) {
+  auto client = startClient();
+  ASSERT_EQ(client->context(), kClientContext);
+  std::string reader_context;
+  std::ifstream("/proc/" + std::to_string(reader_->pid()) + "/attr/current") >> reader_context;
+  reader_context = reader_context.c_str();  // up to its NUL
+  ASSERT_FALSE(reader_context.empty());
+  const auto list = [](const std::string& args) {
+    return runCommand(std::string(IPCWATCH_BINARY) + " endpoints --type fifo " + args);
+  };
+  auto [status, output] = list("--path " + fifo_);
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, ::testing::HasSubstr(kDeniedLabel));
+  EXPECT_THAT(output, ::testing::HasSubstr(std::to_string(reader_->pid()) + "/" + "mi-srv"));
+  EXPECT_THAT(output, ::testing::HasSubstr("(read " + reader_context + ")"));
+  std::tie(status, output) = list("--path " + fifo_ + " --context '*:user_tmp_t:*'");
+  EXPECT_THAT(output, ::testing::HasSubstr(fifo_)) << "the label matches";
+  // user:role:TYPE:level
+  const auto type_at = reader_context.find(':', reader_context.find(':') + 1) + 1;
+  const std::string reader_type =
+      reader_context.substr(type_at, reader_context.find(':', type_at) - type_at);
+  std::tie(status, output) = list("--path " + fifo_ + " --context '*:" + reader_type + ":*'");
+  EXPECT_THAT(output, ::testing::HasSubstr(fifo_)) << "the holder's context matches";
+  std::tie(status, output) = list("--path " + fifo_ + " --context '*:httpd_t:*'");
+  EXPECT_EQ(status, 0);
+  EXPECT_THAT(output, ::testing::Not(::testing::HasSubstr(fifo_))) << "httpd_t holds nothing";
+}
+
 TEST_F(SelinuxKernelE2E, EnabledEnforcingAndPolicyInfoFollowTheKernel) {
   startAgent("[netlink]");
   const auto permissive = scrape();

@@ -54,6 +54,21 @@ TEST(ParseArgs, Commands) {
   EXPECT_EQ(check.config_path, "a.yml");
 }
 
+TEST(ParseArgs, EndpointsTakesItsFiltersAndJson) {
+  const Args args = parseOk({"endpoints", "--type", "fifo", "--path=/run/", "--pid", "42",
+                             "--context", "*:httpd_t:*", "--json"});
+  EXPECT_EQ(args.command, Command::kEndpoints);
+  EXPECT_EQ(args.endpoints_type, "fifo");
+  EXPECT_EQ(args.endpoints_path, "/run/");
+  EXPECT_EQ(args.endpoints_pid, "42");
+  EXPECT_EQ(args.endpoints_context, "*:httpd_t:*");
+  EXPECT_TRUE(args.json);
+  EXPECT_EQ(parseError({"endpoints", "--path"}), "--path needs a value");
+  EXPECT_EQ(parseError({"endpoints", "--as", "apache"}), "unknown argument '--as'");
+  EXPECT_EQ(parseError({"diagnose", "/x", "--as", "a", "--pid", "4"}), "unknown argument '--pid'");
+  EXPECT_EQ(parseError({"--type", "fifo"}), "unknown argument '--type'");
+}
+
 TEST(ParseArgs, RejectsBadInput) {
   EXPECT_EQ(parseError({"--bogus"}), "unknown argument '--bogus'");
   EXPECT_EQ(parseError({"--config"}), "--config needs a value");
