@@ -30,6 +30,16 @@ char LICENSE[] SEC("license") = "GPL";
  * that only needs FIFO holders should not pay for emitting them. */
 const volatile bool want_sockets = true;
 
+/* Set by the agent between reads (with want_sockets): report only the sockets whose inode is
+ * a key of wanted_sockets. */
+bool filter_sockets = false;
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, IPCW_WANTED_SOCKETS_MAX);
+  __type(key, __u64);
+  __type(value, __u8);
+} wanted_sockets SEC(".maps");
+
 /* The pid namespace /proc/PID/ns/pid names: task_active_pid_ns(), the namespace at the level of
  * the task's own struct pid. nsproxy->pid_ns_for_children differs after unshare(CLONE_NEWPID). */
 static __always_inline __u32 active_pid_ns_inum(struct task_struct *task)
@@ -131,6 +141,15 @@ static __always_inline bool host_file_fill(struct file *file, struct ipcw_host_f
     /* An O_PATH descriptor of a socket file has a filesystem inode and no struct socket. */
     if (magic != SOCKFS_MAGIC) {
       return false;
+    }
+    /* Only the sockets asked about, when the agent says which: the bound ones are a few
+     * hundred of a busy host's tens of thousands, and the rest would only be read back and
+     * dropped. */
+    if (filter_sockets) {
+      __u64 ino = IPCW_FIELD(direct, inode, i_ino);
+      if (!bpf_map_lookup_elem(&wanted_sockets, &ino)) {
+        return false;
+      }
     }
     struct socket *sock = BPF_CORE_READ(file, private_data);
     if (!sock || BPF_CORE_READ(sock, sk, __sk_common.skc_family) != AF_UNIX) {

@@ -639,10 +639,9 @@ class CheckRun {
       // Who holds the serving sockets: the processes that accept() the connections.
       std::set<std::uint32_t> pids;
       try {
-        const auto& holders = snapshot_.socketHolders();
         for (const auto inode : result.serving_inodes) {
-          if (const auto it = holders.find(inode); it != holders.end()) {
-            pids.insert(it->second.begin(), it->second.end());
+          for (const auto pid : snapshot_.socketHolders(inode)) {
+            pids.insert(pid);
           }
         }
       } catch (const std::exception& e) {

@@ -124,7 +124,6 @@ std::string socketType(std::uint8_t type) {
 // The bound unix sockets of every network namespace, with the processes holding each.
 void listSockets(HostSnapshot& snapshot, const std::string& procfs, HolderNames& names,
                  std::vector<ListedEndpoint>& out) {
-  const auto& holders = snapshot.socketHolders();
   for (const auto& ns : snapshot.unixSockets().namespaces) {
     for (const auto& socket : ns.sockets) {
       if (socket.name.empty()) {
@@ -137,10 +136,8 @@ void listSockets(HostSnapshot& snapshot, const std::string& procfs, HolderNames&
       endpoint.ns = ns.ns.inode;
       const std::string direction =
           socket.state == UnixSocketState::kListening ? "listen" : "bound";
-      if (const auto it = holders.find(socket.inode); it != holders.end()) {
-        for (const auto pid : it->second) {
-          endpoint.holders.push_back(names.holder(pid, direction));
-        }
+      for (const auto pid : snapshot.socketHolders(socket.inode)) {
+        endpoint.holders.push_back(names.holder(pid, direction));
       }
       // The socket file, looked up where its holder sees it, when it is still that file.
       if (socket.name.front() == '/' && !endpoint.holders.empty()) {

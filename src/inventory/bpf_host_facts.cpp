@@ -49,10 +49,16 @@ class BpfHostFacts : public HostFactsReader {
     return out;
   }
 
-  // A second pair of iterators, loaded on first use, that also reports sockets: the FIFO walk
-  // of every scrape stays as cheap as it was.
-  std::vector<OpenSocket> openSockets(std::chrono::steady_clock::time_point) override {
-    const BpfHostIterator* iterator = nullptr;
+  // A second pair of iterators, loaded on first use, that also reports sockets, and of them
+  // only those asked about: the FIFO walk of every scrape stays as cheap as it was.
+  std::vector<OpenSocket> openSockets(std::chrono::steady_clock::time_point deadline,
+                                      const std::vector<std::uint64_t>& inodes) override {
+    return openFifosAndSockets(deadline, inodes).second;
+  }
+
+  std::pair<std::vector<OpenFifo>, std::vector<OpenSocket>> openFifosAndSockets(
+      std::chrono::steady_clock::time_point, const std::vector<std::uint64_t>& inodes) override {
+    BpfHostIterator* iterator = nullptr;
     {
       std::lock_guard lock(socket_mutex_);
       if (!socket_iterator_ && socket_error_.empty()) {
@@ -68,10 +74,12 @@ class BpfHostFacts : public HostFactsReader {
       }
       iterator = socket_iterator_.get();
     }
-    std::vector<OpenSocket> out;
-    for (const auto& file : iterator->openFiles()) {
+    std::pair<std::vector<OpenFifo>, std::vector<OpenSocket>> out;
+    for (const auto& file : iterator->openFiles(inodes)) {
       if (file.kind == KernelOpenFile::Kind::kUnixSocket) {
-        out.push_back(OpenSocket{file.pid, file.ino});
+        out.second.push_back(OpenSocket{file.pid, file.ino});
+      } else {
+        out.first.push_back(OpenFifo{file.pid, FileId{file.dev, file.ino}, file.read, file.write});
       }
     }
     return out;

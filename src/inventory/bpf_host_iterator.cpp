@@ -214,6 +214,32 @@ std::vector<KernelOpenFile> BpfHostIterator::openFiles() const {
   return out;
 }
 
+std::vector<KernelOpenFile> BpfHostIterator::openFiles(const std::vector<std::uint64_t>& sockets) {
+  std::lock_guard lock(filter_mutex_);
+  const int map = bpf_map__fd(skel_->maps.wanted_sockets);
+  for (const auto ino : wanted_) {
+    bpf_map_delete_elem(map, &ino);
+  }
+  wanted_.clear();
+  const bool filter = sockets.size() <= IPCW_WANTED_SOCKETS_MAX;
+  if (filter) {
+    const __u8 yes = 1;
+    for (const auto ino : sockets) {
+      const __u64 key = ino;
+      if (bpf_map_update_elem(map, &key, &yes, BPF_ANY) != 0) {
+        throw std::system_error(errno, std::generic_category(), "fill wanted_sockets");
+      }
+      wanted_.push_back(ino);
+    }
+  }
+  skel_->bss->filter_sockets = filter;
+  struct Unfilter {
+    host_iter_bpf* skel;
+    ~Unfilter() { skel->bss->filter_sockets = false; }
+  } unfilter{skel_.get()};
+  return openFiles();
+}
+
 const char* fileWalkName(FileWalk walk) {
   switch (walk) {
     case FileWalk::kBpfLoopBtf:

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,6 +77,11 @@ class BpfHostIterator {
   // Each call is a fresh pass over all tasks. Throw std::system_error when the read fails.
   std::vector<KernelProcess> processes() const;
   std::vector<KernelOpenFile> openFiles() const;
+  // The same walk reporting, of the sockets (want_sockets), only those whose inode is in
+  // `sockets`: the kernel looks each socket up in a map and writes no record for the rest.
+  // More than IPCW_WANTED_SOCKETS_MAX inodes: every socket. Calls are serialised (the map and
+  // the switch are the object's); an openFiles() made while one runs sees its filter.
+  std::vector<KernelOpenFile> openFiles(const std::vector<std::uint64_t>& sockets);
 
   // The walk openFiles() uses: "bpf_loop_btf", "bpf_loop" or "task_file".
   const char* fileWalk() const;
@@ -94,6 +100,8 @@ class BpfHostIterator {
   BpfHostIterator() = default;
 
   FileWalk walk_ = FileWalk::kTaskFile;
+  std::mutex filter_mutex_;
+  std::vector<std::uint64_t> wanted_;  // the keys in the wanted_sockets map now
 
   // Members are destroyed in reverse order: the links go before the skeleton they refer to.
   std::unique_ptr<host_iter_bpf, SkeletonDeleter> skel_;

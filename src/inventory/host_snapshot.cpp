@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -159,16 +160,28 @@ std::vector<OpenFifo> ProcfsHostFacts::openFifos(std::chrono::steady_clock::time
       false);
 }
 
-std::vector<OpenSocket> ProcfsHostFacts::openSockets(
-    std::chrono::steady_clock::time_point deadline) {
-  return guardedWalk<OpenSocket>(
+std::vector<OpenSocket> ProcfsHostFacts::openSockets(std::chrono::steady_clock::time_point deadline,
+                                                     const std::vector<std::uint64_t>& inodes) {
+  auto sockets = guardedWalk<OpenSocket>(
       socket_guard_, procfs_, deadline,
       [](FifoHolderScan& scan) { return std::move(scan.sockets); }, true);
+  const std::set<std::uint64_t> wanted(inodes.begin(), inodes.end());
+  std::erase_if(sockets, [&](const OpenSocket& socket) { return wanted.count(socket.ino) == 0; });
+  return sockets;
 }
 
 HostSnapshot::HostSnapshot(HostSnapshotOptions options, HostFactsReader& facts,
-                           UnixSocketInventoryReader& sockets)
-    : options_(std::move(options)), facts_(facts), sockets_(sockets) {}
+                           UnixSocketInventoryReader& sockets, std::atomic<bool>* sockets_wanted)
+    : options_(std::move(options)),
+      facts_(facts),
+      sockets_(sockets),
+      sockets_wanted_(sockets_wanted) {}
+
+HostSnapshot::~HostSnapshot() {
+  if (sockets_wanted_ != nullptr) {
+    sockets_wanted_->store(sockets_asked_);
+  }
+}
 
 const std::vector<ProcessFacts>& HostSnapshot::processesLocked() {
   if (!processes_) {
@@ -227,38 +240,77 @@ const std::string& HostSnapshot::cgroupOf(std::uint32_t pid) {
   return it->second;
 }
 
+void HostSnapshot::setFifoHolders(const std::vector<OpenFifo>& fifos) {
+  std::map<FileId, FifoHolders> holders;
+  for (const auto& fifo : fifos) {
+    auto& entry = holders[fifo.id];
+    if (fifo.read) {
+      ++entry.readers;
+      entry.reader_pids.insert(fifo.pid);
+    }
+    if (fifo.write) {
+      ++entry.writers;
+      entry.writer_pids.insert(fifo.pid);
+    }
+  }
+  fifo_holders_ = std::move(holders);
+}
+
+void HostSnapshot::setSocketHolders(const std::vector<OpenSocket>& sockets) {
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> holders;
+  holders.reserve(sockets.size());
+  for (const auto& socket : sockets) {
+    holders.emplace_back(socket.ino, socket.pid);
+  }
+  std::sort(holders.begin(), holders.end());
+  holders.erase(std::unique(holders.begin(), holders.end()), holders.end());
+  socket_holders_ = std::move(holders);
+}
+
+std::vector<std::uint64_t> HostSnapshot::boundSocketInodes() {
+  std::vector<std::uint64_t> bound;
+  for (const auto& ns : unixSockets().namespaces) {
+    for (const auto& socket : ns.sockets) {
+      if (!socket.name.empty()) {
+        bound.push_back(socket.inode);
+      }
+    }
+  }
+  return bound;
+}
+
 const std::map<FileId, FifoHolders>& HostSnapshot::fifoHolders() {
   std::lock_guard lock(mutex_);
   if (!fifo_holders_) {
     const auto deadline = std::chrono::steady_clock::now() + options_.budget;
-    std::map<FileId, FifoHolders> holders;
-    for (const auto& fifo : facts_.openFifos(deadline)) {
-      auto& entry = holders[fifo.id];
-      if (fifo.read) {
-        ++entry.readers;
-        entry.reader_pids.insert(fifo.pid);
-      }
-      if (fifo.write) {
-        ++entry.writers;
-        entry.writer_pids.insert(fifo.pid);
-      }
+    if (sockets_wanted_ != nullptr && sockets_wanted_->load() && !socket_holders_) {
+      // The last scrape asked for socket holders and this one will too: one walk for both.
+      const auto bound = boundSocketInodes();
+      const auto [fifos, sockets] = facts_.openFifosAndSockets(deadline, bound);
+      setFifoHolders(fifos);
+      setSocketHolders(sockets);
+    } else {
+      setFifoHolders(facts_.openFifos(deadline));
     }
-    fifo_holders_ = std::move(holders);
   }
   return *fifo_holders_;
 }
 
-const std::map<std::uint64_t, std::set<std::uint32_t>>& HostSnapshot::socketHolders() {
+std::vector<std::uint32_t> HostSnapshot::socketHolders(std::uint64_t ino) {
   std::lock_guard lock(mutex_);
+  sockets_asked_ = true;
   if (!socket_holders_) {
+    const auto bound = boundSocketInodes();
     const auto deadline = std::chrono::steady_clock::now() + options_.budget;
-    std::map<std::uint64_t, std::set<std::uint32_t>> holders;
-    for (const auto& socket : facts_.openSockets(deadline)) {
-      holders[socket.ino].insert(socket.pid);
-    }
-    socket_holders_ = std::move(holders);
+    setSocketHolders(facts_.openSockets(deadline, bound));
   }
-  return *socket_holders_;
+  std::vector<std::uint32_t> pids;
+  const auto& all = *socket_holders_;
+  for (auto it = std::lower_bound(all.begin(), all.end(), std::make_pair(ino, std::uint32_t{0}));
+       it != all.end() && it->first == ino; ++it) {
+    pids.push_back(it->second);
+  }
+  return pids;
 }
 
 const std::vector<NetNamespace>& HostSnapshot::netNamespaces() {
@@ -328,7 +380,7 @@ HostSnapshotSource::HostSnapshotSource(HostSnapshotOptions options,
 HostSnapshotSource::~HostSnapshotSource() = default;
 
 std::shared_ptr<HostSnapshot> HostSnapshotSource::fresh() {
-  return std::make_shared<HostSnapshot>(options_, *facts_, sockets_);
+  return std::make_shared<HostSnapshot>(options_, *facts_, sockets_, &sockets_wanted_);
 }
 
 std::shared_ptr<void> HostSnapshotSource::beginScrape() {

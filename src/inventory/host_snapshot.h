@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -62,10 +63,18 @@ class HostFactsReader {
   virtual std::vector<ProcessFacts> processes() = 0;
   // Throws when the facts cannot be had by `deadline` (the scrape fails, not the agent).
   virtual std::vector<OpenFifo> openFifos(std::chrono::steady_clock::time_point deadline) = 0;
-  // The AF_UNIX socket descriptors of every process (the procfs walk may report other
-  // families too; callers match the inodes they know). A separate pass, made only for those who
-  // ask: sockets are the bulk of a busy host's descriptors. Throws as openFifos does.
-  virtual std::vector<OpenSocket> openSockets(std::chrono::steady_clock::time_point deadline) = 0;
+  // The descriptors of every process that refer to one of the sockets `inodes` names. A
+  // separate pass, made only for those who ask: sockets are the bulk of a busy host's
+  // descriptors. Throws as openFifos does.
+  virtual std::vector<OpenSocket> openSockets(std::chrono::steady_clock::time_point deadline,
+                                              const std::vector<std::uint64_t>& inodes) = 0;
+  // Both in one pass where the backend can (the BPF socket walk reports FIFOs too); else the
+  // two passes above.
+  virtual std::pair<std::vector<OpenFifo>, std::vector<OpenSocket>> openFifosAndSockets(
+      std::chrono::steady_clock::time_point deadline, const std::vector<std::uint64_t>& inodes) {
+    auto fifos = openFifos(deadline);
+    return {std::move(fifos), openSockets(deadline, inodes)};
+  }
 };
 
 // The procfs walk: <procfs>/<pid>/{comm,stat,status,ns/*}, and a stat() of every
@@ -78,7 +87,8 @@ class ProcfsHostFacts : public HostFactsReader {
   std::string_view backend() const override { return "procfs"; }
   std::vector<ProcessFacts> processes() override;
   std::vector<OpenFifo> openFifos(std::chrono::steady_clock::time_point deadline) override;
-  std::vector<OpenSocket> openSockets(std::chrono::steady_clock::time_point deadline) override;
+  std::vector<OpenSocket> openSockets(std::chrono::steady_clock::time_point deadline,
+                                      const std::vector<std::uint64_t>& inodes) override;
 
  private:
   std::string procfs_;
@@ -105,8 +115,13 @@ class HostSnapshot {
  public:
   // `facts` and `sockets` outlive the snapshot; `sockets` may be shared by snapshots that are
   // not used at the same time (it remembers only what it logged).
+  // `sockets_wanted`, when given, outlives the snapshot too: whether the snapshot before this
+  // one asked for socket holders. If it did, this one's FIFO holders come from the same pass
+  // as its socket holders (one walk of the descriptor tables instead of two); the snapshot
+  // sets it, at its end, to whether it asked.
   HostSnapshot(HostSnapshotOptions options, HostFactsReader& facts,
-               UnixSocketInventoryReader& sockets);
+               UnixSocketInventoryReader& sockets, std::atomic<bool>* sockets_wanted = nullptr);
+  ~HostSnapshot();
   HostSnapshot(const HostSnapshot&) = delete;
   HostSnapshot& operator=(const HostSnapshot&) = delete;
 
@@ -126,9 +141,11 @@ class HostSnapshot {
   // Every named FIFO that some process holds open, with its readers and writers. Throws when
   // the descriptors cannot be read within the budget.
   const std::map<FileId, FifoHolders>& fifoHolders();
-  // The processes holding each unix socket open, by socket inode (as UnixSocket::inode).
-  // Throws when the descriptors cannot be read within the budget.
-  const std::map<std::uint64_t, std::set<std::uint32_t>>& socketHolders();
+  // The processes holding the bound unix socket with inode `ino` (as UnixSocket::inode) open,
+  // lowest pid first; none for a socket with no address. The first call reads the socket
+  // descriptors of the host, of the bound sockets of unixSockets() only; throws when they
+  // cannot be read within the budget.
+  std::vector<std::uint32_t> socketHolders(std::uint64_t ino);
 
   // The unix sockets of every network namespace (sock_diag, else /proc/<pid>/net/unix).
   const UnixSocketInventory& unixSockets();
@@ -141,17 +158,24 @@ class HostSnapshot {
 
  private:
   const std::vector<ProcessFacts>& processesLocked();
+  std::vector<std::uint64_t> boundSocketInodes();
+  void setFifoHolders(const std::vector<OpenFifo>& fifos);
+  void setSocketHolders(const std::vector<OpenSocket>& sockets);
 
   const HostSnapshotOptions options_;
   HostFactsReader& facts_;
   UnixSocketInventoryReader& sockets_;
+  std::atomic<bool>* sockets_wanted_;
+  bool sockets_asked_ = false;
   std::recursive_mutex mutex_;
   std::optional<std::vector<ProcessFacts>> processes_;
   std::map<std::uint32_t, std::size_t> by_pid_;
   std::map<std::uint32_t, std::string> exe_;
   std::map<std::uint32_t, std::string> cgroup_;
   std::optional<std::map<FileId, FifoHolders>> fifo_holders_;
-  std::optional<std::map<std::uint64_t, std::set<std::uint32_t>>> socket_holders_;
+  // (socket inode, pid), sorted and unique: tens of thousands on a busy host, found by
+  // binary search, with no allocation per socket.
+  std::optional<std::vector<std::pair<std::uint64_t, std::uint32_t>>> socket_holders_;
   std::optional<std::vector<NetNamespace>> net_namespaces_;
   std::optional<UnixSocketInventory> unix_sockets_;
   std::optional<std::vector<IpcNamespace>> ipc_namespaces_;
@@ -182,6 +206,7 @@ class HostSnapshotSource {
   UnixSocketInventoryReader sockets_;
   std::mutex mutex_;
   std::weak_ptr<HostSnapshot> scrape_;
+  std::atomic<bool> sockets_wanted_{false};
 };
 
 // A source with the best reader this kernel allows. Why it is not BPF is logged once, at warn

@@ -10,6 +10,7 @@
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,7 +28,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-enum ChildKind { kGeneric = 0, kFifoReader = 1 };
+enum ChildKind { kGeneric = 0, kFifoReader = 1, kSocketListener = 2 };
 
 [[noreturn]] void fail(const std::string& what) {
   throw std::runtime_error("big host: " + what + ": " + std::strerror(errno));
@@ -155,6 +156,11 @@ void BigHost::build() {
       fail("mkfifo " + endpoint_fifos_.back());
     }
   }
+  for (int e = 0; e < options_.socket_endpoints; ++e) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "/ep%02d.sock", e);
+    endpoint_sockets_.push_back(dir_ + name);
+  }
   for (int f = 0; f < 4; ++f) {
     regular_files_.push_back(dir_ + "/data" + std::to_string(f));
     std::ofstream(regular_files_.back()) << "big host data file " << f << "\n";
@@ -168,12 +174,16 @@ void BigHost::build() {
   hold_write_ = hold[1];
   ready_read_ = ready[0];
   ready_write_ = ready[1];
-  children_.reserve(static_cast<std::size_t>(options_.processes + options_.fifo_endpoints));
+  children_.reserve(static_cast<std::size_t>(options_.processes + options_.fifo_endpoints +
+                                             options_.socket_endpoints));
   for (int i = 0; i < options_.processes; ++i) {
     spawn(childComm(i), kGeneric, i);
   }
   for (int e = 0; e < options_.fifo_endpoints; ++e) {
     spawn(serverComm(e), kFifoReader, e);
+  }
+  for (int e = 0; e < options_.socket_endpoints; ++e) {
+    spawn(serverComm(options_.fifo_endpoints + e), kSocketListener, e);
   }
   // Only the children hold the write end now: if they all die, the read below sees EOF.
   close(ready_write_);
@@ -213,6 +223,14 @@ void BigHost::spawn(const std::string& comm, int kind, int index) {
     }
     // 0, 1, 2, hold_read_ and ready_write_ are open; ready_write_ is closed once ready.
     ok = ok && fillDescriptors(5, options_.fds_per_process + 1, regular_files_);
+  } else if (kind == kSocketListener) {
+    const std::string& path = endpoint_sockets_[static_cast<std::size_t>(index)];
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+         listen(fd, 64) == 0 && chmod(path.c_str(), 0666) == 0;
   } else {
     // O_NONBLOCK: a reader's open does not wait for a writer, and the FIFO has a reader now.
     ok = open(endpoint_fifos_[static_cast<std::size_t>(index)].c_str(), O_RDONLY | O_NONBLOCK) >= 0;
@@ -294,16 +312,21 @@ std::string BigHost::endpointsYaml() const {
       options_.processes > options_.network_namespaces + options_.fifo_endpoints
           ? options_.network_namespaces
           : 0;
-  for (std::size_t e = 0; e < endpoint_fifos_.size(); ++e) {
+  const std::size_t count = endpoint_fifos_.size() + endpoint_sockets_.size();
+  for (std::size_t e = 0; e < count; ++e) {
     const int worker = (first_worker + static_cast<int>(e)) % std::max(1, options_.processes);
+    const bool fifo = e < endpoint_fifos_.size();
+    const char* access = fifo ? "write" : "connect";
     char name[32];
     std::snprintf(name, sizeof(name), "bh_ep%02d", static_cast<int>(e % 100));
-    yaml += std::string("  - name: ") + name + "\n" + "    path: \"" + endpoint_fifos_[e] + "\"\n" +
-            "    type: fifo\n" + "    server: { process: " + serverComm(static_cast<int>(e)) +
-            " }\n" + "    clients:\n" +
-            "      - name: nobody\n        user: nobody\n        access: write\n" +
+    yaml += std::string("  - name: ") + name + "\n" + "    path: \"" +
+            (fifo ? endpoint_fifos_[e] : endpoint_sockets_[e - endpoint_fifos_.size()]) + "\"\n" +
+            "    type: " + (fifo ? "fifo" : "unix_stream") + "\n" +
+            "    server: { process: " + serverComm(static_cast<int>(e)) + " }\n" +
+            "    clients:\n" +
+            "      - name: nobody\n        user: nobody\n        access: " + access + "\n" +
             "      - name: worker\n        process: " + childComm(worker) +
-            "\n        user: root\n        access: write\n";
+            "\n        user: root\n        access: " + access + "\n";
   }
   return yaml;
 }

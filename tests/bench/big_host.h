@@ -22,6 +22,7 @@ class BigHost {
     int ipc_namespaces = 100;
     int shm_every = 4;  // a SysV shm segment in every Nth new IPC namespace
     int fifo_endpoints = 10;
+    int socket_endpoints = 2;  // listening unix stream sockets, each with a server child
     std::chrono::seconds ready_deadline{120};
   };
 
@@ -45,8 +46,9 @@ class BigHost {
   int processCount() const { return static_cast<int>(children_.size()); }
   const Options& options() const { return options_; }
 
-  // The endpoints: section of an agent configuration with one endpoint per reader FIFO and two
-  // clients each: `nobody` as a user, and a running generic child as a process.
+  // The endpoints: section of an agent configuration with one endpoint per reader FIFO and per
+  // listening socket, two clients each: `nobody` as a user, and a running generic child as a
+  // process.
   std::string endpointsYaml() const;
 
  private:
@@ -59,6 +61,7 @@ class BigHost {
   std::string dir_;
   std::string orphan_fifo_;
   std::vector<std::string> endpoint_fifos_;
+  std::vector<std::string> endpoint_sockets_;
   std::vector<std::string> regular_files_;
   std::vector<pid_t> children_;
   // Children block in read() on hold_read_; closing hold_write_ ends every one of them.

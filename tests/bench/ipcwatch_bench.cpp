@@ -7,7 +7,7 @@
 //  3. agent start-up time until every probe is attached;
 //  4. scrape latency and CPU per scrape of ipcwatch and of node_exporter, on the machine as it
 //     is and on a generated big host (BigHost: 1 000 processes x 100 descriptors, 100 network
-//     and IPC namespaces) with 10 FIFO endpoints x 2 clients configured;
+//     and IPC namespaces) with 10 FIFO and 2 socket endpoints x 2 clients configured;
 //  5. the probe backends side by side (`--only backends`, also run in a guest on Debian's 6.1
 //     kernel by scripts/vm/bench.sh): no agent, the tracepoint floor, the agent on its syscall
 //     tracepoints and on its BPF trampolines, on the pipe and unix loops, a loop of a syscall no
@@ -720,7 +720,7 @@ bool bigHostSection(const BigHost::Options& host_options, const ScrapeOptions& o
     std::printf("  big host generated in %.1f s under %s\n",
                 std::chrono::duration<double>(Clock::now() - start).count(), host.dir().c_str());
     describe("big host", hostFacts());
-    rows.push_back({"big host", "ipcwatch (10 FIFO endpoints x 2 clients)",
+    rows.push_back({"big host", "ipcwatch (10 FIFO + 2 socket endpoints x 2 clients)",
                     scrapeAgent(host.endpointsYaml(), options)});
     const EndpointVerdicts verdicts = endpointVerdicts(rows.back().cost.body);
     std::string failed;

@@ -373,6 +373,39 @@ TEST_P(BpfHostIteratorTest, ReportsBoundUnixSocketBySocketInode) {
   close(fd);
 }
 
+// Limited to the inodes asked for, the walk reports those sockets (and every FIFO) and no
+// other socket; the next unfiltered walk reports them all again.
+TEST_P(BpfHostIteratorTest, SocketWalkLimitedToTheInodesAskedFor) {
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  struct stat wanted {};
+  struct stat other {};
+  ASSERT_EQ(fstat(pair[0], &wanted), 0);
+  ASSERT_EQ(fstat(pair[1], &other), 0);
+  const int reader = open(fifo_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(reader, 0);
+
+  const auto limited = iter_->openFiles({static_cast<std::uint64_t>(wanted.st_ino)});
+  const auto mine = filesOf(limited, getpid(), pair[0]);
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0].ino, wanted.st_ino);
+  EXPECT_TRUE(filesOf(limited, getpid(), pair[1]).empty());
+  ASSERT_EQ(filesOf(limited, getpid(), reader).size(), 1u);  // FIFOs are never filtered
+  std::size_t sockets = 0;
+  for (const auto& file : limited) {
+    sockets += file.kind == Kind::kUnixSocket ? 1 : 0;
+  }
+  EXPECT_EQ(sockets, 1u);  // of the whole host
+
+  const auto next = iter_->openFiles({static_cast<std::uint64_t>(other.st_ino)});
+  EXPECT_TRUE(filesOf(next, getpid(), pair[0]).empty());
+  EXPECT_EQ(filesOf(next, getpid(), pair[1]).size(), 1u);
+  EXPECT_EQ(filesOf(iter_->openFiles(), getpid(), pair[0]).size(), 1u);
+  close(reader);
+  close(pair[0]);
+  close(pair[1]);
+}
+
 // An O_PATH descriptor neither reads nor writes: a FIFO opened so is reported with no access,
 // and a socket file opened so is no socket at all (its inode is the filesystem's).
 TEST_P(BpfHostIteratorTest, OPathDescriptorsAreNoReadersWritersOrSockets) {

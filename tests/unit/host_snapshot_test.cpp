@@ -30,8 +30,10 @@ class FakeFacts : public HostFactsReader {
     ++fifo_reads;
     return fifos_;
   }
-  std::vector<OpenSocket> openSockets(std::chrono::steady_clock::time_point) override {
+  std::vector<OpenSocket> openSockets(std::chrono::steady_clock::time_point,
+                                      const std::vector<std::uint64_t>& inodes) override {
     ++socket_reads;
+    socket_inodes = inodes;
     return sockets_;
   }
 
@@ -41,6 +43,19 @@ class FakeFacts : public HostFactsReader {
   int process_reads = 0;
   int fifo_reads = 0;
   int socket_reads = 0;
+  std::vector<std::uint64_t> socket_inodes;  // what the last openSockets asked for
+};
+
+// Counts the passes that read FIFOs and sockets together.
+class CombinedFacts : public FakeFacts {
+ public:
+  explicit CombinedFacts(const FakeFacts& facts) : FakeFacts(facts) {}
+  std::pair<std::vector<OpenFifo>, std::vector<OpenSocket>> openFifosAndSockets(
+      std::chrono::steady_clock::time_point, const std::vector<std::uint64_t>&) override {
+    ++*combined_reads;
+    return {fifos_, sockets_};
+  }
+  int* combined_reads = nullptr;
 };
 
 class HostSnapshotTest : public ::testing::Test {
@@ -100,12 +115,42 @@ TEST_F(HostSnapshotTest, SocketHoldersAreReadOnlyWhenAskedAndGroupedByInode) {
   HostSnapshot snapshot({"/nonexistent"}, facts_, sockets_);
   snapshot.fifoHolders();
   EXPECT_EQ(facts_.socket_reads, 0);  // the FIFO walk does not pay for sockets
-  const auto& holders = snapshot.socketHolders();
-  snapshot.socketHolders();
+  EXPECT_EQ(snapshot.socketHolders(5000), (std::vector<std::uint32_t>{42, 43}));
+  EXPECT_EQ(snapshot.socketHolders(5001), (std::vector<std::uint32_t>{50}));
+  EXPECT_EQ(snapshot.socketHolders(4999), (std::vector<std::uint32_t>{}));
   EXPECT_EQ(facts_.socket_reads, 1);
-  ASSERT_EQ(holders.size(), 2u);
-  EXPECT_EQ(holders.at(5000), (std::set<std::uint32_t>{42, 43}));
-  EXPECT_EQ(holders.at(5001), (std::set<std::uint32_t>{50}));
+}
+
+// A scrape after one that asked for socket holders reads FIFO and socket holders in one pass;
+// a scrape after one that did not goes back to the FIFO walk alone.
+TEST_F(HostSnapshotTest, SocketHoldersJoinTheFifoWalkAfterAScrapeThatAskedForThem) {
+  facts_.sockets_ = {{42, 5000}};
+  int combined = 0;
+  auto owned = std::make_unique<CombinedFacts>(facts_);
+  owned->combined_reads = &combined;
+  CombinedFacts* facts = owned.get();
+  HostSnapshotSource source({"/nonexistent"}, std::move(owned));
+  const auto scrape = [&](bool ask_sockets) {
+    const auto scope = source.beginScrape();
+    const auto snapshot = source.current();
+    snapshot->fifoHolders();
+    if (ask_sockets) {
+      EXPECT_EQ(snapshot->socketHolders(5000), (std::vector<std::uint32_t>{42}));
+    }
+  };
+  scrape(true);  // nothing known yet: a FIFO walk, then a socket walk
+  EXPECT_EQ(facts->fifo_reads, 1);
+  EXPECT_EQ(facts->socket_reads, 1);
+  EXPECT_EQ(combined, 0);
+  scrape(true);  // one pass for both
+  EXPECT_EQ(combined, 1);
+  EXPECT_EQ(facts->fifo_reads, 1);
+  EXPECT_EQ(facts->socket_reads, 1);
+  scrape(false);  // still one pass (the scrape before asked), and this one did not ask...
+  EXPECT_EQ(combined, 2);
+  scrape(false);  // ...so the next walks FIFOs alone again
+  EXPECT_EQ(combined, 2);
+  EXPECT_EQ(facts->fifo_reads, 2);
 }
 
 TEST_F(HostSnapshotTest, IpcNamespacesNameTheirLowestPid) {

@@ -54,6 +54,10 @@ struct ipcw_host_file {
   __u64 ino;
 };
 
+/* The most socket inodes a socket walk can be limited to (wanted_sockets); more are read
+ * unfiltered. */
+#define IPCW_WANTED_SOCKETS_MAX 65536
+
 /* The most descriptors host_files_loop walks per task: fs.nr_open's default, so only a table
  * grown past it by a raised nr_open is cut short, and counted. */
 #define IPCW_FDWALK_MAX_FDS (1U << 20)
