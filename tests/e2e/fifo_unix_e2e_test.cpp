@@ -668,17 +668,19 @@ TEST_F(FifoUnixE2E, DisabledFamiliesAttachNothing) {
     EXPECT_EQ(json.find("\"name\":\"unix_exit"), std::string::npos) << json;
     ++ours;
   }
-  // The broken_pipe and sigpipe programs, the SELinux tracepoint's, and the host inventory's
-  // two iterators, which no probe setting switches off. The seven EPIPE programs of the syscalls
-  // are loaded twice where their fexit variants attach (the tracepoint programs are the fallback
-  // until then); the io_uring one is loaded where the kernel's tracepoint passes the request.
+  // The broken_pipe, pipe limit and sigpipe programs, the SELinux tracepoint's, and the host
+  // inventory's two iterators, which no probe setting switches off. The seven EPIPE programs
+  // of the syscalls and the three pipe limit ones are loaded twice where their fexit variants
+  // attach (the tracepoint programs are the fallback until then); the io_uring one is loaded
+  // where the kernel's tracepoint passes the request.
   bool trampolines = !tracepointsForced();
   for (const char* function :
        {"__x64_sys_write", "__x64_sys_writev", "__x64_sys_sendto", "__x64_sys_sendmsg",
-        "__x64_sys_sendmmsg", "__x64_sys_splice", "__x64_sys_sendfile64"}) {
+        "__x64_sys_sendmmsg", "__x64_sys_splice", "__x64_sys_sendfile64", "__x64_sys_pipe",
+        "__x64_sys_pipe2", "__x64_sys_fcntl"}) {
     trampolines = trampolines && ftraceCanHook(function);
   }
-  EXPECT_EQ(ours, 7 * (trampolines ? 2 : 1) + (kernelAtLeast(5, 19) ? 1 : 0) + 2 + 1 + 2);
+  EXPECT_EQ(ours, (7 + 3) * (trampolines ? 2 : 1) + (kernelAtLeast(5, 19) ? 1 : 0) + 2 + 1 + 2);
 }
 
 }  // namespace

@@ -165,9 +165,13 @@ TEST(ProbeBackendE2E, SyscallTracepointsOffKeepsOnlyProgramsOffTheSyscallPath) {
   const auto response = httpRequest(port, "GET", "/metrics");
   ASSERT_TRUE(response && response->status == 200);
   const auto samples = parseExposition(response->body);
-  const bool epipe_trampolines = !tracepointsForced() && ftraceCanHook("__x64_sys_write") &&
-                                 ftraceCanHook("__x64_sys_splice") &&
-                                 ftraceCanHook("__x64_sys_sendfile64");
+  // The broken_pipe object's variants attach all together or not at all: EPIPE's and the
+  // pipe limits'.
+  const bool epipe_trampolines =
+      !tracepointsForced() && ftraceCanHook("__x64_sys_write") &&
+      ftraceCanHook("__x64_sys_splice") && ftraceCanHook("__x64_sys_sendfile64") &&
+      ftraceCanHook("__x64_sys_pipe") && ftraceCanHook("__x64_sys_pipe2") &&
+      ftraceCanHook("__x64_sys_fcntl");
   const bool unix_trampolines =
       expectedBackend("__sys_connect") == "fexit" && expectedBackend("__sys_bind") == "fexit";
   const bool fifo_trampolines =
@@ -191,6 +195,9 @@ TEST(ProbeBackendE2E, SyscallTracepointsOffKeepsOnlyProgramsOffTheSyscallPath) {
   for (const char* syscall :
        {"write", "writev", "sendto", "sendmsg", "sendmmsg", "splice", "sendfile"}) {
     expect(std::string("epipe_") + syscall, epipe_trampolines, "fexit");
+  }
+  for (const char* syscall : {"pipe", "pipe2", "fcntl"}) {
+    expect(std::string("pipe_limit_") + syscall, epipe_trampolines, "fexit");
   }
   expect("unix_exit_connect", unix_trampolines, "fexit");
   expect("unix_exit_bind", unix_trampolines, "fexit");
