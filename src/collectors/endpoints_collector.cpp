@@ -68,7 +68,7 @@ void EndpointsCollector::noteReplacement(const EndpointConfig& endpoint,
 void EndpointsCollector::collect(std::vector<MetricFamily>& out) {
   FamilyBuilder up("ipc_endpoint_up",
                    "1 when a configured endpoint passes every check from the client's point of "
-                   "view (see ipcwatch diagnose --endpoint for the reason when 0).",
+                   "view but path_safe (see ipcwatch diagnose --endpoint for the reason when 0).",
                    MetricType::Gauge);
   FamilyBuilder check_ok("ipc_endpoint_check_ok",
                          "1 when one check of an endpoint passes for a client (not-applicable "

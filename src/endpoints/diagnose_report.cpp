@@ -40,7 +40,9 @@ std::string renderReportText(const EndpointReport& report) {
   out << "client   " << (report.client.empty() ? "" : report.client + ": ")
       << report.identity.description << "\n\n";
   std::size_t failed = 0;
+  std::size_t unsafe = 0;
   for (const auto& check : report.checks) {
+    unsafe += check.status == CheckStatus::kFail && isSafetyCheck(check.name) ? 1 : 0;
     char name[16];
     std::snprintf(name, sizeof name, "%-11s", check.name.c_str());
     out << "  " << mark(check.status) << " " << name << " " << check.evidence << "\n";
@@ -50,8 +52,9 @@ std::string renderReportText(const EndpointReport& report) {
     failed += check.status == CheckStatus::kFail ? 1 : 0;
   }
   out << "\n"
-      << (report.reachable ? "reachable"
-                           : "NOT reachable (" + std::to_string(failed) + " check(s) failed)")
+      << (!report.reachable ? "NOT reachable (" + std::to_string(failed) + " check(s) failed)"
+          : unsafe > 0      ? std::string("reachable, but others could swap it (path_safe)")
+                            : std::string("reachable"))
       << "\n";
   return out.str();
 }

@@ -32,6 +32,9 @@ struct CheckResult {
 
 // The checks in their order.
 const std::vector<std::string>& endpointCheckNames();
+// Whether a failure of the check leaves the endpoint reachable (path_safe: others could swap
+// it, but the client still reaches it today).
+bool isSafetyCheck(const std::string& name);
 
 // A process serving an endpoint (holding the FIFO open in the serving direction, or the
 // socket bound to it), with its workload from its cgroup.
@@ -66,7 +69,7 @@ struct EndpointReport {
   std::vector<PeerProcess> servers;  // the serving processes, by pid
   std::optional<EndpointFile> file;  // the file at the path (symlinks followed), when any
   std::uint32_t server_pid = 0;      // the configured server's process, 0 when not found
-  bool reachable = false;            // no check failed or was skipped
+  bool reachable = false;            // no check but path_safe failed or was skipped
 };
 
 // Evaluates an endpoint from a client's point of view. Read-only: it stats the endpoint and
