@@ -3,11 +3,11 @@
 #include <linux/types.h>
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 
 #include <spdlog/spdlog.h>
 
+#include "inventory/parsers/ipc_parsers.h"
 #include "inventory/proc_file.h"
 #include "ipcwatch/bpf/broken_pipe.h"
 #include "metrics/family.h"
@@ -17,19 +17,6 @@ namespace ipcwatch {
 namespace {
 
 constexpr const char* kEventsMetric = "ipc_pipe_limit_events_total";
-
-std::optional<double> readNumber(const std::string& path) {
-  const auto text = readProcFile(path);
-  if (!text) {
-    return std::nullopt;
-  }
-  std::uint64_t value = 0;
-  const auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
-  if (ec != std::errc() || ptr == text->data()) {
-    return std::nullopt;
-  }
-  return static_cast<double>(value);
-}
 
 }  // namespace
 
@@ -87,8 +74,9 @@ void PipeLimitsCollector::collect(std::vector<MetricFamily>& out) {
   for (const auto& [resource, file] : {std::pair{"user_pages_soft", "pipe-user-pages-soft"},
                                        std::pair{"user_pages_hard", "pipe-user-pages-hard"},
                                        std::pair{"max_size_bytes", "pipe-max-size"}}) {
-    if (const auto value = readNumber(procfs_ + "/sys/fs/" + file)) {
-      limits.set({{"resource", resource}}, *value);
+    const auto text = readProcFile(procfs_ + "/sys/fs/" + file);
+    if (const auto value = text ? parseSysctlUnsigned(*text) : std::nullopt) {
+      limits.set({{"resource", resource}}, static_cast<double>(*value));
     }
   }
   if (!limits.empty()) {

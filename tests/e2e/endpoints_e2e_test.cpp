@@ -159,6 +159,20 @@ class EndpointsE2eTest : public ::testing::Test {
     return value(families, "ipc_endpoint_up", {{"endpoint", "ep"}, {"client", "cl"}});
   }
 
+  // A configuration with one endpoint `name` at `path` served by `server_comm`, whose client
+  // `panel` is the process `client_comm`; diagnose --endpoint NAME checks it.
+  std::string endpointConfig(const std::string& name, const std::string& path,
+                             const std::string& type, const std::string& server_comm,
+                             const std::string& client_comm, const std::string& access) const {
+    const std::string config_path = dir_ + "/ipcwatch.yaml";
+    std::ofstream(config_path) << "endpoints:\n  - name: " << name << "\n    path: " << path
+                               << "\n    type: " << type
+                               << "\n    server: { process: " << server_comm
+                               << " }\n    clients:\n      - { name: panel, "
+                               << "process: " << client_comm << ", access: " << access << " }\n";
+    return config_path;
+  }
+
   static std::pair<int, std::string> diagnose(const std::string& args) {
     return runCommand(std::string(IPCWATCH_BINARY) + " diagnose " + args);
   }
@@ -687,11 +701,8 @@ TEST_F(EndpointsE2eTest, StrayReaderIsNotTheConfiguredServer) {
       1);
   EXPECT_EQ(value(metrics, "ipc_endpoint_peers", {{"endpoint", "ep"}}), 2);
 
-  const std::string config_path = dir_ + "/ipcwatch.yaml";
-  std::ofstream(config_path) << "endpoints:\n  - name: mi\n    path: " << fifo_
-                             << "\n    server: { process: " << server_comm << " }\n"
-                             << "    clients:\n      - { name: panel, process: " << client_comm
-                             << " }\n";
+  const std::string config_path =
+      endpointConfig("mi", fifo_, "fifo", server_comm, client_comm, "write");
   auto [status, output] = diagnose("--endpoint mi --config " + config_path);
   EXPECT_EQ(status, 1) << output;
   EXPECT_THAT(output, HasSubstr("✗ peer"));
@@ -752,11 +763,8 @@ TEST_F(EndpointsE2eTest, TwoInstancesOfTheServerOnOneFifo) {
       value(metrics, "ipc_endpoint_peer_info",
             {{"endpoint", "ep"}, {"pid", std::to_string(second->pid())}, {"comm", server_comm}}),
       1);
-  const std::string config_path = dir_ + "/ipcwatch.yaml";
-  std::ofstream(config_path) << "endpoints:\n  - name: mi\n    path: " << fifo_
-                             << "\n    server: { process: " << server_comm << " }\n"
-                             << "    clients:\n      - { name: panel, process: " << client_comm
-                             << " }\n";
+  const std::string config_path =
+      endpointConfig("mi", fifo_, "fifo", server_comm, client_comm, "write");
   const auto [status, output] = diagnose("--endpoint mi --config " + config_path);
   EXPECT_EQ(status, 1) << output;
   EXPECT_THAT(output,
@@ -802,11 +810,8 @@ TEST_F(EndpointsE2eTest, SocketServedByTheWrongProgram) {
       collect(path, EndpointType::kUnixStream, client_comm, EndpointAccess::kConnect, server_comm);
   EXPECT_EQ(up(metrics), 0);
   EXPECT_EQ(checkOk(metrics, "peer"), 0);
-  const std::string config_path = dir_ + "/ipcwatch.yaml";
-  std::ofstream(config_path) << "endpoints:\n  - name: api\n    path: " << path
-                             << "\n    type: unix_stream\n    server: { process: " << server_comm
-                             << " }\n    clients:\n      - { name: panel, process: " << client_comm
-                             << ", access: connect }\n";
+  const std::string config_path =
+      endpointConfig("api", path, "unix_stream", server_comm, client_comm, "connect");
   const auto [status, output] = diagnose("--endpoint api --config " + config_path);
   EXPECT_EQ(status, 1) << output;
   EXPECT_THAT(output,
@@ -843,11 +848,8 @@ TEST_F(EndpointsE2eTest, FifoReplacedUnderItsRunningReader) {
   metrics = collect(fifo_, EndpointType::kFifo, client_comm, EndpointAccess::kWrite, server_comm);
   EXPECT_EQ(value(metrics, "ipc_endpoint_replaced_total", ep), 1);  // counted once
 
-  const std::string config_path = dir_ + "/ipcwatch.yaml";
-  std::ofstream(config_path) << "endpoints:\n  - name: mi\n    path: " << fifo_
-                             << "\n    server: { process: " << server_comm << " }\n"
-                             << "    clients:\n      - { name: panel, process: " << client_comm
-                             << " }\n";
+  const std::string config_path =
+      endpointConfig("mi", fifo_, "fifo", server_comm, client_comm, "write");
   const auto [status, output] = diagnose("--endpoint mi --config " + config_path);
   EXPECT_EQ(status, 1) << output;
   EXPECT_THAT(output, HasSubstr("the server (pid " + std::to_string(reader->pid()) +
